@@ -1,0 +1,104 @@
+package firewall
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Action is what a rule or a default does with a flow.
+type Action string
+
+// The actions. Rules use allow, deny and reject; policy defaults use allow,
+// deny and next; firewall defaults use allow and deny.
+const (
+	Allow  Action = "allow"
+	Deny   Action = "deny"
+	Reject Action = "reject"
+	Next   Action = "next"
+)
+
+// Protocol is the transport protocol a rule matches.
+type Protocol string
+
+// The protocols a rule can name.
+const (
+	AnyProtocol Protocol = "any"
+	TCP         Protocol = "tcp"
+	UDP         Protocol = "udp"
+	ICMP        Protocol = "icmp"
+	ICMPv6      Protocol = "icmpv6"
+)
+
+// HasPorts reports whether flows of protocol p carry ports.
+func (p Protocol) HasPorts() bool { return p == TCP || p == UDP }
+
+// Limits of the model, shared by validation and the API documentation.
+const (
+	MaxNameLen        = 255
+	MaxDescriptionLen = 1024
+	MaxLabels         = 64
+	MaxPriority       = 65535
+	MaxListEntries    = 256
+)
+
+// Meta holds the fields every resource has.
+type Meta struct {
+	ID        string
+	ETag      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Firewall holds ordered filtering policies.
+type Firewall struct {
+	Meta
+	Name          string
+	Description   string
+	Labels        map[string]string
+	DefaultAction Action
+	// Revision rises on any change anywhere in the firewall's tree.
+	Revision int64
+}
+
+// Policy is a filtering policy: an ordered list of rules inside a firewall.
+type Policy struct {
+	Meta
+	FirewallID    string
+	Name          string
+	Description   string
+	Priority      int
+	DefaultAction Action
+	Enabled       bool
+}
+
+// Rule matches flows and decides them with its action.
+type Rule struct {
+	Meta
+	FirewallID       string
+	PolicyID         string
+	Name             string // optional; "" means unnamed
+	Description      string
+	Position         int // 1-based; 0 on create means "at the end"
+	Action           Action
+	Protocol         Protocol
+	Sources          []netip.Prefix
+	Destinations     []netip.Prefix
+	SourcePorts      []PortRange
+	DestinationPorts []PortRange
+	Enabled          bool
+	ExpiresAt        *time.Time
+}
+
+// Expired reports whether the rule has an expiry at or before now.
+func (r *Rule) Expired(now time.Time) bool {
+	return r.ExpiresAt != nil && !now.Before(*r.ExpiresAt)
+}
+
+// NewFirewall returns a firewall with the model's defaults.
+func NewFirewall() Firewall { return Firewall{DefaultAction: Deny, Labels: map[string]string{}} }
+
+// NewPolicy returns a policy with the model's defaults.
+func NewPolicy() Policy { return Policy{DefaultAction: Next, Enabled: true} }
+
+// NewRule returns a rule with the model's defaults.
+func NewRule() Rule { return Rule{Protocol: AnyProtocol, Enabled: true} }
