@@ -1,0 +1,170 @@
+// Package config reads FireFlow's configuration from flags and FIREFLOW_*
+// environment variables, checks it, and presents it with secrets masked.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The environments FireFlow knows.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// DefaultDatabaseURL is the embedded SQLite database of development.
+const DefaultDatabaseURL = "sqlite:./data/fireflow.db"
+
+// Config is the effective configuration of a server.
+type Config struct {
+	Env             string
+	Addr            string
+	MetricsAddr     string
+	DatabaseURL     string
+	LogLevel        slog.Level
+	ShutdownTimeout time.Duration
+	// DrainDelay is how long the server keeps serving after readiness turns
+	// false, so that load balancers stop sending traffic first.
+	DrainDelay   time.Duration
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+}
+
+// Production reports whether the server runs in production mode.
+func (c Config) Production() bool { return c.Env == Production }
+
+// Load parses args (the flags after the subcommand) over the environment,
+// which is read through getenv. Flags win over variables, variables over
+// defaults. The usage text goes to usage.
+func Load(name string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var c Config
+	var level string
+	fs.StringVar(&c.Env, "env", env("FIREFLOW_ENV", Development), "environment: development or production (FIREFLOW_ENV)")
+	fs.StringVar(&c.Addr, "addr", env("FIREFLOW_ADDR", ":8080"), "API listen address (FIREFLOW_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("FIREFLOW_METRICS_ADDR", ":9464"), "metrics listen address (FIREFLOW_METRICS_ADDR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", getenv("FIREFLOW_DATABASE_URL"), "sqlite:PATH or postgres://... (FIREFLOW_DATABASE_URL; default "+DefaultDatabaseURL+" in development)")
+	fs.StringVar(&level, "log-level", env("FIREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (FIREFLOW_LOG_LEVEL)")
+	durations := []struct {
+		p         *time.Duration
+		flag, key string
+		def       time.Duration
+		help      string
+	}{
+		{&c.ShutdownTimeout, "shutdown-timeout", "FIREFLOW_SHUTDOWN_TIMEOUT", 30 * time.Second, "how long in-flight requests may take to finish on SIGTERM"},
+		{&c.DrainDelay, "drain-delay", "FIREFLOW_DRAIN_DELAY", 0, "how long to keep serving after readiness turns false on SIGTERM"},
+		{&c.ReadTimeout, "read-timeout", "FIREFLOW_READ_TIMEOUT", 30 * time.Second, "HTTP read timeout"},
+		{&c.WriteTimeout, "write-timeout", "FIREFLOW_WRITE_TIMEOUT", 60 * time.Second, "HTTP write timeout"},
+		{&c.IdleTimeout, "idle-timeout", "FIREFLOW_IDLE_TIMEOUT", 120 * time.Second, "HTTP keep-alive idle timeout"},
+	}
+	var errs []error
+	for _, d := range durations {
+		def := d.def
+		if v := getenv(d.key); v != "" {
+			parsed, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30s", d.key, v))
+			}
+			def = parsed
+		}
+		fs.DurationVar(d.p, d.flag, def, d.help+" ("+d.key+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		errs = append(errs, fmt.Errorf("log level %q: use debug, info, warn or error", level))
+	}
+	errs = append(errs, c.check()...)
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	return c, nil
+}
+
+func (c Config) check() []error {
+	var errs []error
+	if c.Env != Development && c.Env != Production {
+		errs = append(errs, fmt.Errorf("environment %q: use development or production", c.Env))
+	}
+	if c.Env == Production && c.DatabaseURL == "" {
+		errs = append(errs, errors.New("production needs an explicit FIREFLOW_DATABASE_URL"))
+	}
+	if c.DatabaseURL != "" {
+		if _, _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range []time.Duration{c.ShutdownTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.DrainDelay} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("durations must not be negative, got %s", d))
+		}
+	}
+	return errs
+}
+
+// ParseDatabaseURL splits a database URL into its driver ("sqlite" or
+// "postgres") and the driver's own connection string.
+func ParseDatabaseURL(raw string) (driver, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(raw, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(raw, "sqlite:"), "//")
+		if path == "" {
+			return "", "", errors.New("database URL: sqlite: needs a file path, as in sqlite:./data/fireflow.db")
+		}
+		return "sqlite", path, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return "postgres", raw, nil
+	default:
+		return "", "", fmt.Errorf("database URL %q: use sqlite:PATH or postgres://...", MaskURL(raw))
+	}
+}
+
+// MaskURL hides the password of a URL, so that it can be logged.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// LogValue presents the configuration for the start-up log, secrets masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("env", c.Env),
+		slog.String("addr", c.Addr),
+		slog.String("metrics_addr", c.MetricsAddr),
+		slog.String("database_url", MaskURL(c.DatabaseURL)),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("drain_delay", c.DrainDelay),
+		slog.Duration("read_timeout", c.ReadTimeout),
+		slog.Duration("write_timeout", c.WriteTimeout),
+		slog.Duration("idle_timeout", c.IdleTimeout),
+	)
+}

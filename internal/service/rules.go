@@ -1,0 +1,197 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/store"
+)
+
+// ListRules returns one page of a policy's rules, in position order.
+func (s *Service) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
+	return s.store.ListRules(ctx, firewallID, policyID, clampPage(q))
+}
+
+// GetRule returns one rule.
+func (s *Service) GetRule(ctx context.Context, firewallID, policyID, id string) (firewall.Rule, error) {
+	return s.store.GetRule(ctx, firewallID, policyID, id)
+}
+
+// CreateRule validates and stores a new rule at r.Position, or at the end
+// when the position is 0, shifting the rules after it.
+func (s *Service) CreateRule(ctx context.Context, firewallID, policyID string, r firewall.Rule, idem Idempotency) (firewall.Rule, bool, error) {
+	if err := r.Validate(); err != nil {
+		return firewall.Rule{}, false, err
+	}
+	r.Meta, r.FirewallID, r.PolicyID = firewall.Meta{}, firewallID, policyID
+	s.stamp(&r.Meta)
+	out := r
+	replayed, err := create(ctx, s, idem, &out, func(r *firewall.Rule) string { return r.ID },
+		func(ctx context.Context, tx store.Tx) error {
+			if _, err := lockPolicy(ctx, tx, firewallID, policyID); err != nil {
+				return err
+			}
+			n, err := tx.CountRules(ctx, policyID)
+			if err != nil {
+				return err
+			}
+			if r.Position > n+1 {
+				return positionError("position", r.Position, n+1)
+			}
+			out = r
+			if err := tx.CreateRule(ctx, &out); err != nil {
+				return err
+			}
+			return s.bump(ctx, tx, firewallID)
+		})
+	if err != nil {
+		return firewall.Rule{}, false, fmt.Errorf("create rule in policy %s: %w", policyID, err)
+	}
+	return out, replayed, nil
+}
+
+// UpdateRule applies change to the current rule and stores the result, if
+// the precondition holds. A rule's position changes only through MoveRule.
+func (s *Service) UpdateRule(ctx context.Context, firewallID, policyID, id string, pre Precondition, change func(firewall.Rule) (firewall.Rule, error)) (firewall.Rule, error) {
+	var out firewall.Rule
+	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		cur, err := lockRule(ctx, tx, firewallID, policyID, id, pre)
+		if err != nil {
+			return err
+		}
+		next, err := change(cur)
+		if err != nil {
+			return err
+		}
+		next.Position = cur.Position
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		next.Meta, next.FirewallID, next.PolicyID = cur.Meta, cur.FirewallID, cur.PolicyID
+		s.stamp(&next.Meta)
+		if err := tx.UpdateRule(ctx, &next); err != nil {
+			return err
+		}
+		out = next
+		return s.bump(ctx, tx, firewallID)
+	})
+	if err != nil {
+		return firewall.Rule{}, fmt.Errorf("update rule %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// MoveTarget says where a rule moves: to a position, or just before or just
+// after another rule of the same policy. Exactly one field is set.
+type MoveTarget struct {
+	Position int
+	Before   string
+	After    string
+}
+
+// MoveRule moves a rule within its policy, renumbering the rules in between
+// so that positions stay 1..n.
+func (s *Service) MoveRule(ctx context.Context, firewallID, policyID, id string, pre Precondition, to MoveTarget) (firewall.Rule, error) {
+	var out firewall.Rule
+	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		cur, err := lockRule(ctx, tx, firewallID, policyID, id, pre)
+		if err != nil {
+			return err
+		}
+		pos, err := s.resolveMove(ctx, tx, cur, to)
+		if err != nil {
+			return err
+		}
+		s.stamp(&cur.Meta)
+		if err := tx.MoveRule(ctx, &cur, pos); err != nil {
+			return err
+		}
+		out = cur
+		return s.bump(ctx, tx, firewallID)
+	})
+	if err != nil {
+		return firewall.Rule{}, fmt.Errorf("move rule %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// resolveMove turns a move target into the rule's final position.
+func (s *Service) resolveMove(ctx context.Context, tx store.Tx, r firewall.Rule, to MoveTarget) (int, error) {
+	if to.Before == "" && to.After == "" {
+		n, err := tx.CountRules(ctx, r.PolicyID)
+		if err != nil {
+			return 0, err
+		}
+		if to.Position < 1 || to.Position > n {
+			return 0, positionError("position", to.Position, n)
+		}
+		return to.Position, nil
+	}
+	field, anchorID := "before", to.Before
+	if to.After != "" {
+		field, anchorID = "after", to.After
+	}
+	if anchorID == r.ID {
+		var ps firewall.Problems
+		ps.Add(field, anchorID, "a rule cannot be moved relative to itself")
+		return 0, ps.Err("the move is not valid")
+	}
+	anchor, err := tx.GetRule(ctx, r.FirewallID, r.PolicyID, anchorID)
+	if firewall.CodeOf(err) == firewall.CodeNotFound {
+		var ps firewall.Problems
+		ps.Add(field, anchorID, "no rule %q in this filtering policy", anchorID)
+		return 0, ps.Err("the move is not valid")
+	}
+	if err != nil {
+		return 0, err
+	}
+	// Positions of the other rules once r is taken out of the list.
+	at := anchor.Position
+	if at > r.Position {
+		at--
+	}
+	if field == "after" {
+		at++
+	}
+	return at, nil
+}
+
+// DeleteRule deletes a rule and closes the gap it leaves.
+func (s *Service) DeleteRule(ctx context.Context, firewallID, policyID, id string, pre Precondition) error {
+	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := lockRule(ctx, tx, firewallID, policyID, id, pre); err != nil {
+			return err
+		}
+		if err := tx.DeleteRule(ctx, firewallID, policyID, id); err != nil {
+			return err
+		}
+		return s.bump(ctx, tx, firewallID)
+	})
+	if err != nil {
+		return fmt.Errorf("delete rule %s: %w", id, err)
+	}
+	return nil
+}
+
+// lockRule locks the rule's firewall tree, reads the rule and checks the precondition.
+func lockRule(ctx context.Context, tx store.Tx, firewallID, policyID, id string, pre Precondition) (firewall.Rule, error) {
+	if _, err := tx.LockFirewall(ctx, firewallID); err != nil {
+		return firewall.Rule{}, err
+	}
+	r, err := tx.GetRule(ctx, firewallID, policyID, id)
+	if err != nil {
+		return firewall.Rule{}, err
+	}
+	return r, pre.check("rule", id, r.ETag)
+}
+
+func positionError(field string, got, max int) error {
+	var ps firewall.Problems
+	if max < 1 {
+		ps.Add(field, got, "the filtering policy has no rules to move between")
+	} else {
+		ps.Add(field, got, "%s must be between 1 and %d", field, max)
+	}
+	return ps.Err("the position is out of range")
+}

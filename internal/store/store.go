@@ -1,0 +1,123 @@
+// Package store declares the storage contract that the service layer uses,
+// and the helpers every store implementation shares. The conformance suite
+// that each implementation must pass lives in store/storetest.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// Query selects one page of a collection.
+type Query struct {
+	// PageSize is the maximum number of items to return, 1 to MaxPageSize.
+	PageSize int
+	// PageToken continues a previous listing; "" starts at the beginning.
+	PageToken string
+}
+
+// Page sizes accepted by every list.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// Page is one page of a collection.
+type Page[T any] struct {
+	Items []T
+	// NextPageToken continues the listing; "" means this is the last page.
+	NextPageToken string
+}
+
+// Reader reads resources. Get and List return a firewall.CodeNotFound error
+// that names the first missing resource on the path, parents first, so that
+// a missing firewall is reported as such rather than as a missing rule.
+type Reader interface {
+	GetFirewall(ctx context.Context, id string) (firewall.Firewall, error)
+	// ListFirewalls orders by name (case-insensitive), then id.
+	ListFirewalls(ctx context.Context, q Query) (Page[firewall.Firewall], error)
+	GetPolicy(ctx context.Context, firewallID, id string) (firewall.Policy, error)
+	// ListPolicies orders by priority, then id.
+	ListPolicies(ctx context.Context, firewallID string, q Query) (Page[firewall.Policy], error)
+	GetRule(ctx context.Context, firewallID, policyID, id string) (firewall.Rule, error)
+	// ListRules orders by position, then id.
+	ListRules(ctx context.Context, firewallID, policyID string, q Query) (Page[firewall.Rule], error)
+}
+
+// Tx is a read-write transaction. The caller sets ids, etags and timestamps;
+// the store persists them as given. Uniqueness clashes return
+// firewall.CodeConflict errors naming the field; a missing parent returns
+// firewall.CodeNotFound.
+type Tx interface {
+	Reader
+
+	// LockFirewall reads the firewall and holds a write lock on it until the
+	// transaction ends, so that changes within one firewall's tree are
+	// serialised across processes. Every change to a tree takes it first.
+	LockFirewall(ctx context.Context, id string) (firewall.Firewall, error)
+	// BumpRevision raises the firewall's revision by one, sets its etag and
+	// updated_at, and returns the new revision.
+	BumpRevision(ctx context.Context, id, etag string, at time.Time) (int64, error)
+
+	CreateFirewall(ctx context.Context, f *firewall.Firewall) error
+	UpdateFirewall(ctx context.Context, f *firewall.Firewall) error
+	// DeleteFirewall deletes the firewall. Without cascade it returns a
+	// firewall.CodeConflict error if the firewall has policies.
+	DeleteFirewall(ctx context.Context, id string, cascade bool) error
+
+	CreatePolicy(ctx context.Context, p *firewall.Policy) error
+	UpdatePolicy(ctx context.Context, p *firewall.Policy) error
+	// DeletePolicy deletes the policy. Without cascade it returns a
+	// firewall.CodeConflict error if the policy has rules.
+	DeletePolicy(ctx context.Context, firewallID, id string, cascade bool) error
+
+	// CountRules returns the number of rules in the policy.
+	CountRules(ctx context.Context, policyID string) (int, error)
+	// CreateRule inserts r at r.Position, shifting the rules at and after it
+	// down by one. Position 0 appends. It sets r.Position to the final value.
+	// The caller checks that the position is between 1 and count+1.
+	CreateRule(ctx context.Context, r *firewall.Rule) error
+	// UpdateRule writes every field of r except its position.
+	UpdateRule(ctx context.Context, r *firewall.Rule) error
+	// MoveRule moves r to position, shifting the rules in between so that
+	// positions stay 1..n, and writes r's etag and updated_at. It sets
+	// r.Position. The caller checks that position is between 1 and count.
+	MoveRule(ctx context.Context, r *firewall.Rule, position int) error
+	// DeleteRule deletes the rule and closes the gap it leaves.
+	DeleteRule(ctx context.Context, firewallID, policyID, id string) error
+
+	// GetIdempotencyRecord returns the record stored under key, or a
+	// firewall.CodeNotFound error.
+	GetIdempotencyRecord(ctx context.Context, key string) (IdempotencyRecord, error)
+	// PutIdempotencyRecord stores rec and deletes records created before purgeBefore.
+	PutIdempotencyRecord(ctx context.Context, rec IdempotencyRecord, purgeBefore time.Time) error
+}
+
+// IdempotencyRecord remembers the response to a POST sent with an
+// Idempotency-Key, so that a retry gets the same answer.
+type IdempotencyRecord struct {
+	// Key is the client's key, scoped by the caller (for example by method and path).
+	Key string
+	// RequestHash identifies the request body; a different body under the same key is refused.
+	RequestHash string
+	// ResourceID is the id of the resource the first request created.
+	ResourceID string
+	// Response is the first response's resource snapshot, as the service encoded it.
+	Response  []byte
+	CreatedAt time.Time
+}
+
+// Store is a FireFlow database.
+type Store interface {
+	Reader
+	// Update runs fn in a read-write transaction, committing if fn returns
+	// nil and rolling back otherwise. It may run fn again after a
+	// serialisation failure, so fn must not have effects outside tx.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Ready reports whether the database answers and its schema is current.
+	Ready(ctx context.Context) error
+	// Close releases the store's connections.
+	Close() error
+}
