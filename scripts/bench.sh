@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# API load benchmark (make bench).
+#
+# Builds fireflow, starts `fireflow serve` on 127.0.0.1 with a fresh SQLite
+# database in a temp dir, seeds it (scripts/bench/seed), and measures with
+# vegeta (pinned in tools/go.mod) at maximum throughput:
+#   (a) GET /api/v1/firewalls/{id} over random firewall ids;
+#   (b) GET .../filtering-policies/{pid}/rules?page_size=50;
+# then the same as (a) against a bare net/http server holding the same JSON in
+# memory (scripts/bench/bare). It reports fireflow's idle RSS (after seeding)
+# and peak RSS under load, and prints a summary against the targets:
+# idle RSS <= 30 MB, peak RSS under load <= 100 MB, (a) >= 50 % of bare.
+#
+# Everything listens on and targets 127.0.0.1 only. Every wait and attack is
+# bounded; all servers are stopped on exit.
+#
+# Settings (environment):
+#   BENCH_DURATION=10s    length of each attack
+#   BENCH_WORKERS=16      vegeta -max-workers (with -rate=0)
+#   BENCH_WARMUP=2s       unmeasured warm-up before each measured attack
+#   BENCH_FIREWALLS=1000  firewalls to seed
+#   BENCH_RULES=50        rules in the listed policy
+#   BENCH_SETTLE=3        seconds to settle before reading idle RSS
+#   BENCH_STRICT=0        1: exit 1 when a target is missed
+#   BENCH_KEEP=0          1: keep the work dir (reports, logs) and print it
+#   FIREFLOW_BENCH_TOKEN  if set, sent as "Authorization: Bearer ..."
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+DURATION=${BENCH_DURATION:-10s}
+WORKERS=${BENCH_WORKERS:-16}
+WARMUP=${BENCH_WARMUP:-2s}
+FIREWALLS=${BENCH_FIREWALLS:-1000}
+RULES=${BENCH_RULES:-50}
+SETTLE=${BENCH_SETTLE:-3}
+STRICT=${BENCH_STRICT:-0}
+KEEP=${BENCH_KEEP:-0}
+TOKEN=${FIREFLOW_BENCH_TOKEN:-}
+GO=${GO:-go}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
+[ -r /proc/self/status ] || die "/proc is needed to read RSS"
+
+WORK=$(mktemp -d -t fireflow-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    # bounded wait: 5 s, then SIGKILL
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  if [ "$KEEP" = 1 ]; then
+    log "work dir kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# wait_ready URL PID: polls URL for up to 30 s while PID lives.
+wait_ready() {
+  local url=$1 pid=$2
+  for _ in $(seq 300); do
+    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# kb FIELD PID: a field of /proc/PID/status (VmRSS, VmHWM) in kB.
+kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
+
+# attack NAME TARGETS DURATION: max-throughput attack, JSON report in $WORK/NAME.json.
+attack() {
+  local name=$1 targets=$2 duration=$3
+  local args=(-targets="$targets" -rate=0 -max-workers="$WORKERS" -duration="$duration"
+              -timeout=5s -keepalive=true)
+  [ -n "$TOKEN" ] && args+=(-header "Authorization: Bearer $TOKEN")
+  "$WORK/vegeta" attack "${args[@]}" >"$WORK/$name.bin"
+  "$WORK/vegeta" report -type=json "$WORK/$name.bin" >"$WORK/$name.json"
+  "$WORK/vegeta" report -type=text "$WORK/$name.bin" >"$WORK/$name.txt"
+  rm -f "$WORK/$name.bin"
+}
+
+# one_line NAME: req/s, p50, p99 of a report, for progress output.
+one_line() {
+  awk '/^Requests/ { split($0, a, "]"); print "  requests, rate, throughput: " a[2] }
+       /^Latencies/ { split($0, a, "]"); print "  latencies min, mean, 50, 90, 95, 99, max: " a[2] }
+       /^Success/ { split($0, a, "]"); print "  success: " a[2] }
+       /^Status Codes/ { split($0, a, "]"); print "  status codes: " a[2] }' "$WORK/$1.txt" >&2
+}
+
+log "building fireflow, vegeta and the bench helpers into $WORK"
+CGO_ENABLED=0 $GO build -trimpath -o "$WORK/fireflow" ./cmd/fireflow
+$GO build -o "$WORK/seed" ./scripts/bench/seed
+$GO build -o "$WORK/bare" ./scripts/bench/bare
+$GO build -o "$WORK/summary" ./scripts/bench/summary
+$GO build -modfile=tools/go.mod -o "$WORK/vegeta" github.com/tsenart/vegeta/v12
+
+# --- fireflow ---------------------------------------------------------------
+PORT=$(free_port)
+METRICS_PORT=$(free_port)
+[ "$METRICS_PORT" != "$PORT" ] || METRICS_PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+mkdir -p "$WORK/run"
+log "starting fireflow serve on $BASE (metrics 127.0.0.1:$METRICS_PORT, db $WORK/run/fireflow.db)"
+(
+  cd "$WORK/run" # development mode writes ./data/dev-secret here, not in the repo
+  exec env FIREFLOW_ENV=development \
+    FIREFLOW_ADDR="127.0.0.1:$PORT" \
+    FIREFLOW_METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
+    FIREFLOW_DATABASE_URL="sqlite:$WORK/run/fireflow.db" \
+    FIREFLOW_LOG_LEVEL="${FIREFLOW_LOG_LEVEL:-warn}" \
+    "$WORK/fireflow" serve
+) >"$WORK/fireflow.log" 2>&1 &
+FF_PID=$!
+PIDS+=("$FF_PID")
+if ! wait_ready "$BASE/readyz" "$FF_PID"; then
+  tail -n 30 "$WORK/fireflow.log" >&2 || true
+  die "fireflow did not become ready on $BASE/readyz within 30 s"
+fi
+STARTUP_KB=$(kb VmRSS "$FF_PID")
+log "ready; startup RSS $STARTUP_KB kB"
+
+log "seeding $FIREWALLS firewalls and 1 policy with $RULES rules"
+mkdir -p "$WORK/seed-out"
+timeout 120 "$WORK/seed" -base "$BASE" -firewalls "$FIREWALLS" -rules "$RULES" \
+  -concurrency 8 -timeout 90s -out "$WORK/seed-out" >&2
+
+awk -v b="$BASE" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/ff_get.targets"
+awk -v b="$BASE" '{ print "GET " b $0 }' "$WORK/seed-out/rules_path.txt" >"$WORK/ff_rules.targets"
+
+sleep "$SETTLE"
+IDLE_KB=$(kb VmRSS "$FF_PID")
+log "idle RSS after seeding and ${SETTLE}s settle: $IDLE_KB kB"
+
+# Reset the peak RSS counter so VmHWM covers the load only (Linux >= 4.0).
+PEAK_LIFETIME=false
+if ! { echo 5 >"/proc/$FF_PID/clear_refs"; } 2>/dev/null; then
+  PEAK_LIFETIME=true
+  log "could not reset VmHWM: peak RSS is over the whole process life"
+fi
+
+log "fireflow GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
+attack ff_get_warmup "$WORK/ff_get.targets" "$WARMUP"
+attack ff_get "$WORK/ff_get.targets" "$DURATION"
+one_line ff_get
+
+log "fireflow rules listing: warm-up $WARMUP, then $DURATION with $WORKERS workers"
+attack ff_rules_warmup "$WORK/ff_rules.targets" "$WARMUP"
+attack ff_rules "$WORK/ff_rules.targets" "$DURATION"
+one_line ff_rules
+
+PEAK_KB=$(kb VmHWM "$FF_PID")
+kill -0 "$FF_PID" 2>/dev/null || die "fireflow died during the load (see $WORK/fireflow.log)"
+log "peak RSS under load: $PEAK_KB kB; stopping fireflow"
+kill "$FF_PID" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$FF_PID" 2>/dev/null || break; sleep 0.1; done
+
+# --- bare net/http baseline -------------------------------------------------
+log "starting the bare net/http baseline"
+"$WORK/bare" -addr 127.0.0.1:0 -data "$WORK/seed-out/firewalls.jsonl" -addr-file "$WORK/bare.addr" \
+  >"$WORK/bare.log" 2>&1 &
+BARE_PID=$!
+PIDS+=("$BARE_PID")
+for _ in $(seq 100); do [ -s "$WORK/bare.addr" ] && break; sleep 0.1; done
+[ -s "$WORK/bare.addr" ] || die "bare server did not start: $(cat "$WORK/bare.log")"
+BARE="http://$(cat "$WORK/bare.addr")"
+wait_ready "$BARE/readyz" "$BARE_PID" || die "bare server not ready"
+awk -v b="$BARE" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/bare_get.targets"
+
+log "bare GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
+attack bare_get_warmup "$WORK/bare_get.targets" "$WARMUP"
+attack bare_get "$WORK/bare_get.targets" "$DURATION"
+one_line bare_get
+
+summary_args=(-get "$WORK/ff_get.json" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json"
+  -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
+  -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
+[ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)
+[ "$STRICT" = 1 ] && summary_args+=(-strict)
+"$WORK/summary" "${summary_args[@]}"
