@@ -137,7 +137,7 @@ func ParseDatabaseURL(raw string) (driver, dsn string, err error) {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		return "postgres", raw, nil
 	default:
-		return "", "", fmt.Errorf("database URL %q: use sqlite:PATH or postgres://...", MaskURL(raw))
+		return "", "", fmt.Errorf("database URL %q: use sqlite:PATH or postgres://HOST/DB", MaskURL(raw))
 	}
 }
 

@@ -49,9 +49,14 @@ func (e *Error) Error() string {
 		}
 		return e.Message
 	}
-	parts := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		parts[i] = p.Location + ": " + p.Message
+	parts := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
+		if p.Message != e.Message {
+			parts = append(parts, p.Location+": "+p.Message)
+		}
+	}
+	if len(parts) == 0 {
+		return e.Message
 	}
 	return e.Message + ": " + strings.Join(parts, "; ")
 }

@@ -57,6 +57,9 @@ func (r *Rule) Check(ps *Problems) {
 	if len(r.Destinations) > MaxListEntries {
 		ps.Add("destinations", len(r.Destinations), "at most %d entries are allowed", MaxListEntries)
 	}
+	if r.ExpiresAt != nil && (r.ExpiresAt.Year() < 1970 || r.ExpiresAt.Year() > 9999) {
+		ps.Add("expires_at", r.ExpiresAt.String(), "expires_at must lie between the years 1970 and 9999 in UTC")
+	}
 	if knownProtocol { // with an unknown protocol, port complaints would only be noise
 		checkPorts(ps, "source_ports", r.SourcePorts, r.Protocol)
 		checkPorts(ps, "destination_ports", r.DestinationPorts, r.Protocol)

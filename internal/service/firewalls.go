@@ -58,9 +58,13 @@ func (s *Service) UpdateFirewall(ctx context.Context, id string, pre Preconditio
 		if err := next.Validate(); err != nil {
 			return err
 		}
-		next.Meta, next.Revision = cur.Meta, cur.Revision+1
+		next.Meta = cur.Meta
 		s.stamp(&next.Meta)
 		if err := tx.UpdateFirewall(ctx, &next); err != nil {
+			return err
+		}
+		// A change of the firewall itself is a change of its tree too.
+		if next.Revision, err = tx.BumpRevision(ctx, id, next.ETag, next.UpdatedAt); err != nil {
 			return err
 		}
 		out = next

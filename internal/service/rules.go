@@ -186,12 +186,12 @@ func lockRule(ctx context.Context, tx store.Tx, firewallID, policyID, id string,
 	return r, pre.check("rule", id, r.ETag)
 }
 
-func positionError(field string, got, max int) error {
+func positionError(field string, got, highest int) error {
 	var ps firewall.Problems
-	if max < 1 {
+	if highest < 1 {
 		ps.Add(field, got, "the filtering policy has no rules to move between")
 	} else {
-		ps.Add(field, got, "%s must be between 1 and %d", field, max)
+		ps.Add(field, got, "%s must be between 1 and %d", field, highest)
 	}
 	return ps.Err("the position is out of range")
 }

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is one run of "fireflow serve" inside the test process.
+type server struct {
+	url  string
+	done chan error
+}
+
+// startServer runs "fireflow serve" on a free loopback port over the given
+// database, and returns once it listens. ctx stands for the process's
+// signal context.
+func startServer(t *testing.T, ctx context.Context, dbPath string, extra ...string) *server {
+	t.Helper()
+	out, w := io.Pipe()
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database-url", "sqlite:" + dbPath, "--metrics-addr", "127.0.0.1:0"}, extra...)
+	s := &server{done: make(chan error, 1)}
+	go func() {
+		err := run(ctx, args, func(string) string { return "" }, w, io.Discard)
+		w.Close()
+		s.done <- err
+	}()
+	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			s.url = m[1]
+			break
+		}
+	}
+	if s.url == "" {
+		t.Fatalf("server did not start: %v", <-s.done)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return s
+}
+
+func (s *server) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
+
+func get(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	return res.StatusCode, body
+}
+
+// TestServeDrainsOnSIGTERM starts the real server, sends the process a
+// SIGTERM while a request is still uploading its body, and checks that
+// readiness turns false, the request completes, the server exits cleanly,
+// and the data is there after a restart.
+func TestServeDrainsOnSIGTERM(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "fireflow.db")
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	s := startServer(t, sigCtx, dbPath, "--drain-delay", "400ms")
+
+	if code, _ := get(t, s.url+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d before shutdown", code)
+	}
+	first, err := http.Post(s.url+"/api/v1/firewalls", "application/json", strings.NewReader(`{"name":"before-sigterm"}`))
+	if err != nil || first.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %v", first, err)
+	}
+	first.Body.Close()
+
+	// A request whose body is only half sent when SIGTERM arrives.
+	body, upload := io.Pipe()
+	inFlight := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.Post(s.url+"/api/v1/firewalls", "application/json", body)
+		if err != nil {
+			t.Errorf("in-flight request failed: %v", err)
+		}
+		inFlight <- res
+	}()
+	fmt.Fprint(upload, `{"name":"in-fli`)
+	time.Sleep(100 * time.Millisecond)
+
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatalf("send SIGTERM: %v", err)
+	}
+	<-sigCtx.Done()
+	if code, _ := get(t, s.url+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d while draining, want 503", code)
+	}
+	fmt.Fprint(upload, `ght"}`)
+	upload.Close()
+	res := <-inFlight
+	if res == nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight request: %+v", res)
+	}
+	res.Body.Close()
+	s.wait(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	again := startServer(t, ctx, dbPath)
+	code, page := get(t, again.url+"/api/v1/firewalls")
+	if code != http.StatusOK {
+		t.Fatalf("list after restart: %d", code)
+	}
+	var names []string
+	for _, item := range page["items"].([]any) {
+		names = append(names, item.(map[string]any)["name"].(string))
+	}
+	if strings.Join(names, ",") != "before-sigterm,in-flight" {
+		t.Fatalf("after restart the firewalls are %v, want both writes", names)
+	}
+	cancel()
+	again.wait(t)
+}
+
+func TestRunCommands(t *testing.T) {
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "fireflow.db")
+	tests := []struct {
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{args: []string{"version"}, want: "fireflow dev"},
+		{args: []string{"migrate", "status", "--database-url", dbURL}, want: "schema version 0 of 1"},
+		{args: []string{"migrate", "up", "--database-url", dbURL}, want: "schema version 1 of 1 (current)"},
+		{args: []string{"migrate", "version", "--database-url", dbURL}, want: "1"},
+		{args: []string{"migrate", "down", "--database-url", dbURL}, want: "schema version 0 of 1"},
+		{args: []string{"migrate", "sideways", "--database-url", dbURL}, wantErr: "unknown migrate action"},
+		{args: []string{}, wantErr: "no command"},
+		{args: []string{"fly"}, wantErr: "unknown command"},
+		{args: []string{"serve", "--database-url", "mysql://x"}, wantErr: "use sqlite:PATH or postgres://HOST/DB"},
+		{args: []string{"serve", "--env", "staging"}, wantErr: "use development or production"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out strings.Builder
+			err := run(context.Background(), tt.args, func(string) string { return "" }, &out, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("output %q, error %v; want output containing %q", out.String(), err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProductionRefusesImplicitDatabase(t *testing.T) {
+	env := map[string]string{"FIREFLOW_ENV": "production"}
+	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "explicit FIREFLOW_DATABASE_URL") {
+		t.Fatalf("error %v, want a refusal to start without a database URL", err)
+	}
+}

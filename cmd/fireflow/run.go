@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+)
+
+const usage = `usage: fireflow <command> [flags]
+
+commands:
+  serve                 serve the API (default database: sqlite:./data/fireflow.db)
+  migrate up|down|status|version
+                        manage the database schema
+  version               print the version
+
+Run "fireflow <command> -h" for the flags of a command.
+`
+
+// run is the whole program: main only wires it to the process, so that
+// tests can run a real server in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "fireflow %s (commit %s, built %s, %s)\n", version, commit, date, runtime.Version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

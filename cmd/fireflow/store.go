@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/fireflow/fireflow/internal/config"
+	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/sqlite"
+)
+
+// database is a store that can also manage its schema.
+type database interface {
+	store.Store
+	Migrate(ctx context.Context) error
+	MigrateDown(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (current, latest int64, err error)
+}
+
+// openStore opens the database the configuration names.
+func openStore(ctx context.Context, cfg config.Config) (database, error) {
+	driver, dsn, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch driver {
+	case "sqlite":
+		if err := os.MkdirAll(filepath.Dir(dsn), 0o750); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+		db, err := sqlite.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", cfg.DatabaseURL, err)
+		}
+		return db, nil
+	default:
+		return nil, fmt.Errorf("the %s store is not available yet; use sqlite:PATH", driver)
+	}
+}

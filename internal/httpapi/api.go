@@ -1,0 +1,132 @@
+// Package httpapi serves FireFlow's REST API: routes, handlers, OpenAPI,
+// Swagger UI, middleware and the mapping of errors to problem details.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/swaggest/swgui/v5emb"
+
+	"github.com/fireflow/fireflow/internal/service"
+)
+
+// DefaultMaxBodyBytes limits request bodies unless Options says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configures the API.
+type Options struct {
+	// Version is reported by /health-check and the OpenAPI document.
+	Version string
+	// Logger receives access and error logs.
+	Logger *slog.Logger
+	// Ready reports whether the service can take traffic; /readyz calls it.
+	Ready func(context.Context) error
+	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+type api struct {
+	svc      *service.Service
+	log      *slog.Logger
+	opts     Options
+	humaAPI  huma.API
+	problems *huma.Schema
+}
+
+// New returns the HTTP handler of the whole API, documentation included.
+func New(svc *service.Service, opts Options) http.Handler {
+	h, _, _ := build(svc, opts)
+	return h
+}
+
+// routeMux is a ServeMux that remembers the patterns registered on it, so
+// that tests can compare the routes served with the OpenAPI document.
+type routeMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// build returns the handler, the huma API and the registered route patterns.
+func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string) {
+	configureHuma()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
+	mux := &routeMux{ServeMux: http.NewServeMux()}
+	a := &api{svc: svc, log: opts.Logger, opts: opts, humaAPI: humago.New(mux, humaConfig(opts.Version))}
+	a.problems = a.humaAPI.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
+
+	a.registerHealth()
+	a.registerFirewalls()
+	a.registerPolicies()
+	a.registerRules()
+
+	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
+	mux.Handle("GET /docs/swagger-ui/", swagger)
+	mux.Handle("GET /docs/swagger-ui", http.RedirectHandler("/docs/swagger-ui/", http.StatusMovedPermanently))
+
+	return withRequestID(withAccessLog(opts.Logger, withProblemFallback(mux.ServeMux))), a.humaAPI, mux.patterns
+}
+
+func humaConfig(version string) huma.Config {
+	cfg := huma.DefaultConfig("FireFlow API", version)
+	cfg.Info.Description = "FireFlow manages firewall policy as data: firewalls hold ordered filtering policies, " +
+		"and each policy holds ordered rules. Errors are RFC 9457 problem details."
+	cfg.DocsPath = ""    // Swagger UI is served from embedded assets instead.
+	cfg.SchemasPath = "" // every schema is inside the OpenAPI document.
+	cfg.CreateHooks = nil
+	cfg.RejectUnknownQueryParameters = true
+	return cfg
+}
+
+// errorDocs describes each error status the API answers with.
+var errorDocs = map[int]string{
+	http.StatusBadRequest:            "The request is malformed or breaks a rule of the model; `errors` names each field and what is wrong with it.",
+	http.StatusNotFound:              "The resource, or one of its parents, does not exist.",
+	http.StatusConflict:              "A name or priority is already taken, or the resource still has children and cascade was not asked for.",
+	http.StatusPreconditionFailed:    "If-Match named an etag that is no longer current: fetch the resource again and retry.",
+	http.StatusRequestEntityTooLarge: "The request body is larger than the limit (1 MiB by default).",
+	http.StatusUnsupportedMediaType:  "The request body is not JSON.",
+	http.StatusUnprocessableEntity:   "The Idempotency-Key was already used with a different request body.",
+	http.StatusInternalServerError:   "An unexpected error; the server log holds the details under the same request_id.",
+	http.StatusServiceUnavailable:    "The database is unavailable; retry later.",
+}
+
+// operation fills in what every operation shares: its error responses,
+// documented with the Problem schema, and the body size limit.
+func (a *api) operation(op huma.Operation, errorCodes ...int) huma.Operation {
+	op.Responses = map[string]*huma.Response{}
+	codes := append([]int{http.StatusInternalServerError, http.StatusServiceUnavailable}, errorCodes...)
+	for _, code := range codes {
+		op.Responses[strconv.Itoa(code)] = &huma.Response{
+			Description: errorDocs[code],
+			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: a.problems}},
+		}
+	}
+	// huma refuses a body that reaches its limit, so one byte more lets a
+	// body of exactly the documented size through.
+	op.MaxBodyBytes = a.opts.MaxBodyBytes + 1
+	return op
+}

@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
+	"github.com/fireflow/fireflow/internal/store"
+)
+
+// Parameters shared by several operations.
+
+// FirewallParams names a firewall in the path.
+type FirewallParams struct {
+	FirewallID string `path:"firewall_id" maxLength:"64" doc:"The firewall's id." example:"01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f"`
+}
+
+// PolicyParams names a filtering policy in the path.
+type PolicyParams struct {
+	FirewallParams
+	PolicyID string `path:"policy_id" maxLength:"64" doc:"The filtering policy's id." example:"01936f8e-8d2b-7c4f-8e30-6b7c8d9e0f1a"`
+}
+
+// RuleParams names a rule in the path.
+type RuleParams struct {
+	PolicyParams
+	RuleID string `path:"rule_id" maxLength:"64" doc:"The rule's id." example:"01936f8e-9e3c-7d50-9f41-7c8d9e0f1a2b"`
+}
+
+// ListParams selects a page of a collection.
+type ListParams struct {
+	PageSize  int    `query:"page_size" minimum:"1" maximum:"1000" default:"50" doc:"How many items to return, 1 to 1000."`
+	PageToken string `query:"page_token" maxLength:"2048" doc:"The next_page_token of the previous page; leave it out for the first page."`
+}
+
+func (p ListParams) query() store.Query {
+	return store.Query{PageSize: p.PageSize, PageToken: p.PageToken}
+}
+
+// IfMatchHeader makes a write conditional on the resource's etag.
+type IfMatchHeader struct {
+	IfMatch string `header:"If-Match" maxLength:"1024" doc:"Make the write conditional: the etag the client last saw, or *. A stale etag answers 412."`
+}
+
+// precondition parses If-Match: a list of strong or weak etags, quoted or
+// bare, or *.
+func (h IfMatchHeader) precondition() service.Precondition {
+	if strings.TrimSpace(h.IfMatch) == "" {
+		return nil
+	}
+	var pre service.Precondition
+	for _, tag := range strings.Split(h.IfMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		tag = strings.TrimPrefix(tag, "W/")
+		pre = append(pre, strings.Trim(tag, `"`))
+	}
+	return pre
+}
+
+// IdempotencyHeader makes a POST safe to retry.
+type IdempotencyHeader struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Makes the POST safe to retry: a retry with the same key and body returns the first response; the same key with another body answers 422. Keys are kept for 24 hours."`
+}
+
+// idempotency scopes the client's key to the collection it posts to, and
+// fingerprints the request body.
+func (h IdempotencyHeader) idempotency(collection string, body any) (service.Idempotency, error) {
+	if h.IdempotencyKey == "" {
+		return service.Idempotency{}, nil
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return service.Idempotency{}, fmt.Errorf("fingerprint request body: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return service.Idempotency{Key: "POST " + collection + " " + h.IdempotencyKey, RequestHash: hex.EncodeToString(sum[:])}, nil
+}
+
+func quoteETag(etag string) string { return `"` + etag + `"` }
+
+// replayHeader is set on a response that replays an earlier request.
+func replayHeader(replayed bool) string {
+	if replayed {
+		return "true"
+	}
+	return ""
+}
+
+// nullableFields returns the JSON names of the fields of a patch type that
+// may be null: those tagged nullable, and lists and maps, which null empties.
+// A null anywhere else would silently reset a required field.
+func nullableFields(patchType reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := range patchType.NumField() {
+		f := patchType.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		kind := f.Type.Kind()
+		if f.Tag.Get("nullable") == "true" || kind == reflect.Slice || kind == reflect.Map {
+			out[name] = true
+		}
+	}
+	return out
+}
+
+// mergePatch applies an RFC 7386 JSON merge patch to the writable fields of
+// a resource (current), and decodes the result into out. nullable names the
+// top-level fields that the patch may set to null.
+func mergePatch(current any, patch []byte, nullable map[string]bool, out any) error {
+	cur, err := json.Marshal(current)
+	if err != nil {
+		return fmt.Errorf("encode current resource: %w", err)
+	}
+	var target, p any
+	if err := json.Unmarshal(cur, &target); err != nil {
+		return fmt.Errorf("decode current resource: %w", err)
+	}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return invalidBody("the patch is not valid JSON: " + err.Error())
+	}
+	fields, ok := p.(map[string]any)
+	if !ok {
+		return invalidBody("a merge patch must be a JSON object")
+	}
+	var ps firewall.Problems
+	for name, v := range fields {
+		if v == nil && !nullable[name] {
+			ps.Add(name, nil, "%s cannot be null; leave it out to keep its value", name)
+		}
+	}
+	if err := ps.Err("the patch is not valid"); err != nil {
+		return err
+	}
+	merged, err := json.Marshal(mergeValue(target, p))
+	if err != nil {
+		return fmt.Errorf("encode merged resource: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(merged))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return invalidBody("the patched resource is not valid: " + err.Error())
+	}
+	return nil
+}
+
+// mergeValue implements RFC 7386: objects merge key by key, null deletes a
+// key, and anything else replaces the target.
+func mergeValue(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		tm[k] = mergeValue(tm[k], v)
+	}
+	return tm
+}
+
+func invalidBody(msg string) error {
+	var ps firewall.Problems
+	ps.Add("", nil, "%s", msg)
+	return ps.Err("the request body is not valid")
+}
+
+// Page is one page of a collection.
+type Page[T any] struct {
+	Items         []T    `json:"items" doc:"The items of this page."`
+	NextPageToken string `json:"next_page_token" doc:"Pass it as page_token to get the next page; empty on the last page."`
+}
+
+func pageOf[D, T any](p store.Page[D], conv func(D) T) Page[T] {
+	items := make([]T, len(p.Items))
+	for i, d := range p.Items {
+		items[i] = conv(d)
+	}
+	return Page[T]{Items: items, NextPageToken: p.NextPageToken}
+}
+
+// Ensure huma sees Problem as an error type with a status.
+var _ huma.StatusError = (*Problem)(nil)

@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// requestID returns the request id stored in ctx, or "".
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// validRequestID accepts a caller's X-Request-ID only if it is short and
+// plain, so that it cannot inject anything into logs or headers.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
+	return hex.EncodeToString(b[:])
+}
+
+// withRequestID gives every request an id, taken from X-Request-ID when
+// the caller sent a sane one, and echoes it in the response.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// statusRecorder remembers the status and size of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// withAccessLog writes one log line per request and turns a panic into a
+// 500 problem, so that one bad request cannot take the server down.
+func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, newProblem(r.Context(), http.StatusInternalServerError, "an internal error occurred; quote the request_id when reporting it"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			log.InfoContext(r.Context(), "request",
+				"request_id", requestID(r.Context()),
+				"method", r.Method,
+				"route", route,
+				"status", rec.status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000,
+				"bytes", rec.bytes,
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// writeProblem writes p outside huma, for requests no operation handles.
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p) // the client may be gone; nothing to do then
+}
+
+// withProblemFallback answers requests that match no route (404) or match a
+// route with another method (405) with a problem instead of plain text.
+func withProblemFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &discardRecorder{header: http.Header{}}
+		mux.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		status := rec.status
+		if status != http.StatusMethodNotAllowed {
+			status = http.StatusNotFound
+		}
+		detail := "no such resource: " + r.URL.Path
+		if status == http.StatusMethodNotAllowed {
+			detail = r.Method + " is not allowed here; allowed: " + rec.header.Get("Allow")
+		}
+		writeProblem(w, newProblem(r.Context(), status, detail))
+	})
+}
+
+// discardRecorder captures what ServeMux would answer for an unmatched request.
+type discardRecorder struct {
+	header http.Header
+	status int
+}
+
+func (d *discardRecorder) Header() http.Header         { return d.header }
+func (d *discardRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardRecorder) WriteHeader(code int)        { d.status = code }

@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+const policiesPath = firewallsPath + "/{firewall_id}/filtering-policies"
+
+type policyResponse struct {
+	ETag     string `header:"ETag" doc:"The policy's current etag."`
+	Location string `header:"Location" doc:"The URL of the created policy."`
+	Replayed string `header:"Idempotent-Replayed" doc:"true when this response replays an earlier request with the same Idempotency-Key."`
+	Body     Policy
+}
+
+func policyReply(p firewall.Policy) *policyResponse {
+	return &policyResponse{ETag: quoteETag(p.ETag), Body: policyOut(p)}
+}
+
+func policiesURL(firewallID string) string {
+	return firewallsPath + "/" + firewallID + "/filtering-policies"
+}
+
+func (a *api) registerPolicies() {
+	nullable := nullableFields(reflect.TypeFor[PolicyPatch]())
+	tags := []string{"Filtering policies"}
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "list-filtering-policies", Method: http.MethodGet, Path: policiesPath, Tags: tags,
+		Summary:     "List a firewall's filtering policies",
+		Description: "Lists the firewall's policies in priority order, lowest number first.",
+	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+		FirewallParams
+		ListParams
+	}) (*struct{ Body Page[Policy] }, error) {
+		page, err := a.svc.ListPolicies(ctx, in.FirewallID, in.query())
+		if err != nil {
+			return nil, a.toProblem(ctx, err)
+		}
+		return &struct{ Body Page[Policy] }{Body: pageOf(page, policyOut)}, nil
+	})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "create-filtering-policy", Method: http.MethodPost, Path: policiesPath, Tags: tags,
+		Summary: "Create a filtering policy", DefaultStatus: http.StatusCreated,
+		Description: "Creates a policy in the firewall. Its name and its priority must be unique within the firewall.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+		func(ctx context.Context, in *struct {
+			FirewallParams
+			IdempotencyHeader
+			Body PolicyInput
+		}) (*policyResponse, error) {
+			p, err := in.Body.domain()
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			idem, err := in.idempotency(policiesURL(in.FirewallID), in.Body)
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			p, replayed, err := a.svc.CreatePolicy(ctx, in.FirewallID, p, idem)
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			out := policyReply(p)
+			out.Location, out.Replayed = policiesURL(p.FirewallID)+"/"+p.ID, replayHeader(replayed)
+			return out, nil
+		})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "get-filtering-policy", Method: http.MethodGet, Path: policiesPath + "/{policy_id}", Tags: tags,
+		Summary: "Get a filtering policy",
+	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *PolicyParams) (*policyResponse, error) {
+		p, err := a.svc.GetPolicy(ctx, in.FirewallID, in.PolicyID)
+		if err != nil {
+			return nil, a.toProblem(ctx, err)
+		}
+		return policyReply(p), nil
+	})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "update-filtering-policy", Method: http.MethodPatch, Path: policiesPath + "/{policy_id}", Tags: tags,
+		Summary:     "Update a filtering policy",
+		Description: "Changes a policy with JSON merge-patch semantics (RFC 7386): fields left out stay as they are, null resets a field.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+		func(ctx context.Context, in *struct {
+			PolicyParams
+			IfMatchHeader
+			Body    PolicyPatch `contentType:"application/merge-patch+json"`
+			RawBody []byte
+		}) (*policyResponse, error) {
+			p, err := a.svc.UpdatePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), func(cur firewall.Policy) (firewall.Policy, error) {
+				var next PolicyInput
+				if err := mergePatch(policyInputOf(cur), in.RawBody, nullable, &next); err != nil {
+					return firewall.Policy{}, err
+				}
+				return next.domain()
+			})
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			return policyReply(p), nil
+		})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "delete-filtering-policy", Method: http.MethodDelete, Path: policiesPath + "/{policy_id}", Tags: tags,
+		Summary: "Delete a filtering policy", DefaultStatus: http.StatusNoContent,
+		Description: "Deletes a policy. A policy that still has rules answers 409 unless cascade=true.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
+		func(ctx context.Context, in *struct {
+			PolicyParams
+			IfMatchHeader
+			CascadeParam
+		}) (*struct{}, error) {
+			if err := a.svc.DeletePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), in.Cascade); err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			return nil, nil
+		})
+}

@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type      string          `json:"type" doc:"A URI that identifies the kind of problem." example:"urn:fireflow:problem:invalid"`
+	Title     string          `json:"title" doc:"A short summary of the kind of problem." example:"Bad Request"`
+	Status    int             `json:"status" doc:"The HTTP status code." example:"400"`
+	Detail    string          `json:"detail" doc:"What went wrong in this occurrence." example:"the rule is not valid"`
+	Errors    []ProblemDetail `json:"errors,omitempty" doc:"One entry for each problem with a field, parameter or header."`
+	RequestID string          `json:"request_id" doc:"The request's id; the server logs carry the same id." example:"0f9c2a4e1b7d3c55"`
+}
+
+// ProblemDetail is one problem with one part of the request.
+type ProblemDetail struct {
+	Location string `json:"location" doc:"Where the problem is: body.<field>, path.<param>, query.<param> or header.<name>." example:"body.sources[2]"`
+	Message  string `json:"message" doc:"What is wrong, in words a person understands." example:"10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?"`
+	Value    any    `json:"value,omitempty" doc:"The offending value, when there is one."`
+}
+
+// Error returns the problem's detail.
+func (p *Problem) Error() string { return p.Detail }
+
+// GetStatus returns the HTTP status, so that huma writes it.
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType makes huma send problems as application/problem+json.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// problemTypes names each status's problem type.
+var problemTypes = map[int]string{
+	http.StatusBadRequest:            "invalid",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not-found",
+	http.StatusMethodNotAllowed:      "method-not-allowed",
+	http.StatusNotAcceptable:         "not-acceptable",
+	http.StatusConflict:              "conflict",
+	http.StatusPreconditionFailed:    "precondition-failed",
+	http.StatusRequestEntityTooLarge: "payload-too-large",
+	http.StatusUnsupportedMediaType:  "unsupported-media-type",
+	http.StatusUnprocessableEntity:   "idempotency-key-reused",
+	http.StatusInternalServerError:   "internal",
+	http.StatusServiceUnavailable:    "unavailable",
+}
+
+func newProblem(ctx context.Context, status int, detail string, details ...ProblemDetail) *Problem {
+	kind, ok := problemTypes[status]
+	if !ok {
+		kind = strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "-"))
+	}
+	return &Problem{
+		Type:      "urn:fireflow:problem:" + kind,
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    detail,
+		Errors:    details,
+		RequestID: requestID(ctx),
+	}
+}
+
+// configureHuma makes huma build its own errors (bad parameters, bad JSON,
+// oversized bodies) as our Problem, with the request id, and match field
+// names case-sensitively, so that {"NAME": ...} is an unknown field rather
+// than a second spelling of name. huma offers only package-level settings
+// for these. They hold no state, so setting them once per process is safe
+// for every API instance.
+var configureHuma = sync.OnceFunc(func() {
+	huma.ValidateStrictCasing = true
+	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+		ctx := context.Background()
+		if hctx != nil {
+			ctx = hctx.Context()
+		}
+		return humaProblem(ctx, status, msg, errs)
+	}
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		return humaProblem(context.Background(), status, msg, errs)
+	}
+})
+
+func humaProblem(ctx context.Context, status int, msg string, errs []error) *Problem {
+	// huma answers schema violations with 422; FireFlow keeps 422 for a
+	// reused idempotency key and answers every malformed input with 400.
+	switch {
+	case status == http.StatusUnsupportedMediaType:
+		msg = "the request body must be JSON: send Content-Type: application/json"
+	case status == http.StatusRequestEntityTooLarge:
+		msg = "the request body is too large: this endpoint accepts 1 MiB unless its documentation says otherwise"
+	case status == http.StatusUnprocessableEntity, msg == "validation failed":
+		status, msg = http.StatusBadRequest, "the request is not valid"
+	}
+	details := make([]ProblemDetail, 0, len(errs))
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var d huma.ErrorDetailer
+		if errors.As(err, &d) {
+			ed := d.ErrorDetail()
+			details = append(details, humaDetail(ed))
+			continue
+		}
+		details = append(details, ProblemDetail{Message: err.Error()})
+	}
+	return newProblem(ctx, status, msg, details...)
+}
+
+// maxEchoedValue bounds how much of a bad value a problem echoes back.
+const maxEchoedValue = 200
+
+// humaDetail rewords huma's field errors where they would confuse: an
+// unknown field would otherwise echo its whole parent object.
+func humaDetail(ed *huma.ErrorDetail) ProblemDetail {
+	d := ProblemDetail{Location: ed.Location, Message: ed.Message, Value: ed.Value}
+	if ed.Message == "unexpected property" {
+		d.Message, d.Value = "unknown field; the schema at /openapi.json lists the fields", nil
+	}
+	if s, ok := d.Value.(string); ok && len(s) > maxEchoedValue {
+		d.Value = s[:maxEchoedValue] + "…"
+	}
+	return d
+}
+
+// statusOf maps domain error codes to HTTP statuses.
+var statusOf = map[firewall.Code]int{
+	firewall.CodeInvalid:             http.StatusBadRequest,
+	firewall.CodeNotFound:            http.StatusNotFound,
+	firewall.CodeConflict:            http.StatusConflict,
+	firewall.CodePreconditionFailed:  http.StatusPreconditionFailed,
+	firewall.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
+	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
+}
+
+// toProblem turns a service error into a problem. Errors without a domain
+// code are internal: the client sees only the request id, and the log
+// holds the error under the same id.
+func (a *api) toProblem(ctx context.Context, err error) error {
+	var de *firewall.Error
+	if !errors.As(err, &de) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			a.log.WarnContext(ctx, "request ended before the store answered", "request_id", requestID(ctx), "error", err)
+			return newProblem(ctx, http.StatusServiceUnavailable, "the request timed out; retry later")
+		}
+		a.log.ErrorContext(ctx, "internal error", "request_id", requestID(ctx), "error", err)
+		return newProblem(ctx, http.StatusInternalServerError, "an internal error occurred; quote the request_id when reporting it")
+	}
+	status := statusOf[de.Code]
+	if de.Code == firewall.CodeUnavailable {
+		a.log.WarnContext(ctx, "store unavailable", "request_id", requestID(ctx), "error", err)
+	}
+	details := make([]ProblemDetail, len(de.Problems))
+	for i, p := range de.Problems {
+		details[i] = ProblemDetail{Location: bodyLocation(p.Location), Message: p.Message, Value: p.Value}
+	}
+	return newProblem(ctx, status, de.Message, details...)
+}
+
+// bodyLocation prefixes a domain field path with "body.", except for the
+// few locations that name a query parameter.
+func bodyLocation(loc string) string {
+	switch loc {
+	case "":
+		return "body"
+	case "page_token":
+		return "query.page_token"
+	default:
+		return "body." + loc
+	}
+}

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
+)
+
+const rulesPath = policiesPath + "/{policy_id}/rules"
+
+type ruleResponse struct {
+	ETag     string `header:"ETag" doc:"The rule's current etag."`
+	Location string `header:"Location" doc:"The URL of the created rule."`
+	Replayed string `header:"Idempotent-Replayed" doc:"true when this response replays an earlier request with the same Idempotency-Key."`
+	Body     Rule
+}
+
+func ruleReply(r firewall.Rule) *ruleResponse {
+	return &ruleResponse{ETag: quoteETag(r.ETag), Body: ruleOut(r)}
+}
+
+func rulesURL(firewallID, policyID string) string {
+	return policiesURL(firewallID) + "/" + policyID + "/rules"
+}
+
+// MoveInput says where a rule moves. Exactly one field is set.
+type MoveInput struct {
+	Position int    `json:"position,omitempty" minimum:"1" doc:"The new position, 1 to n." example:"1"`
+	Before   string `json:"before,omitempty" maxLength:"64" doc:"Put the rule just before this rule of the same policy."`
+	After    string `json:"after,omitempty" maxLength:"64" doc:"Put the rule just after this rule of the same policy."`
+}
+
+func (m MoveInput) target() (service.MoveTarget, error) {
+	set := 0
+	for _, given := range []bool{m.Position != 0, m.Before != "", m.After != ""} {
+		if given {
+			set++
+		}
+	}
+	if set != 1 {
+		var ps firewall.Problems
+		ps.Add("", nil, "give exactly one of position, before or after")
+		return service.MoveTarget{}, ps.Err("the move is not valid")
+	}
+	return service.MoveTarget{Position: m.Position, Before: m.Before, After: m.After}, nil
+}
+
+func (a *api) registerRules() {
+	nullable := nullableFields(reflect.TypeFor[RulePatch]())
+	tags := []string{"Rules"}
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "list-rules", Method: http.MethodGet, Path: rulesPath, Tags: tags,
+		Summary:     "List a policy's rules",
+		Description: "Lists the policy's rules in position order.",
+	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+		PolicyParams
+		ListParams
+	}) (*struct{ Body Page[Rule] }, error) {
+		page, err := a.svc.ListRules(ctx, in.FirewallID, in.PolicyID, in.query())
+		if err != nil {
+			return nil, a.toProblem(ctx, err)
+		}
+		return &struct{ Body Page[Rule] }{Body: pageOf(page, ruleOut)}, nil
+	})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "create-rule", Method: http.MethodPost, Path: rulesPath, Tags: tags,
+		Summary: "Create a rule", DefaultStatus: http.StatusCreated,
+		Description: "Creates a rule at the given position (default: the end); the rules from there on shift down by one.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+		func(ctx context.Context, in *struct {
+			PolicyParams
+			IdempotencyHeader
+			Body RuleInput
+		}) (*ruleResponse, error) {
+			r, err := in.Body.domain()
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			idem, err := in.idempotency(rulesURL(in.FirewallID, in.PolicyID), in.Body)
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			r, replayed, err := a.svc.CreateRule(ctx, in.FirewallID, in.PolicyID, r, idem)
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			out := ruleReply(r)
+			out.Location, out.Replayed = rulesURL(r.FirewallID, r.PolicyID)+"/"+r.ID, replayHeader(replayed)
+			return out, nil
+		})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "get-rule", Method: http.MethodGet, Path: rulesPath + "/{rule_id}", Tags: tags,
+		Summary: "Get a rule",
+	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *RuleParams) (*ruleResponse, error) {
+		r, err := a.svc.GetRule(ctx, in.FirewallID, in.PolicyID, in.RuleID)
+		if err != nil {
+			return nil, a.toProblem(ctx, err)
+		}
+		return ruleReply(r), nil
+	})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "update-rule", Method: http.MethodPatch, Path: rulesPath + "/{rule_id}", Tags: tags,
+		Summary:     "Update a rule",
+		Description: "Changes a rule with JSON merge-patch semantics (RFC 7386). Lists are replaced whole. The position changes only through the move action.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+		func(ctx context.Context, in *struct {
+			RuleParams
+			IfMatchHeader
+			Body    RulePatch `contentType:"application/merge-patch+json"`
+			RawBody []byte
+		}) (*ruleResponse, error) {
+			r, err := a.svc.UpdateRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), func(cur firewall.Rule) (firewall.Rule, error) {
+				var next RuleInput
+				if err := mergePatch(ruleInputOf(cur), in.RawBody, nullable, &next); err != nil {
+					return firewall.Rule{}, err
+				}
+				return next.domain()
+			})
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			return ruleReply(r), nil
+		})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "move-rule", Method: http.MethodPost, Path: rulesPath + "/{rule_id}/move", Tags: tags,
+		Summary:     "Move a rule",
+		Description: "Moves a rule to a position, or just before or after another rule of the same policy. The rules in between are renumbered so that positions stay 1..n.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+		func(ctx context.Context, in *struct {
+			RuleParams
+			IfMatchHeader
+			Body MoveInput
+		}) (*ruleResponse, error) {
+			to, err := in.Body.target()
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			r, err := a.svc.MoveRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), to)
+			if err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			return ruleReply(r), nil
+		})
+
+	huma.Register(a.humaAPI, a.operation(huma.Operation{
+		OperationID: "delete-rule", Method: http.MethodDelete, Path: rulesPath + "/{rule_id}", Tags: tags,
+		Summary: "Delete a rule", DefaultStatus: http.StatusNoContent,
+		Description: "Deletes a rule; the rules after it move up by one.",
+	}, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed),
+		func(ctx context.Context, in *struct {
+			RuleParams
+			IfMatchHeader
+		}) (*struct{}, error) {
+			if err := a.svc.DeleteRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition()); err != nil {
+				return nil, a.toProblem(ctx, err)
+			}
+			return nil, nil
+		})
+}
