@@ -22,7 +22,7 @@ ARGS ?=
 # Packages for `make test`, e.g. make test PKGS=./internal/engine/...
 PKGS ?= ./...
 
-.PHONY: help build run local_run test lint vet golangci-lint fmt fmt-check ci bench tools clean
+.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench tools clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ run: ## Run the server with development defaults (:8080, sqlite:./data/fireflow.
 	FIREFLOW_ENV=$${FIREFLOW_ENV:-development} $(GO) run -ldflags "-X main.version=$(VERSION)-dev -X main.commit=$(COMMIT)" ./cmd/fireflow serve $(ARGS)
 
 local_run: run ## Alias of run
+
+jwt: ## Print an admin token for the local dev server (ROLE=editor SUB=alice TTL=1h to change)
+	@$(GO) run ./cmd/fireflow token --sub $${SUB:-dev-admin} --role $${ROLE:-admin} --ttl $${TTL:-24h}
 
 test: ## Run all tests with the race detector and print a summary
 	CGO_ENABLED=1 PKGS="$(PKGS)" scripts/test.sh

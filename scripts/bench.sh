@@ -23,7 +23,8 @@
 #   BENCH_SETTLE=3        seconds to settle before reading idle RSS
 #   BENCH_STRICT=0        1: exit 1 when a target is missed
 #   BENCH_KEEP=0          1: keep the work dir (reports, logs) and print it
-#   FIREFLOW_BENCH_TOKEN  if set, sent as "Authorization: Bearer ..."
+#   FIREFLOW_BENCH_TOKEN  bearer token for the attacks; by default a viewer token
+#                         is minted with `fireflow token` from the run's dev secret
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -118,6 +119,7 @@ CGO_ENABLED=0 $GO build -trimpath -o "$WORK/fireflow" ./cmd/fireflow
 $GO build -o "$WORK/seed" ./scripts/bench/seed
 $GO build -o "$WORK/bare" ./scripts/bench/bare
 $GO build -o "$WORK/summary" ./scripts/bench/summary
+$GO build -o "$WORK/noauth" ./scripts/bench/noauth
 $GO build -modfile=tools/go.mod -o "$WORK/vegeta" github.com/tsenart/vegeta/v12
 
 # --- fireflow ---------------------------------------------------------------
@@ -145,9 +147,13 @@ fi
 STARTUP_KB=$(kb VmRSS "$FF_PID")
 log "ready; startup RSS $STARTUP_KB kB"
 
+# Tokens come from the server's own development secret in $WORK/run/data.
+mint() { (cd "$WORK/run" && "$WORK/fireflow" token --sub bench --role "$1" --ttl 1h); }
+[ -n "$TOKEN" ] || TOKEN=$(mint viewer)
+
 log "seeding $FIREWALLS firewalls and 1 policy with $RULES rules"
 mkdir -p "$WORK/seed-out"
-timeout 120 "$WORK/seed" -base "$BASE" -firewalls "$FIREWALLS" -rules "$RULES" \
+FIREFLOW_BENCH_TOKEN=$(mint editor) timeout 120 "$WORK/seed" -base "$BASE" -firewalls "$FIREWALLS" -rules "$RULES" \
   -concurrency 8 -timeout 90s -out "$WORK/seed-out" >&2
 
 awk -v b="$BASE" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/ff_get.targets"
@@ -180,6 +186,24 @@ log "peak RSS under load: $PEAK_KB kB; stopping fireflow"
 kill "$FF_PID" 2>/dev/null || true
 for _ in $(seq 100); do kill -0 "$FF_PID" 2>/dev/null || break; sleep 0.1; done
 
+# --- the same API with token checks stubbed out -------------------------------
+log "starting the API over the same database with auth stubbed out"
+"$WORK/noauth" -db "$WORK/run/fireflow.db" -addr 127.0.0.1:0 -addr-file "$WORK/noauth.addr" \
+  >"$WORK/noauth.log" 2>&1 &
+NOAUTH_PID=$!
+PIDS+=("$NOAUTH_PID")
+for _ in $(seq 100); do [ -s "$WORK/noauth.addr" ] && break; sleep 0.1; done
+[ -s "$WORK/noauth.addr" ] || die "noauth server did not start: $(cat "$WORK/noauth.log")"
+NOAUTH="http://$(cat "$WORK/noauth.addr")"
+wait_ready "$NOAUTH/readyz" "$NOAUTH_PID" || die "noauth server not ready"
+awk -v b="$NOAUTH" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/noauth_get.targets"
+log "auth-stubbed GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
+attack noauth_get_warmup "$WORK/noauth_get.targets" "$WARMUP"
+attack noauth_get "$WORK/noauth_get.targets" "$DURATION"
+one_line noauth_get
+kill "$NOAUTH_PID" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$NOAUTH_PID" 2>/dev/null || break; sleep 0.1; done
+
 # --- bare net/http baseline -------------------------------------------------
 log "starting the bare net/http baseline"
 "$WORK/bare" -addr 127.0.0.1:0 -data "$WORK/seed-out/firewalls.jsonl" -addr-file "$WORK/bare.addr" \
@@ -197,7 +221,7 @@ attack bare_get_warmup "$WORK/bare_get.targets" "$WARMUP"
 attack bare_get "$WORK/bare_get.targets" "$DURATION"
 one_line bare_get
 
-summary_args=(-get "$WORK/ff_get.json" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json"
+summary_args=(-get "$WORK/ff_get.json" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -noauth "$WORK/noauth_get.json"
   -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
   -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
 [ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)

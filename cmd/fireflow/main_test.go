@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,15 +12,19 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fireflow/fireflow/internal/auth"
 )
 
 // server is one run of "fireflow serve" inside the test process.
 type server struct {
-	url  string
-	done chan error
+	url   string
+	token string // the admin token the development server printed
+	done  chan error
 }
 
 // startServer runs "fireflow serve" on a free loopback port over the given
@@ -27,11 +32,19 @@ type server struct {
 // signal context.
 func startServer(t *testing.T, ctx context.Context, dbPath string, extra ...string) *server {
 	t.Helper()
+	return startServerWith(t, ctx, dbPath, nil, io.Discard, extra...)
+}
+
+// startServerWith is startServer with environment variables and a writer
+// for the logs.
+func startServerWith(t *testing.T, ctx context.Context, dbPath string, env map[string]string, logs io.Writer, extra ...string) *server {
+	t.Helper()
 	out, w := io.Pipe()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database-url", "sqlite:" + dbPath, "--metrics-addr", "127.0.0.1:0"}, extra...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database-url", "sqlite:" + dbPath, "--metrics-addr", "127.0.0.1:0",
+		"--dev-secret-file", filepath.Join(filepath.Dir(dbPath), "dev-secret")}, extra...)
 	s := &server{done: make(chan error, 1)}
 	go func() {
-		err := run(ctx, args, func(string) string { return "" }, w, io.Discard)
+		err := run(ctx, args, func(k string) string { return env[k] }, w, logs)
 		w.Close()
 		s.done <- err
 	}()
@@ -40,10 +53,13 @@ func startServer(t *testing.T, ctx context.Context, dbPath string, extra ...stri
 	for sc.Scan() {
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 			s.url = m[1]
+		}
+		if strings.HasPrefix(sc.Text(), "Admin token") && sc.Scan() {
+			s.token = sc.Text()
 			break
 		}
 	}
-	if s.url == "" {
+	if s.url == "" || s.token == "" {
 		t.Fatalf("server did not start: %v", <-s.done)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
@@ -62,11 +78,27 @@ func (s *server) wait(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) (int, map[string]any) {
-	t.Helper()
-	res, err := http.Get(url)
+// post sends a JSON body with the server's admin token.
+func (s *server) post(url string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, url, body)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	return http.DefaultClient.Do(req)
+}
+
+func (s *server) get(t *testing.T, path string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer res.Body.Close()
 	var body map[string]any
@@ -84,10 +116,10 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	defer stop()
 	s := startServer(t, sigCtx, dbPath, "--drain-delay", "400ms")
 
-	if code, _ := get(t, s.url+"/readyz"); code != http.StatusOK {
+	if code, _ := s.get(t, "/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz = %d before shutdown", code)
 	}
-	first, err := http.Post(s.url+"/api/v1/firewalls", "application/json", strings.NewReader(`{"name":"before-sigterm"}`))
+	first, err := s.post(s.url+"/api/v1/firewalls", strings.NewReader(`{"name":"before-sigterm"}`))
 	if err != nil || first.StatusCode != http.StatusCreated {
 		t.Fatalf("create: %v %v", first, err)
 	}
@@ -97,7 +129,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	body, upload := io.Pipe()
 	inFlight := make(chan *http.Response, 1)
 	go func() {
-		res, err := http.Post(s.url+"/api/v1/firewalls", "application/json", body)
+		res, err := s.post(s.url+"/api/v1/firewalls", body)
 		if err != nil {
 			t.Errorf("in-flight request failed: %v", err)
 		}
@@ -110,7 +142,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("send SIGTERM: %v", err)
 	}
 	<-sigCtx.Done()
-	if code, _ := get(t, s.url+"/readyz"); code != http.StatusServiceUnavailable {
+	if code, _ := s.get(t, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d while draining, want 503", code)
 	}
 	fmt.Fprint(upload, `ght"}`)
@@ -125,7 +157,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	again := startServer(t, ctx, dbPath)
-	code, page := get(t, again.url+"/api/v1/firewalls")
+	code, page := again.get(t, "/api/v1/firewalls")
 	if code != http.StatusOK {
 		t.Fatalf("list after restart: %d", code)
 	}
@@ -148,10 +180,10 @@ func TestRunCommands(t *testing.T) {
 		wantErr string
 	}{
 		{args: []string{"version"}, want: "fireflow dev"},
-		{args: []string{"migrate", "status", "--database-url", dbURL}, want: "schema version 0 of 1"},
-		{args: []string{"migrate", "up", "--database-url", dbURL}, want: "schema version 1 of 1 (current)"},
-		{args: []string{"migrate", "version", "--database-url", dbURL}, want: "1"},
-		{args: []string{"migrate", "down", "--database-url", dbURL}, want: "schema version 0 of 1"},
+		{args: []string{"migrate", "status", "--database-url", dbURL}, want: "schema version 0 of 2"},
+		{args: []string{"migrate", "up", "--database-url", dbURL}, want: "schema version 2 of 2 (current)"},
+		{args: []string{"migrate", "version", "--database-url", dbURL}, want: "2"},
+		{args: []string{"migrate", "down", "--database-url", dbURL}, want: "schema version 1 of 2"},
 		{args: []string{"migrate", "sideways", "--database-url", dbURL}, wantErr: "unknown migrate action"},
 		{args: []string{}, wantErr: "no command"},
 		{args: []string{"fly"}, wantErr: "unknown command"},
@@ -180,5 +212,71 @@ func TestProductionRefusesImplicitDatabase(t *testing.T) {
 	err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "explicit FIREFLOW_DATABASE_URL") {
 		t.Fatalf("error %v, want a refusal to start without a database URL", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may write to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestLogsHoldNoSecrets runs the server at debug level, sends it good,
+// bad and forged tokens, and checks that no token, no signature and not
+// the secret itself reach the logs.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	secret := "log-test-secret-0123456789abcdef-0123456789"
+	env := map[string]string{"FIREFLOW_JWT_SECRET": secret, "FIREFLOW_LOG_LEVEL": "debug"}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startServerWith(t, ctx, filepath.Join(t.TempDir(), "fireflow.db"), env, &logs)
+
+	good, err := auth.Mint([]byte(secret), "alice", []string{"admin"}, time.Hour, "", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, ".")
+	forged := parts[0] + "." + parts[1] + ".c2lnbmF0dXJlLXRoYXQtaXMtd3Jvbmc"
+	for _, tok := range []string{good, forged, s.token} {
+		for _, path := range []string{"/api/v1/firewalls", "/api/v1/audit-events", "/api/v1/firewalls/nope"} {
+			req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+		}
+	}
+	cancel()
+	s.wait(t)
+
+	text := logs.String()
+	if !strings.Contains(text, "sub=alice") {
+		t.Fatalf("the access log does not name the caller; the test would prove nothing:\n%s", text)
+	}
+	for name, needle := range map[string]string{
+		"the secret": secret, "a token": good, "a signature": parts[2], "a forged signature": "c2lnbmF0dXJlLXRoYXQtaXMtd3Jvbmc",
+		"the dev token": s.token,
+	} {
+		if strings.Contains(text, needle) {
+			t.Errorf("the logs contain %s", name)
+		}
 	}
 }

@@ -14,6 +14,8 @@ commands:
   serve                 serve the API (default database: sqlite:./data/fireflow.db)
   migrate up|down|status|version
                         manage the database schema
+  token --sub NAME --role viewer|editor|admin [--ttl 24h]
+                        print a bearer token signed with the HS256 secret
   version               print the version
 
 Run "fireflow <command> -h" for the flags of a command.
@@ -31,6 +33,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		return token(rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "fireflow %s (commit %s, built %s, %s)\n", version, commit, date, runtime.Version())
 		return nil

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/config"
 	"github.com/fireflow/fireflow/internal/httpapi"
 	"github.com/fireflow/fireflow/internal/service"
@@ -52,10 +53,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	debug.FreeOSMemory()
 	debug.FreeOSMemory()
 
+	verifier, secret, err := newVerifier(ctx, cfg)
+	if err != nil {
+		return err
+	}
+
 	var draining atomic.Bool
 	handler := httpapi.New(service.New(db), httpapi.Options{
 		Version: version,
 		Logger:  log,
+		Auth:    verifier,
 		Ready: func(ctx context.Context) error {
 			if draining.Load() {
 				return errors.New("draining")
@@ -78,6 +85,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	base := "http://" + displayAddr(ln.Addr())
 	fmt.Fprintf(stdout, "FireFlow %s listening on %s\nSwagger UI: %s/docs/swagger-ui\n", version, base, base)
+	if !cfg.Production() && secret != nil {
+		if err := printDevToken(stdout, secret, cfg); err != nil {
+			return err
+		}
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -107,4 +119,15 @@ func displayAddr(a net.Addr) string {
 		return a.String()
 	}
 	return net.JoinHostPort("localhost", fmt.Sprint(tcp.Port))
+}
+
+// printDevToken gives a development user a token to paste into Swagger
+// UI's Authorize dialog or curl, so that the API is usable at once.
+func printDevToken(w io.Writer, secret []byte, cfg config.Config) error {
+	tok, err := auth.Mint(secret, "dev-admin", []string{string(auth.Admin)}, devTokenTTL, cfg.JWTIssuer, cfg.JWTAudience, time.Now())
+	if err != nil {
+		return fmt.Errorf("mint development token: %w", err)
+	}
+	fmt.Fprintf(w, "Admin token (valid %s; make jwt prints another):\n%s\n", devTokenTTL, tok)
+	return nil
 }

@@ -36,6 +36,14 @@ type Config struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+
+	// JWTSecret is the HS256 key; with no secret and no JWKS URL,
+	// development uses the secret in DevSecretFile, creating it if needed.
+	JWTSecret     string
+	JWKSURL       string
+	JWTIssuer     string
+	JWTAudience   string
+	DevSecretFile string
 }
 
 // Production reports whether the server runs in production mode.
@@ -60,6 +68,11 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("FIREFLOW_METRICS_ADDR", ":9464"), "metrics listen address (FIREFLOW_METRICS_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", getenv("FIREFLOW_DATABASE_URL"), "sqlite:PATH or postgres://... (FIREFLOW_DATABASE_URL; default "+DefaultDatabaseURL+" in development)")
 	fs.StringVar(&level, "log-level", env("FIREFLOW_LOG_LEVEL", "info"), "debug, info, warn or error (FIREFLOW_LOG_LEVEL)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", getenv("FIREFLOW_JWT_SECRET"), "HS256 key of at least 32 bytes (FIREFLOW_JWT_SECRET; prefer the variable, flags show in ps)")
+	fs.StringVar(&c.JWKSURL, "jwt-jwks-url", getenv("FIREFLOW_JWT_JWKS_URL"), "JWKS URL of the RS256/ES256/EdDSA signing keys (FIREFLOW_JWT_JWKS_URL)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", getenv("FIREFLOW_JWT_ISSUER"), "required iss claim, if set (FIREFLOW_JWT_ISSUER)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", getenv("FIREFLOW_JWT_AUDIENCE"), "required aud claim, if set (FIREFLOW_JWT_AUDIENCE)")
+	fs.StringVar(&c.DevSecretFile, "dev-secret-file", env("FIREFLOW_DEV_SECRET_FILE", "./data/dev-secret"), "development only: where the generated HS256 secret lives (FIREFLOW_DEV_SECRET_FILE)")
 	durations := []struct {
 		p         *time.Duration
 		flag, key string
@@ -110,6 +123,9 @@ func (c Config) check() []error {
 	}
 	if c.Env == Production && c.DatabaseURL == "" {
 		errs = append(errs, errors.New("production needs an explicit FIREFLOW_DATABASE_URL"))
+	}
+	if c.Env == Production && c.JWTSecret == "" && c.JWKSURL == "" {
+		errs = append(errs, errors.New("production needs FIREFLOW_JWT_JWKS_URL or FIREFLOW_JWT_SECRET; it never uses the development secret"))
 	}
 	if c.DatabaseURL != "" {
 		if _, _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
@@ -166,5 +182,17 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("read_timeout", c.ReadTimeout),
 		slog.Duration("write_timeout", c.WriteTimeout),
 		slog.Duration("idle_timeout", c.IdleTimeout),
+		slog.String("jwt_secret", maskSecret(c.JWTSecret)),
+		slog.String("jwt_jwks_url", MaskURL(c.JWKSURL)),
+		slog.String("jwt_issuer", c.JWTIssuer),
+		slog.String("jwt_audience", c.JWTAudience),
 	)
+}
+
+// maskSecret says whether a secret is set, and how long it is, never what it is.
+func maskSecret(secret string) string {
+	if secret == "" {
+		return "unset"
+	}
+	return fmt.Sprintf("set (%d bytes)", len(secret))
 }

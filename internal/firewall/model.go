@@ -41,52 +41,53 @@ const (
 	MaxListEntries    = 256
 )
 
-// Meta holds the fields every resource has.
+// Meta holds the fields every resource has. The JSON forms of the domain
+// types are what the audit log and idempotent replays keep.
 type Meta struct {
-	ID        string
-	ETag      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID        string    `json:"id"`
+	ETag      string    `json:"etag"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Firewall holds ordered filtering policies.
 type Firewall struct {
 	Meta
-	Name          string
-	Description   string
-	Labels        map[string]string
-	DefaultAction Action
+	Name          string            `json:"name"`
+	Description   string            `json:"description"`
+	Labels        map[string]string `json:"labels"`
+	DefaultAction Action            `json:"default_action"`
 	// Revision rises on any change anywhere in the firewall's tree.
-	Revision int64
+	Revision int64 `json:"revision"`
 }
 
 // Policy is a filtering policy: an ordered list of rules inside a firewall.
 type Policy struct {
 	Meta
-	FirewallID    string
-	Name          string
-	Description   string
-	Priority      int
-	DefaultAction Action
-	Enabled       bool
+	FirewallID    string `json:"firewall_id"`
+	Name          string `json:"name"`
+	Description   string `json:"description"`
+	Priority      int    `json:"priority"`
+	DefaultAction Action `json:"default_action"`
+	Enabled       bool   `json:"enabled"`
 }
 
 // Rule matches flows and decides them with its action.
 type Rule struct {
 	Meta
-	FirewallID       string
-	PolicyID         string
-	Name             string // optional; "" means unnamed
-	Description      string
-	Position         int // 1-based; 0 on create means "at the end"
-	Action           Action
-	Protocol         Protocol
-	Sources          []netip.Prefix
-	Destinations     []netip.Prefix
-	SourcePorts      []PortRange
-	DestinationPorts []PortRange
-	Enabled          bool
-	ExpiresAt        *time.Time
+	FirewallID       string         `json:"firewall_id"`
+	PolicyID         string         `json:"policy_id"`
+	Name             string         `json:"name"`     // optional; "" means unnamed
+	Position         int            `json:"position"` // 1-based; 0 on create means "at the end"
+	Description      string         `json:"description"`
+	Action           Action         `json:"action"`
+	Protocol         Protocol       `json:"protocol"`
+	Sources          []netip.Prefix `json:"sources"`
+	Destinations     []netip.Prefix `json:"destinations"`
+	SourcePorts      []PortRange    `json:"source_ports"`
+	DestinationPorts []PortRange    `json:"destination_ports"`
+	Enabled          bool           `json:"enabled"`
+	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
 }
 
 // Expired reports whether the rule has an expiry at or before now.

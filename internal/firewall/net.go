@@ -23,6 +23,19 @@ func (r PortRange) String() string {
 	return strconv.Itoa(int(r.Low)) + "-" + strconv.Itoa(int(r.High))
 }
 
+// MarshalText writes the range as String does.
+func (r PortRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses the range as ParsePortRange does.
+func (r *PortRange) UnmarshalText(b []byte) error {
+	parsed, err := ParsePortRange(string(b))
+	if err != nil {
+		return err
+	}
+	*r = parsed
+	return nil
+}
+
 // ParsePortRange parses "443" or "1024-65535".
 func ParsePortRange(s string) (PortRange, error) {
 	lowText, highText, isRange := strings.Cut(s, "-")

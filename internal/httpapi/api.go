@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/swaggest/swgui/v5emb"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/service"
 )
 
@@ -29,6 +31,8 @@ type Options struct {
 	Ready func(context.Context) error
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Auth verifies the bearer tokens of every /api/v1 operation. Required.
+	Auth Authenticator
 }
 
 type api struct {
@@ -74,14 +78,20 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	if opts.Ready == nil {
 		opts.Ready = func(context.Context) error { return nil }
 	}
+	if opts.Auth == nil {
+		panic("httpapi: Options.Auth is required; the API has no unauthenticated mode")
+	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
 	a := &api{svc: svc, log: opts.Logger, opts: opts, humaAPI: humago.New(mux, humaConfig(opts.Version))}
 	a.problems = a.humaAPI.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	declareBearerScheme(a.humaAPI.OpenAPI())
+	a.humaAPI.UseMiddleware(a.authenticate)
 
 	a.registerHealth()
 	a.registerFirewalls()
 	a.registerPolicies()
 	a.registerRules()
+	a.registerAudit()
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)
@@ -104,6 +114,8 @@ func humaConfig(version string) huma.Config {
 // errorDocs describes each error status the API answers with.
 var errorDocs = map[int]string{
 	http.StatusBadRequest:            "The request is malformed or breaks a rule of the model; `errors` names each field and what is wrong with it.",
+	http.StatusUnauthorized:          "No bearer token, or one that is malformed, expired or not signed by a trusted key. The WWW-Authenticate header says Bearer.",
+	http.StatusForbidden:             "The token is valid but its roles do not allow this operation.",
 	http.StatusNotFound:              "The resource, or one of its parents, does not exist.",
 	http.StatusConflict:              "A name or priority is already taken, or the resource still has children and cascade was not asked for.",
 	http.StatusPreconditionFailed:    "If-Match named an etag that is no longer current: fetch the resource again and retry.",
@@ -114,11 +126,19 @@ var errorDocs = map[int]string{
 	http.StatusServiceUnavailable:    "The database is unavailable; retry later.",
 }
 
-// operation fills in what every operation shares: its error responses,
-// documented with the Problem schema, and the body size limit.
-func (a *api) operation(op huma.Operation, errorCodes ...int) huma.Operation {
+// operation fills in what every operation shares: the role it needs (""
+// for a public one), its error responses, documented with the Problem
+// schema, and the body size limit. Every /api/v1 operation needs a role.
+func (a *api) operation(op huma.Operation, role auth.Role, errorCodes ...int) huma.Operation {
 	op.Responses = map[string]*huma.Response{}
 	codes := append([]int{http.StatusInternalServerError, http.StatusServiceUnavailable}, errorCodes...)
+	switch {
+	case role != "":
+		requireRole(&op, role)
+		codes = append(codes, http.StatusUnauthorized, http.StatusForbidden)
+	case strings.HasPrefix(op.Path, "/api/"):
+		panic("httpapi: operation " + op.OperationID + " has no role; every /api/v1 operation needs one")
+	}
 	for _, code := range codes {
 		op.Responses[strconv.Itoa(code)] = &huma.Response{
 			Description: errorDocs[code],

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
@@ -35,13 +36,19 @@ func BenchmarkGetFirewall(b *testing.B) {
 		}
 		ids = append(ids, created.ID)
 	}
-	h := New(svc, Options{Version: "bench"})
+	verifier, err := auth.NewVerifier(ctx, auth.Config{HS256Secret: testSecret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := "Bearer " + mintToken(b, "bench", auth.Viewer)
+	h := New(svc, Options{Version: "bench", Auth: verifier})
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
 			req := httptest.NewRequest(http.MethodGet, "/api/v1/firewalls/"+ids[i%len(ids)], nil)
+			req.Header.Set("Authorization", token)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {

@@ -14,7 +14,7 @@ import (
 
 // concDo sends one request from any goroutine; unlike testServer.do it
 // reports transport errors instead of failing the test.
-func concDo(client *http.Client, method, url string, body any, headers ...string) (int, []byte, error) {
+func (s *testServer) concDo(method, url string, body any, headers ...string) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -30,10 +30,11 @@ func concDo(client *http.Client, method, url string, body any, headers ...string
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+s.admin)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := client.Do(req)
+	res, err := s.http.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -152,7 +153,7 @@ func TestConcurrentRuleEdits(t *testing.T) {
 					if rng.IntN(5) > 0 {
 						body["position"] = 1 + rng.IntN(n+2)
 					}
-					status, b, err := concDo(client, "POST", s.url+tr.rules(), body)
+					status, b, err := s.concDo("POST", s.url+tr.rules(), body)
 					if check("create", status, b, err, http.StatusCreated, &creates) {
 						var r Rule
 						if err := json.Unmarshal(b, &r); err != nil {
@@ -162,15 +163,15 @@ func TestConcurrentRuleEdits(t *testing.T) {
 						rules.add(r.ID)
 					}
 				case op < 55: // move by position
-					status, b, err := concDo(client, "POST", ruleURL+"/move", map[string]any{"position": 1 + rng.IntN(max(n, 1))})
+					status, b, err := s.concDo("POST", ruleURL+"/move", map[string]any{"position": 1 + rng.IntN(max(n, 1))})
 					check("move position", status, b, err, http.StatusOK, &moves)
 				case op < 70: // move before or after another rule
 					anchor, _ := rules.pick(rng)
 					field := []string{"before", "after"}[rng.IntN(2)]
-					status, b, err := concDo(client, "POST", ruleURL+"/move", map[string]any{field: anchor})
+					status, b, err := s.concDo("POST", ruleURL+"/move", map[string]any{field: anchor})
 					check("move "+field, status, b, err, http.StatusOK, &moves)
 				case op < 85: // read the rule, then move it conditionally
-					status, b, err := concDo(client, "GET", ruleURL, nil)
+					status, b, err := s.concDo("GET", ruleURL, nil)
 					if err != nil || status != http.StatusOK {
 						if err == nil && status >= 500 {
 							t.Errorf("BUG (non-test code): GET answered %d under concurrency: %s", status, b)
@@ -179,11 +180,11 @@ func TestConcurrentRuleEdits(t *testing.T) {
 					}
 					var r Rule
 					_ = json.Unmarshal(b, &r)
-					status, b, err = concDo(client, "POST", ruleURL+"/move", map[string]any{"position": 1 + rng.IntN(max(n, 1))},
+					status, b, err = s.concDo("POST", ruleURL+"/move", map[string]any{"position": 1 + rng.IntN(max(n, 1))},
 						"If-Match", `"`+r.ETag+`"`)
 					check("move if-match", status, b, err, http.StatusOK, &moves)
 				default: // delete
-					status, b, err := concDo(client, "DELETE", ruleURL, nil)
+					status, b, err := s.concDo("DELETE", ruleURL, nil)
 					if check("delete", status, b, err, http.StatusNoContent, &deletes) {
 						rules.remove(id)
 					}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
@@ -31,7 +32,7 @@ func (a *api) registerFirewalls() {
 		OperationID: "list-firewalls", Method: http.MethodGet, Path: firewallsPath, Tags: tags,
 		Summary:     "List firewalls",
 		Description: "Lists firewalls ordered by name, one page at a time.",
-	}, http.StatusBadRequest), func(ctx context.Context, in *struct{ ListParams }) (*struct{ Body Page[Firewall] }, error) {
+	}, auth.Viewer, http.StatusBadRequest), func(ctx context.Context, in *struct{ ListParams }) (*struct{ Body Page[Firewall] }, error) {
 		page, err := a.svc.ListFirewalls(ctx, in.query())
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
@@ -43,7 +44,7 @@ func (a *api) registerFirewalls() {
 		OperationID: "create-firewall", Method: http.MethodPost, Path: firewallsPath, Tags: tags,
 		Summary: "Create a firewall", DefaultStatus: http.StatusCreated,
 		Description: "Creates a firewall. Its name must be unique, compared case-insensitively.",
-	}, http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+	}, auth.Editor, http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			IdempotencyHeader
 			Body FirewallInput
@@ -68,7 +69,7 @@ func (a *api) registerFirewalls() {
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "get-firewall", Method: http.MethodGet, Path: firewallsPath + "/{firewall_id}", Tags: tags,
 		Summary: "Get a firewall",
-	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *FirewallParams) (*firewallResponse, error) {
+	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *FirewallParams) (*firewallResponse, error) {
 		f, err := a.svc.GetFirewall(ctx, in.FirewallID)
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
@@ -80,7 +81,7 @@ func (a *api) registerFirewalls() {
 		OperationID: "update-firewall", Method: http.MethodPatch, Path: firewallsPath + "/{firewall_id}", Tags: tags,
 		Summary:     "Update a firewall",
 		Description: "Changes a firewall with JSON merge-patch semantics (RFC 7386): fields left out stay as they are, null resets a field.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			FirewallParams
 			IfMatchHeader
@@ -104,7 +105,7 @@ func (a *api) registerFirewalls() {
 		OperationID: "delete-firewall", Method: http.MethodDelete, Path: firewallsPath + "/{firewall_id}", Tags: tags,
 		Summary: "Delete a firewall", DefaultStatus: http.StatusNoContent,
 		Description: "Deletes a firewall. A firewall that still has filtering policies answers 409 unless cascade=true.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
 		func(ctx context.Context, in *struct {
 			FirewallParams
 			IfMatchHeader

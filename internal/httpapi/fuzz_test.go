@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/service"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
 )
@@ -23,6 +24,7 @@ import (
 type fuzzServer struct {
 	url    string
 	client *http.Client
+	token  string
 	tr     tree
 	rules  []string
 }
@@ -37,12 +39,16 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 	if err := db.Migrate(ctx); err != nil {
 		f.Fatalf("migrate: %v", err)
 	}
-	srv := httptest.NewServer(New(service.New(db), Options{Version: "fuzz", Ready: db.Ready}))
+	verifier, err := auth.NewVerifier(ctx, auth.Config{HS256Secret: testSecret})
+	if err != nil {
+		f.Fatalf("verifier: %v", err)
+	}
+	srv := httptest.NewServer(New(service.New(db), Options{Version: "fuzz", Ready: db.Ready, Auth: verifier}))
 	f.Cleanup(func() {
 		srv.Close()
 		db.Close()
 	})
-	fs := &fuzzServer{url: srv.URL, client: srv.Client()}
+	fs := &fuzzServer{url: srv.URL, client: srv.Client(), token: mintToken(f, "fuzz", auth.Editor)}
 	mustID := func(path, body string) string {
 		res := fs.do(f, "POST", path, []byte(body), "application/json")
 		if res.Status != http.StatusCreated {
@@ -80,6 +86,7 @@ func (fs *fuzzServer) do(tb testing.TB, method, path string, body []byte, conten
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+fs.token)
 	res, err := fs.client.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)

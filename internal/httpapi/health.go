@@ -36,7 +36,7 @@ func (a *api) registerHealth() {
 		OperationID: "readiness", Method: http.MethodGet, Path: "/readyz", Tags: tags,
 		Summary:     "Readiness probe",
 		Description: "Answers 200 when the database answers and its schema is current, and 503 otherwise or while the server drains.",
-	}), func(ctx context.Context, _ *struct{}) (*struct{ Body Status }, error) {
+	}, ""), func(ctx context.Context, _ *struct{}) (*struct{ Body Status }, error) {
 		if err := a.opts.Ready(ctx); err != nil {
 			a.log.WarnContext(ctx, "not ready", "request_id", requestID(ctx), "error", err)
 			return nil, newProblem(ctx, http.StatusServiceUnavailable, "not ready: the server is draining, or the database is unreachable or its schema is not current")

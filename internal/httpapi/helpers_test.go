@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/service"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
 )
@@ -25,25 +27,53 @@ type testServer struct {
 	api    huma.API
 	routes []string
 	http   *http.Client
+	db     *sqlite.Store
+	dbPath string
+	// admin is sent as the bearer token unless a request sets its own
+	// Authorization header ("" to send none).
+	admin string
 }
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fireflow.db"))
+	dbPath := filepath.Join(t.TempDir(), "fireflow.db")
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	h, humaAPI, routes := build(service.New(db), Options{Version: "test", Ready: db.Ready})
+	verifier, err := auth.NewVerifier(ctx, auth.Config{HS256Secret: testSecret})
+	if err != nil {
+		t.Fatalf("verifier: %v", err)
+	}
+	h, humaAPI, routes := build(service.New(db), Options{Version: "test", Ready: db.Ready, Auth: verifier})
 	srv := httptest.NewServer(h) // binds 127.0.0.1
 	t.Cleanup(func() {
 		srv.Close()
 		db.Close()
 	})
-	return &testServer{t: t, url: srv.URL, api: humaAPI, routes: routes, http: srv.Client()}
+	return &testServer{t: t, url: srv.URL, api: humaAPI, routes: routes, http: srv.Client(), db: db, dbPath: dbPath,
+		admin: mintToken(t, "test-admin", auth.Admin)}
+}
+
+// testSecret signs the tokens of the test servers.
+var testSecret = []byte("fireflow-test-secret-0123456789abcdef")
+
+// mintToken returns a token for sub holding role ("" for no role at all).
+func mintToken(t testing.TB, sub string, role auth.Role) string {
+	t.Helper()
+	var roles []string
+	if role != "" {
+		roles = []string{string(role)}
+	}
+	tok, err := auth.Mint(testSecret, sub, roles, time.Hour, "", "", time.Now())
+	if err != nil {
+		t.Fatalf("mint token: %v", err)
+	}
+	return tok
 }
 
 // response is what a request got back.
@@ -88,7 +118,12 @@ func (s *testServer) do(method, path string, body any, headers ...string) respon
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("Authorization", "Bearer "+s.admin)
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := s.http.Do(req)

@@ -11,15 +11,28 @@ import (
 	"time"
 )
 
-type ctxKey int
+type requestInfoKey struct{}
 
-const requestIDKey ctxKey = iota
+// requestInfo is what the middleware learns about a request, for the
+// access log and the problem bodies.
+type requestInfo struct {
+	id      string
+	subject string // the caller's sub, once authenticated
+}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	if info == nil {
+		return &requestInfo{}
+	}
+	return info
+}
 
 // requestID returns the request id stored in ctx, or "".
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func requestID(ctx context.Context) string { return infoFrom(ctx).id }
+
+// setSubject records the authenticated caller for the access log.
+func setSubject(ctx context.Context, sub string) { infoFrom(ctx).subject = sub }
 
 // validRequestID accepts a caller's X-Request-ID only if it is short and
 // plain, so that it cannot inject anything into logs or headers.
@@ -51,7 +64,7 @@ func withRequestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &requestInfo{id: id})))
 	})
 }
 
@@ -101,8 +114,10 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
+			info := infoFrom(r.Context())
 			log.InfoContext(r.Context(), "request",
-				"request_id", requestID(r.Context()),
+				"request_id", info.id,
+				"sub", info.subject,
 				"method", r.Method,
 				"route", route,
 				"status", rec.status,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
@@ -35,7 +36,7 @@ func (a *api) registerPolicies() {
 		OperationID: "list-filtering-policies", Method: http.MethodGet, Path: policiesPath, Tags: tags,
 		Summary:     "List a firewall's filtering policies",
 		Description: "Lists the firewall's policies in priority order, lowest number first.",
-	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		FirewallParams
 		ListParams
 	}) (*struct{ Body Page[Policy] }, error) {
@@ -50,7 +51,7 @@ func (a *api) registerPolicies() {
 		OperationID: "create-filtering-policy", Method: http.MethodPost, Path: policiesPath, Tags: tags,
 		Summary: "Create a filtering policy", DefaultStatus: http.StatusCreated,
 		Description: "Creates a policy in the firewall. Its name and its priority must be unique within the firewall.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			FirewallParams
 			IdempotencyHeader
@@ -76,7 +77,7 @@ func (a *api) registerPolicies() {
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "get-filtering-policy", Method: http.MethodGet, Path: policiesPath + "/{policy_id}", Tags: tags,
 		Summary: "Get a filtering policy",
-	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *PolicyParams) (*policyResponse, error) {
+	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *PolicyParams) (*policyResponse, error) {
 		p, err := a.svc.GetPolicy(ctx, in.FirewallID, in.PolicyID)
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
@@ -88,7 +89,7 @@ func (a *api) registerPolicies() {
 		OperationID: "update-filtering-policy", Method: http.MethodPatch, Path: policiesPath + "/{policy_id}", Tags: tags,
 		Summary:     "Update a filtering policy",
 		Description: "Changes a policy with JSON merge-patch semantics (RFC 7386): fields left out stay as they are, null resets a field.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IfMatchHeader
@@ -112,7 +113,7 @@ func (a *api) registerPolicies() {
 		OperationID: "delete-filtering-policy", Method: http.MethodDelete, Path: policiesPath + "/{policy_id}", Tags: tags,
 		Summary: "Delete a filtering policy", DefaultStatus: http.StatusNoContent,
 		Description: "Deletes a policy. A policy that still has rules answers 409 unless cascade=true.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IfMatchHeader

@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
@@ -58,7 +59,7 @@ func (a *api) registerRules() {
 		OperationID: "list-rules", Method: http.MethodGet, Path: rulesPath, Tags: tags,
 		Summary:     "List a policy's rules",
 		Description: "Lists the policy's rules in position order.",
-	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		PolicyParams
 		ListParams
 	}) (*struct{ Body Page[Rule] }, error) {
@@ -73,7 +74,7 @@ func (a *api) registerRules() {
 		OperationID: "create-rule", Method: http.MethodPost, Path: rulesPath, Tags: tags,
 		Summary: "Create a rule", DefaultStatus: http.StatusCreated,
 		Description: "Creates a rule at the given position (default: the end); the rules from there on shift down by one.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IdempotencyHeader
@@ -99,7 +100,7 @@ func (a *api) registerRules() {
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "get-rule", Method: http.MethodGet, Path: rulesPath + "/{rule_id}", Tags: tags,
 		Summary: "Get a rule",
-	}, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *RuleParams) (*ruleResponse, error) {
+	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *RuleParams) (*ruleResponse, error) {
 		r, err := a.svc.GetRule(ctx, in.FirewallID, in.PolicyID, in.RuleID)
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
@@ -111,7 +112,7 @@ func (a *api) registerRules() {
 		OperationID: "update-rule", Method: http.MethodPatch, Path: rulesPath + "/{rule_id}", Tags: tags,
 		Summary:     "Update a rule",
 		Description: "Changes a rule with JSON merge-patch semantics (RFC 7386). Lists are replaced whole. The position changes only through the move action.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader
@@ -135,7 +136,7 @@ func (a *api) registerRules() {
 		OperationID: "move-rule", Method: http.MethodPost, Path: rulesPath + "/{rule_id}/move", Tags: tags,
 		Summary:     "Move a rule",
 		Description: "Moves a rule to a position, or just before or after another rule of the same policy. The rules in between are renumbered so that positions stay 1..n.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader
@@ -156,7 +157,7 @@ func (a *api) registerRules() {
 		OperationID: "delete-rule", Method: http.MethodDelete, Path: rulesPath + "/{rule_id}", Tags: tags,
 		Summary: "Delete a rule", DefaultStatus: http.StatusNoContent,
 		Description: "Deletes a rule; the rules after it move up by one.",
-	}, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed),
+	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed),
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader

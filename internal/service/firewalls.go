@@ -31,7 +31,10 @@ func (s *Service) CreateFirewall(ctx context.Context, f firewall.Firewall, idem 
 	replayed, err := create(ctx, s, idem, &out, func(f *firewall.Firewall) string { return f.ID },
 		func(ctx context.Context, tx store.Tx) error {
 			out = f
-			return tx.CreateFirewall(ctx, &out)
+			if err := tx.CreateFirewall(ctx, &out); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, auditEntry{firewall.AuditCreate, firewall.KindFirewall, out.ID, out.ID, nil, out})
 		})
 	if err != nil {
 		return firewall.Firewall{}, false, fmt.Errorf("create firewall: %w", err)
@@ -68,7 +71,7 @@ func (s *Service) UpdateFirewall(ctx context.Context, id string, pre Preconditio
 			return err
 		}
 		out = next
-		return nil
+		return s.audit(ctx, tx, auditEntry{firewall.AuditUpdate, firewall.KindFirewall, id, id, cur, next})
 	})
 	if err != nil {
 		return firewall.Firewall{}, fmt.Errorf("update firewall %s: %w", id, err)
@@ -86,7 +89,10 @@ func (s *Service) DeleteFirewall(ctx context.Context, id string, pre Preconditio
 		if err := pre.check("firewall", id, cur.ETag); err != nil {
 			return err
 		}
-		return tx.DeleteFirewall(ctx, id, cascade)
+		if err := tx.DeleteFirewall(ctx, id, cascade); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{firewall.AuditDelete, firewall.KindFirewall, id, id, cur, nil})
 	})
 	if err != nil {
 		return fmt.Errorf("delete firewall %s: %w", id, err)

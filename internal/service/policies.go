@@ -35,7 +35,10 @@ func (s *Service) CreatePolicy(ctx context.Context, firewallID string, p firewal
 			if err := tx.CreatePolicy(ctx, &out); err != nil {
 				return err
 			}
-			return s.bump(ctx, tx, firewallID)
+			if err := s.bump(ctx, tx, firewallID); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, auditEntry{firewall.AuditCreate, firewall.KindPolicy, out.ID, firewallID, nil, out})
 		})
 	if err != nil {
 		return firewall.Policy{}, false, fmt.Errorf("create policy in firewall %s: %w", firewallID, err)
@@ -68,7 +71,10 @@ func (s *Service) UpdatePolicy(ctx context.Context, firewallID, id string, pre P
 			return err
 		}
 		out = next
-		return s.bump(ctx, tx, firewallID)
+		if err := s.bump(ctx, tx, firewallID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{firewall.AuditUpdate, firewall.KindPolicy, id, firewallID, cur, next})
 	})
 	if err != nil {
 		return firewall.Policy{}, fmt.Errorf("update policy %s: %w", id, err)
@@ -89,7 +95,10 @@ func (s *Service) DeletePolicy(ctx context.Context, firewallID, id string, pre P
 		if err := tx.DeletePolicy(ctx, firewallID, id, cascade); err != nil {
 			return err
 		}
-		return s.bump(ctx, tx, firewallID)
+		if err := s.bump(ctx, tx, firewallID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{firewall.AuditDelete, firewall.KindPolicy, id, firewallID, cur, nil})
 	})
 	if err != nil {
 		return fmt.Errorf("delete policy %s: %w", id, err)

@@ -43,7 +43,10 @@ func (s *Service) CreateRule(ctx context.Context, firewallID, policyID string, r
 			if err := tx.CreateRule(ctx, &out); err != nil {
 				return err
 			}
-			return s.bump(ctx, tx, firewallID)
+			if err := s.bump(ctx, tx, firewallID); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, auditEntry{firewall.AuditCreate, firewall.KindRule, out.ID, firewallID, nil, out})
 		})
 	if err != nil {
 		return firewall.Rule{}, false, fmt.Errorf("create rule in policy %s: %w", policyID, err)
@@ -74,7 +77,10 @@ func (s *Service) UpdateRule(ctx context.Context, firewallID, policyID, id strin
 			return err
 		}
 		out = next
-		return s.bump(ctx, tx, firewallID)
+		if err := s.bump(ctx, tx, firewallID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{firewall.AuditUpdate, firewall.KindRule, id, firewallID, cur, next})
 	})
 	if err != nil {
 		return firewall.Rule{}, fmt.Errorf("update rule %s: %w", id, err)
@@ -103,12 +109,16 @@ func (s *Service) MoveRule(ctx context.Context, firewallID, policyID, id string,
 		if err != nil {
 			return err
 		}
-		s.stamp(&cur.Meta)
-		if err := tx.MoveRule(ctx, &cur, pos); err != nil {
+		moved := cur
+		s.stamp(&moved.Meta)
+		if err := tx.MoveRule(ctx, &moved, pos); err != nil {
 			return err
 		}
-		out = cur
-		return s.bump(ctx, tx, firewallID)
+		out = moved
+		if err := s.bump(ctx, tx, firewallID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{firewall.AuditMove, firewall.KindRule, id, firewallID, cur, moved})
 	})
 	if err != nil {
 		return firewall.Rule{}, fmt.Errorf("move rule %s: %w", id, err)
@@ -160,13 +170,17 @@ func (s *Service) resolveMove(ctx context.Context, tx store.Tx, r firewall.Rule,
 // DeleteRule deletes a rule and closes the gap it leaves.
 func (s *Service) DeleteRule(ctx context.Context, firewallID, policyID, id string, pre Precondition) error {
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := lockRule(ctx, tx, firewallID, policyID, id, pre); err != nil {
+		cur, err := lockRule(ctx, tx, firewallID, policyID, id, pre)
+		if err != nil {
 			return err
 		}
 		if err := tx.DeleteRule(ctx, firewallID, policyID, id); err != nil {
 			return err
 		}
-		return s.bump(ctx, tx, firewallID)
+		if err := s.bump(ctx, tx, firewallID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{firewall.AuditDelete, firewall.KindRule, id, firewallID, cur, nil})
 	})
 	if err != nil {
 		return fmt.Errorf("delete rule %s: %w", id, err)

@@ -44,6 +44,8 @@ type Reader interface {
 	GetRule(ctx context.Context, firewallID, policyID, id string) (firewall.Rule, error)
 	// ListRules orders by position, then id.
 	ListRules(ctx context.Context, firewallID, policyID string, q Query) (Page[firewall.Rule], error)
+	// ListAuditEvents orders newest first.
+	ListAuditEvents(ctx context.Context, q Query) (Page[firewall.AuditEvent], error)
 }
 
 // Tx is a read-write transaction. The caller sets ids, etags and timestamps;
@@ -87,6 +89,10 @@ type Tx interface {
 	MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 	// DeleteRule deletes the rule and closes the gap it leaves.
 	DeleteRule(ctx context.Context, firewallID, policyID, id string) error
+
+	// AppendAuditEvent records a change. It runs in the change's own
+	// transaction, so that a change without its event never commits.
+	AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error
 
 	// GetIdempotencyRecord returns the record stored under key, or a
 	// firewall.CodeNotFound error.

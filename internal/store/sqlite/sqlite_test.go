@@ -107,26 +107,31 @@ func TestUpdateTakesWriteLockAtBegin(t *testing.T) {
 func TestMigrateDownAndUp(t *testing.T) {
 	ctx := t.Context()
 	s := openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
+	const latest = 2
 
 	wantVersion := func(want int64) {
 		t.Helper()
-		current, latest, err := s.SchemaVersion(ctx)
+		current, last, err := s.SchemaVersion(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if current != want || latest != 1 {
-			t.Fatalf("SchemaVersion = %d, %d; want %d, 1", current, latest, want)
+		if current != want || last != latest {
+			t.Fatalf("SchemaVersion = %d, %d; want %d, %d", current, last, want, latest)
 		}
 	}
-	wantStatus := func(applied bool) {
+	wantStatus := func(applied int) {
 		t.Helper()
 		status, err := s.MigrationStatus(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(status) != 1 || status[0].Version != 1 || status[0].Name != "00001_init.sql" ||
-			status[0].Applied != applied || status[0].AppliedAt.IsZero() == applied {
-			t.Fatalf("MigrationStatus = %+v, want 00001_init.sql applied=%v", status, applied)
+		if len(status) != latest || status[0].Name != "00001_init.sql" {
+			t.Fatalf("MigrationStatus = %+v, want %d migrations starting with 00001_init.sql", status, latest)
+		}
+		for i, m := range status {
+			if m.Version != int64(i+1) || m.Applied != (i < applied) || m.AppliedAt.IsZero() == (i < applied) {
+				t.Fatalf("MigrationStatus = %+v, want the first %d applied", status, applied)
+			}
 		}
 	}
 
@@ -134,29 +139,31 @@ func TestMigrateDownAndUp(t *testing.T) {
 	if err := s.Ready(ctx); err == nil {
 		t.Fatal("Ready succeeded on an empty database")
 	}
-	wantStatus(false)
+	wantStatus(0)
 
 	for range 2 { // migrating twice is harmless
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wantVersion(1)
-	wantStatus(true)
+	wantVersion(latest)
+	wantStatus(latest)
 	if err := s.Ready(ctx); err != nil {
 		t.Fatalf("Ready after migrating: %v", err)
 	}
 
-	if err := s.MigrateDown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wantVersion(0)
-	wantStatus(false)
-	if err := s.Ready(ctx); err == nil {
-		t.Fatal("Ready succeeded with the schema behind")
+	for v := int64(latest - 1); v >= 0; v-- {
+		if err := s.MigrateDown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantVersion(v)
+		wantStatus(int(v))
+		if err := s.Ready(ctx); err == nil {
+			t.Fatalf("Ready succeeded with the schema at %d of %d", v, latest)
+		}
 	}
 	if _, err := s.read.ExecContext(ctx, `SELECT 1 FROM firewalls`); err == nil {
-		t.Fatal("the down migration left the firewalls table")
+		t.Fatal("the down migrations left the firewalls table")
 	}
 	if err := s.MigrateDown(ctx); err == nil {
 		t.Fatal("MigrateDown succeeded with nothing applied")
@@ -165,7 +172,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wantVersion(1)
+	wantVersion(latest)
 	createFirewall(t, s, "edge")
 }
 

@@ -4,7 +4,8 @@
 //
 //   - idle RSS after seeding <= 30 MB;
 //   - peak RSS under load <= 100 MB;
-//   - GET-by-id throughput >= 50 % of the bare net/http baseline.
+//   - GET-by-id throughput >= 50 % of the bare net/http baseline;
+//   - token verification costs <= 5 % of GET-by-id throughput.
 //
 // With -strict it exits 1 when a target is missed.
 package main
@@ -26,6 +27,7 @@ const (
 	maxIdleRSSMB  = 30.0
 	maxPeakRSSMB  = 100.0
 	minBareRatio  = 0.50
+	maxAuthCost   = 0.05
 	minSuccessful = 1.0
 )
 
@@ -65,6 +67,7 @@ func readReport(path string) (*report, error) {
 
 type input struct {
 	get, rules, bare    *report
+	noauth              *report
 	startupKB, idleKB   int64
 	peakKB              int64
 	peakIsLifetime      bool
@@ -77,11 +80,13 @@ func main() {
 	var (
 		in                           input
 		getPath, rulesPath, barePath string
+		noauthPath                   string
 		strict                       bool
 	)
 	flag.StringVar(&getPath, "get", "", "vegeta JSON report: FireFlow GET-by-id")
 	flag.StringVar(&rulesPath, "rules", "", "vegeta JSON report: FireFlow rules listing")
 	flag.StringVar(&barePath, "bare", "", "vegeta JSON report: bare net/http GET-by-id")
+	flag.StringVar(&noauthPath, "noauth", "", "vegeta JSON report: FireFlow GET-by-id with token checks stubbed out")
 	flag.Int64Var(&in.startupKB, "startup-rss-kb", -1, "FireFlow VmRSS right after /readyz, in kB")
 	flag.Int64Var(&in.idleKB, "idle-rss-kb", -1, "FireFlow VmRSS after seeding and settling, in kB")
 	flag.Int64Var(&in.peakKB, "peak-rss-kb", -1, "FireFlow VmHWM after the load, in kB")
@@ -97,7 +102,7 @@ func main() {
 	for _, x := range []struct {
 		path string
 		dst  **report
-	}{{getPath, &in.get}, {rulesPath, &in.rules}, {barePath, &in.bare}} {
+	}{{getPath, &in.get}, {rulesPath, &in.rules}, {barePath, &in.bare}, {noauthPath, &in.noauth}} {
 		if x.path == "" {
 			continue
 		}
@@ -148,6 +153,9 @@ func write(w io.Writer, in *input) int {
 	row("fireflow GET /firewalls/{id}", in.get)
 	row("fireflow GET .../rules", in.rules)
 	row("bare net/http GET by id", in.bare)
+	if in.noauth != nil {
+		row("fireflow GET, auth stubbed", in.noauth)
+	}
 
 	for _, x := range []struct {
 		name string
@@ -190,6 +198,12 @@ func write(w io.Writer, in *input) int {
 		measured = fmt.Sprintf("%.1f %% (%.0f / %.0f req/s)", 100*ratio, in.get.Throughput, in.bare.Throughput)
 	}
 	check("GET by id vs bare net/http", measured, fmt.Sprintf(">= %.0f %%", 100*minBareRatio), ratio >= minBareRatio, ok)
+	if in.noauth != nil {
+		cost, ok := bareRatio(in.get, in.noauth)
+		cost = 1 - cost
+		check("throughput lost to auth", fmt.Sprintf("%.1f %% (%.0f vs %.0f req/s)", 100*cost, in.get.Throughput, in.noauth.Throughput),
+			fmt.Sprintf("<= %.0f %%", 100*maxAuthCost), cost <= maxAuthCost, ok)
+	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "")
 	if missed > 0 {

@@ -1,0 +1,63 @@
+package auth
+
+// Role is a FireFlow role from the token's "roles" claim.
+type Role string
+
+// The roles FireFlow knows, from least to most privileged.
+const (
+	// Viewer may read.
+	Viewer Role = "viewer"
+	// Editor may read and write.
+	Editor Role = "editor"
+	// Admin may do everything, including reading the audit log.
+	Admin Role = "admin"
+)
+
+// rank orders the known roles; unknown roles rank 0 so that they grant nothing.
+func (r Role) rank() int {
+	switch r {
+	case Viewer:
+		return 1
+	case Editor:
+		return 2
+	case Admin:
+		return 3
+	default:
+		return 0
+	}
+}
+
+// Allows reports whether a holder of r may do what needs `need` (admin > editor > viewer).
+//
+// It fails closed: an unknown or empty role allows nothing, and nothing
+// allows an unknown or empty need, so a typo in a caller cannot open access.
+func (r Role) Allows(need Role) bool {
+	have, want := r.rank(), need.rank()
+	return have > 0 && want > 0 && have >= want
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Subject is the token's "sub" claim, never empty.
+	Subject string
+	// Roles are the role names as in the token, for the audit log; unknown names are kept.
+	Roles []string
+	// Role is the highest known role held, "" if none.
+	Role Role
+}
+
+// Can reports whether p may do what needs `need`.
+func (p Principal) Can(need Role) bool {
+	return p.Role.Allows(need)
+}
+
+// highestRole returns the highest known role among names, "" if none is known.
+func highestRole(names []string) Role {
+	var best Role
+	for _, n := range names {
+		if r := Role(n); r.rank() > best.rank() {
+			best = r
+		}
+	}
+	return best
+}

@@ -1,0 +1,75 @@
+// Command noauth serves the FireFlow API over an existing SQLite database
+// with token verification replaced by a stub that lets every request in as
+// admin. make bench runs it beside the real server to measure what
+// authentication costs; it is a benchmark baseline, never a way to run
+// FireFlow.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/httpapi"
+	"github.com/fireflow/fireflow/internal/service"
+	"github.com/fireflow/fireflow/internal/store/sqlite"
+)
+
+// allowAll admits every request as an admin, without looking at the token.
+type allowAll struct{}
+
+func (allowAll) Verify(context.Context, string) (auth.Principal, error) {
+	return auth.Principal{Subject: "bench", Roles: []string{"admin"}, Role: auth.Admin}, nil
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "noauth:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	db := flag.String("db", "", "path of a migrated FireFlow SQLite database")
+	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+	addrFile := flag.String("addr-file", "", "write the bound address here once listening")
+	flag.Parse()
+	if *db == "" {
+		return errors.New("-db is required")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	store, err := sqlite.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("refusing to listen on %s: loopback only", ln.Addr())
+	}
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(ln.Addr().String()), 0o600); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Handler: httpapi.New(service.New(store), httpapi.Options{Version: "noauth", Auth: allowAll{}})}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
