@@ -15,7 +15,8 @@
 # bounded; all servers are stopped on exit.
 #
 # Settings (environment):
-#   BENCH_DURATION=10s    length of each attack
+#   BENCH_DURATION=5s     length of each attack
+#   BENCH_ROUNDS=3        alternating GET-by-id rounds of fireflow and auth-stubbed
 #   BENCH_WORKERS=16      vegeta -max-workers (with -rate=0)
 #   BENCH_WARMUP=2s       unmeasured warm-up before each measured attack
 #   BENCH_FIREWALLS=1000  firewalls to seed
@@ -29,7 +30,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-DURATION=${BENCH_DURATION:-10s}
+DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-3}
 WORKERS=${BENCH_WORKERS:-16}
 WARMUP=${BENCH_WARMUP:-2s}
 FIREWALLS=${BENCH_FIREWALLS:-1000}
@@ -170,10 +172,33 @@ if ! { echo 5 >"/proc/$FF_PID/clear_refs"; } 2>/dev/null; then
   log "could not reset VmHWM: peak RSS is over the whole process life"
 fi
 
-log "fireflow GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
+# The same API over the same database, with token checks stubbed out, to
+# measure what authentication costs. Its rounds alternate with fireflow's,
+# and the median round of each is compared, so that load from elsewhere on
+# the machine hits both alike.
+log "starting the API with auth stubbed out over the same database"
+"$WORK/noauth" -db "$WORK/run/fireflow.db" -addr 127.0.0.1:0 -addr-file "$WORK/noauth.addr" \
+  >"$WORK/noauth.log" 2>&1 &
+NOAUTH_PID=$!
+PIDS+=("$NOAUTH_PID")
+for _ in $(seq 100); do [ -s "$WORK/noauth.addr" ] && break; sleep 0.1; done
+[ -s "$WORK/noauth.addr" ] || die "noauth server did not start: $(cat "$WORK/noauth.log")"
+NOAUTH="http://$(cat "$WORK/noauth.addr")"
+wait_ready "$NOAUTH/readyz" "$NOAUTH_PID" || die "noauth server not ready"
+awk -v b="$NOAUTH" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/noauth_get.targets"
+
+log "GET by id, fireflow and auth stubbed, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
 attack ff_get_warmup "$WORK/ff_get.targets" "$WARMUP"
-attack ff_get "$WORK/ff_get.targets" "$DURATION"
-one_line ff_get
+attack noauth_get_warmup "$WORK/noauth_get.targets" "$WARMUP"
+FF_GET=() NOAUTH_GET=()
+for round in $(seq "$ROUNDS"); do
+  attack "ff_get_$round" "$WORK/ff_get.targets" "$DURATION"
+  one_line "ff_get_$round"
+  attack "noauth_get_$round" "$WORK/noauth_get.targets" "$DURATION"
+  one_line "noauth_get_$round"
+  FF_GET+=("$WORK/ff_get_$round.json") NOAUTH_GET+=("$WORK/noauth_get_$round.json")
+done
+kill "$NOAUTH_PID" 2>/dev/null || true
 
 log "fireflow rules listing: warm-up $WARMUP, then $DURATION with $WORKERS workers"
 attack ff_rules_warmup "$WORK/ff_rules.targets" "$WARMUP"
@@ -185,24 +210,6 @@ kill -0 "$FF_PID" 2>/dev/null || die "fireflow died during the load (see $WORK/f
 log "peak RSS under load: $PEAK_KB kB; stopping fireflow"
 kill "$FF_PID" 2>/dev/null || true
 for _ in $(seq 100); do kill -0 "$FF_PID" 2>/dev/null || break; sleep 0.1; done
-
-# --- the same API with token checks stubbed out -------------------------------
-log "starting the API over the same database with auth stubbed out"
-"$WORK/noauth" -db "$WORK/run/fireflow.db" -addr 127.0.0.1:0 -addr-file "$WORK/noauth.addr" \
-  >"$WORK/noauth.log" 2>&1 &
-NOAUTH_PID=$!
-PIDS+=("$NOAUTH_PID")
-for _ in $(seq 100); do [ -s "$WORK/noauth.addr" ] && break; sleep 0.1; done
-[ -s "$WORK/noauth.addr" ] || die "noauth server did not start: $(cat "$WORK/noauth.log")"
-NOAUTH="http://$(cat "$WORK/noauth.addr")"
-wait_ready "$NOAUTH/readyz" "$NOAUTH_PID" || die "noauth server not ready"
-awk -v b="$NOAUTH" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/noauth_get.targets"
-log "auth-stubbed GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
-attack noauth_get_warmup "$WORK/noauth_get.targets" "$WARMUP"
-attack noauth_get "$WORK/noauth_get.targets" "$DURATION"
-one_line noauth_get
-kill "$NOAUTH_PID" 2>/dev/null || true
-for _ in $(seq 100); do kill -0 "$NOAUTH_PID" 2>/dev/null || break; sleep 0.1; done
 
 # --- bare net/http baseline -------------------------------------------------
 log "starting the bare net/http baseline"
@@ -221,7 +228,8 @@ attack bare_get_warmup "$WORK/bare_get.targets" "$WARMUP"
 attack bare_get "$WORK/bare_get.targets" "$DURATION"
 one_line bare_get
 
-summary_args=(-get "$WORK/ff_get.json" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -noauth "$WORK/noauth_get.json"
+join() { local IFS=,; echo "$*"; }
+summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -noauth "$(join "${NOAUTH_GET[@]}")"
   -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
   -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
 [ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)

@@ -50,6 +50,22 @@ type report struct {
 	Errors      []string       `json:"errors"`
 }
 
+// readMedian reads comma-separated reports of repeated rounds and returns
+// the round with the median throughput, so that one noisy round on a shared
+// machine does not decide a comparison.
+func readMedian(paths string) (*report, error) {
+	var rounds []*report
+	for _, path := range strings.Split(paths, ",") {
+		r, err := readReport(path)
+		if err != nil {
+			return nil, err
+		}
+		rounds = append(rounds, r)
+	}
+	sort.Slice(rounds, func(i, j int) bool { return rounds[i].Throughput < rounds[j].Throughput })
+	return rounds[len(rounds)/2], nil
+}
+
 func readReport(path string) (*report, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -83,10 +99,10 @@ func main() {
 		noauthPath                   string
 		strict                       bool
 	)
-	flag.StringVar(&getPath, "get", "", "vegeta JSON report: FireFlow GET-by-id")
+	flag.StringVar(&getPath, "get", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id")
 	flag.StringVar(&rulesPath, "rules", "", "vegeta JSON report: FireFlow rules listing")
 	flag.StringVar(&barePath, "bare", "", "vegeta JSON report: bare net/http GET-by-id")
-	flag.StringVar(&noauthPath, "noauth", "", "vegeta JSON report: FireFlow GET-by-id with token checks stubbed out")
+	flag.StringVar(&noauthPath, "noauth", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id with token checks stubbed out")
 	flag.Int64Var(&in.startupKB, "startup-rss-kb", -1, "FireFlow VmRSS right after /readyz, in kB")
 	flag.Int64Var(&in.idleKB, "idle-rss-kb", -1, "FireFlow VmRSS after seeding and settling, in kB")
 	flag.Int64Var(&in.peakKB, "peak-rss-kb", -1, "FireFlow VmHWM after the load, in kB")
@@ -106,7 +122,7 @@ func main() {
 		if x.path == "" {
 			continue
 		}
-		if *x.dst, err = readReport(x.path); err != nil {
+		if *x.dst, err = readMedian(x.path); err != nil {
 			fmt.Fprintln(os.Stderr, "summary:", err)
 			os.Exit(2)
 		}
