@@ -17,6 +17,7 @@
 # Settings (environment):
 #   BENCH_DURATION=5s     length of each attack
 #   BENCH_ROUNDS=3        alternating GET-by-id rounds of fireflow and auth-stubbed
+#   BENCH_EVAL_WORKERS=4  concurrent 10,000-flow evaluate requests
 #   BENCH_WORKERS=16      vegeta -max-workers (with -rate=0)
 #   BENCH_WARMUP=2s       unmeasured warm-up before each measured attack
 #   BENCH_FIREWALLS=1000  firewalls to seed
@@ -32,6 +33,7 @@ ROOT=$(pwd)
 
 DURATION=${BENCH_DURATION:-5s}
 ROUNDS=${BENCH_ROUNDS:-3}
+EVAL_WORKERS=${BENCH_EVAL_WORKERS:-4}
 WORKERS=${BENCH_WORKERS:-16}
 WARMUP=${BENCH_WARMUP:-2s}
 FIREWALLS=${BENCH_FIREWALLS:-1000}
@@ -116,6 +118,21 @@ one_line() {
        /^Status Codes/ { split($0, a, "]"); print "  status codes: " a[2] }' "$WORK/$1.txt" >&2
 }
 
+# start_helper NAME ARGS...: starts the helper server $WORK/NAME on a free
+# loopback port, waits until it is ready, sets HELPER_PID, and writes the
+# GET-by-id targets for it to $WORK/NAME_get.targets.
+start_helper() {
+  local name=$1; shift
+  "$WORK/$name" "$@" -addr 127.0.0.1:0 -addr-file "$WORK/$name.addr" >"$WORK/$name.log" 2>&1 &
+  HELPER_PID=$!
+  PIDS+=("$HELPER_PID")
+  for _ in $(seq 100); do [ -s "$WORK/$name.addr" ] && break; sleep 0.1; done
+  [ -s "$WORK/$name.addr" ] || die "$name server did not start: $(cat "$WORK/$name.log")"
+  local url="http://$(cat "$WORK/$name.addr")"
+  wait_ready "$url/readyz" "$HELPER_PID" || die "$name server not ready"
+  awk -v b="$url" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/${name}_get.targets"
+}
+
 log "building fireflow, vegeta and the bench helpers into $WORK"
 CGO_ENABLED=0 $GO build -trimpath -o "$WORK/fireflow" ./cmd/fireflow
 $GO build -o "$WORK/seed" ./scripts/bench/seed
@@ -177,15 +194,8 @@ fi
 # and the median round of each is compared, so that load from elsewhere on
 # the machine hits both alike.
 log "starting the API with auth stubbed out over the same database"
-"$WORK/noauth" -db "$WORK/run/fireflow.db" -addr 127.0.0.1:0 -addr-file "$WORK/noauth.addr" \
-  >"$WORK/noauth.log" 2>&1 &
-NOAUTH_PID=$!
-PIDS+=("$NOAUTH_PID")
-for _ in $(seq 100); do [ -s "$WORK/noauth.addr" ] && break; sleep 0.1; done
-[ -s "$WORK/noauth.addr" ] || die "noauth server did not start: $(cat "$WORK/noauth.log")"
-NOAUTH="http://$(cat "$WORK/noauth.addr")"
-wait_ready "$NOAUTH/readyz" "$NOAUTH_PID" || die "noauth server not ready"
-awk -v b="$NOAUTH" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/noauth_get.targets"
+start_helper noauth -db "$WORK/run/fireflow.db"
+NOAUTH_PID=$HELPER_PID
 
 log "GET by id, fireflow and auth stubbed, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
 attack ff_get_warmup "$WORK/ff_get.targets" "$WARMUP"
@@ -205,6 +215,25 @@ attack ff_rules_warmup "$WORK/ff_rules.targets" "$WARMUP"
 attack ff_rules "$WORK/ff_rules.targets" "$DURATION"
 one_line ff_rules
 
+# A batch of 10,000 flows against the seeded firewall with rules.
+FW_PATH=$(sed -E 's#(/api/v1/firewalls/[^/]+)/.*#\1#' "$WORK/seed-out/rules_path.txt")
+awk 'BEGIN {
+  srand(7); printf "{\"flows\":["
+  for (i = 0; i < 10000; i++) {
+    if (i > 0) printf ","
+    printf "{\"protocol\":\"tcp\",\"source_ip\":\"10.%d.%d.%d\",\"destination_ip\":\"192.0.%d.%d\",\"source_port\":%d,\"destination_port\":%d}",
+      int(rand()*256), int(rand()*256), int(rand()*256), int(rand()*4), int(rand()*256), 1024 + int(rand()*60000), 1 + int(rand()*1024)
+  }
+  printf "]}"
+}' >"$WORK/flows.json"
+printf 'POST %s%s/evaluate\nContent-Type: application/json\n@%s\n' "$BASE" "$FW_PATH" "$WORK/flows.json" >"$WORK/ff_eval.targets"
+log "evaluate 10,000-flow batches: warm-up $WARMUP, then $DURATION with $EVAL_WORKERS workers"
+WORKERS_SAVED=$WORKERS WORKERS=$EVAL_WORKERS
+attack ff_eval_warmup "$WORK/ff_eval.targets" "$WARMUP"
+attack ff_eval "$WORK/ff_eval.targets" "$DURATION"
+WORKERS=$WORKERS_SAVED
+one_line ff_eval
+
 PEAK_KB=$(kb VmHWM "$FF_PID")
 kill -0 "$FF_PID" 2>/dev/null || die "fireflow died during the load (see $WORK/fireflow.log)"
 log "peak RSS under load: $PEAK_KB kB; stopping fireflow"
@@ -213,15 +242,7 @@ for _ in $(seq 100); do kill -0 "$FF_PID" 2>/dev/null || break; sleep 0.1; done
 
 # --- bare net/http baseline -------------------------------------------------
 log "starting the bare net/http baseline"
-"$WORK/bare" -addr 127.0.0.1:0 -data "$WORK/seed-out/firewalls.jsonl" -addr-file "$WORK/bare.addr" \
-  >"$WORK/bare.log" 2>&1 &
-BARE_PID=$!
-PIDS+=("$BARE_PID")
-for _ in $(seq 100); do [ -s "$WORK/bare.addr" ] && break; sleep 0.1; done
-[ -s "$WORK/bare.addr" ] || die "bare server did not start: $(cat "$WORK/bare.log")"
-BARE="http://$(cat "$WORK/bare.addr")"
-wait_ready "$BARE/readyz" "$BARE_PID" || die "bare server not ready"
-awk -v b="$BARE" '{ print "GET " b $0 }' "$WORK/seed-out/get_paths.txt" >"$WORK/bare_get.targets"
+start_helper bare -data "$WORK/seed-out/firewalls.jsonl"
 
 log "bare GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
 attack bare_get_warmup "$WORK/bare_get.targets" "$WARMUP"
@@ -229,7 +250,7 @@ attack bare_get "$WORK/bare_get.targets" "$DURATION"
 one_line bare_get
 
 join() { local IFS=,; echo "$*"; }
-summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -noauth "$(join "${NOAUTH_GET[@]}")"
+summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -noauth "$(join "${NOAUTH_GET[@]}")" -eval "$WORK/ff_eval.json"
   -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
   -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
 [ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)

@@ -16,6 +16,8 @@ commands:
                         manage the database schema
   token --sub NAME --role viewer|editor|admin [--ttl 24h]
                         print a bearer token signed with the HS256 secret
+  evaluate --url URL --firewall ID [--explain] "tcp 10.0.0.1:1234 -> 10.0.0.2:443" ...
+                        ask a server what the firewall does with flows
   version               print the version
 
 Run "fireflow <command> -h" for the flags of a command.
@@ -33,6 +35,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "evaluate":
+		return evaluate(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return token(rest, getenv, stdout, stderr)
 	case "version":

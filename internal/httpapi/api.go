@@ -92,6 +92,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	a.registerPolicies()
 	a.registerRules()
 	a.registerAudit()
+	a.registerEvaluate()
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)
@@ -119,7 +120,7 @@ var errorDocs = map[int]string{
 	http.StatusNotFound:              "The resource, or one of its parents, does not exist.",
 	http.StatusConflict:              "A name or priority is already taken, or the resource still has children and cascade was not asked for.",
 	http.StatusPreconditionFailed:    "If-Match named an etag that is no longer current: fetch the resource again and retry.",
-	http.StatusRequestEntityTooLarge: "The request body is larger than the limit (1 MiB by default).",
+	http.StatusRequestEntityTooLarge: "The request body is larger than the limit (1 MiB, or 4 MiB for evaluate).",
 	http.StatusUnsupportedMediaType:  "The request body is not JSON.",
 	http.StatusUnprocessableEntity:   "The Idempotency-Key was already used with a different request body.",
 	http.StatusInternalServerError:   "An unexpected error; the server log holds the details under the same request_id.",

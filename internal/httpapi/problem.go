@@ -132,8 +132,13 @@ func humaDetail(ed *huma.ErrorDetail) ProblemDetail {
 	if ed.Message == "unexpected property" {
 		d.Message, d.Value = "unknown field; the schema at /openapi.json lists the fields", nil
 	}
-	if s, ok := d.Value.(string); ok && len(s) > maxEchoedValue {
-		d.Value = s[:maxEchoedValue] + "…"
+	switch v := d.Value.(type) {
+	case string:
+		if len(v) > maxEchoedValue {
+			d.Value = v[:maxEchoedValue] + "…"
+		}
+	case map[string]any, []any:
+		d.Value = nil // a whole object or list would bury the message
 	}
 	return d
 }

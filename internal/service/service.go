@@ -23,8 +23,9 @@ const idempotencyTTL = 24 * time.Hour
 
 // Service runs FireFlow's use cases against a store.
 type Service struct {
-	store store.Store
-	now   func() time.Time
+	store    store.Store
+	now      func() time.Time
+	matchers matchers
 }
 
 // Option configures a Service.

@@ -46,6 +46,19 @@ type Reader interface {
 	ListRules(ctx context.Context, firewallID, policyID string, q Query) (Page[firewall.Rule], error)
 	// ListAuditEvents orders newest first.
 	ListAuditEvents(ctx context.Context, q Query) (Page[firewall.AuditEvent], error)
+	// GetRevision returns the firewall's revision: one indexed read, cheap
+	// enough to check before every evaluation that a compiled tree is current.
+	GetRevision(ctx context.Context, firewallID string) (int64, error)
+}
+
+// Tree is a firewall with all of its policies and rules, read from one
+// consistent snapshot, so that the rules belong to the revision given.
+type Tree struct {
+	Firewall firewall.Firewall
+	// Policies are in priority order.
+	Policies []firewall.Policy
+	// Rules are grouped by policy, each group in position order.
+	Rules []firewall.Rule
 }
 
 // Tx is a read-write transaction. The caller sets ids, etags and timestamps;
@@ -122,6 +135,8 @@ type Store interface {
 	// nil and rolling back otherwise. It may run fn again after a
 	// serialisation failure, so fn must not have effects outside tx.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// LoadTree reads a firewall's whole tree in one read transaction.
+	LoadTree(ctx context.Context, firewallID string) (Tree, error)
 	// Ready reports whether the database answers and its schema is current.
 	Ready(ctx context.Context) error
 	// Close releases the store's connections.

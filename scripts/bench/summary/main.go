@@ -24,11 +24,14 @@ import (
 
 // Targets of the API benchmark.
 const (
-	maxIdleRSSMB  = 30.0
-	maxPeakRSSMB  = 100.0
-	minBareRatio  = 0.50
-	maxAuthCost   = 0.05
-	minSuccessful = 1.0
+	maxIdleRSSMB = 30.0
+	maxPeakRSSMB = 100.0
+	minBareRatio = 0.50
+	maxAuthCost  = 0.05
+	// flowsPerEvaluate is the batch size of the evaluate benchmark.
+	flowsPerEvaluate      = 10000
+	minDecisionsPerSecond = 1e6
+	minSuccessful         = 1.0
 )
 
 // report is the subset of vegeta's JSON report that the summary uses.
@@ -83,7 +86,7 @@ func readReport(path string) (*report, error) {
 
 type input struct {
 	get, rules, bare    *report
-	noauth              *report
+	noauth, eval        *report
 	startupKB, idleKB   int64
 	peakKB              int64
 	peakIsLifetime      bool
@@ -96,12 +99,13 @@ func main() {
 	var (
 		in                           input
 		getPath, rulesPath, barePath string
-		noauthPath                   string
+		noauthPath, evalPath         string
 		strict                       bool
 	)
 	flag.StringVar(&getPath, "get", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id")
 	flag.StringVar(&rulesPath, "rules", "", "vegeta JSON report: FireFlow rules listing")
 	flag.StringVar(&barePath, "bare", "", "vegeta JSON report: bare net/http GET-by-id")
+	flag.StringVar(&evalPath, "eval", "", "vegeta JSON report: POST evaluate with 10,000 flows per request")
 	flag.StringVar(&noauthPath, "noauth", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id with token checks stubbed out")
 	flag.Int64Var(&in.startupKB, "startup-rss-kb", -1, "FireFlow VmRSS right after /readyz, in kB")
 	flag.Int64Var(&in.idleKB, "idle-rss-kb", -1, "FireFlow VmRSS after seeding and settling, in kB")
@@ -118,7 +122,7 @@ func main() {
 	for _, x := range []struct {
 		path string
 		dst  **report
-	}{{getPath, &in.get}, {rulesPath, &in.rules}, {barePath, &in.bare}, {noauthPath, &in.noauth}} {
+	}{{getPath, &in.get}, {rulesPath, &in.rules}, {barePath, &in.bare}, {noauthPath, &in.noauth}, {evalPath, &in.eval}} {
 		if x.path == "" {
 			continue
 		}
@@ -172,6 +176,9 @@ func write(w io.Writer, in *input) int {
 	if in.noauth != nil {
 		row("fireflow GET, auth stubbed", in.noauth)
 	}
+	if in.eval != nil {
+		row("fireflow evaluate 10k flows", in.eval)
+	}
 
 	for _, x := range []struct {
 		name string
@@ -219,6 +226,11 @@ func write(w io.Writer, in *input) int {
 		cost = 1 - cost
 		check("throughput lost to auth", fmt.Sprintf("%.1f %% (%.0f vs %.0f req/s)", 100*cost, in.get.Throughput, in.noauth.Throughput),
 			fmt.Sprintf("<= %.0f %%", 100*maxAuthCost), cost <= maxAuthCost, ok)
+	}
+	if in.eval != nil {
+		perSecond := in.eval.Throughput * flowsPerEvaluate
+		check("decisions/s over HTTP (10k-flow batches)", fmt.Sprintf("%.0f", perSecond),
+			fmt.Sprintf(">= %.0f", minDecisionsPerSecond), perSecond >= minDecisionsPerSecond, true)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w, "")

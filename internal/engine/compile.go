@@ -1,0 +1,511 @@
+package engine
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// crossLimit bounds the (source × destination) entries one rule gets. A rule
+// with longer lists is keyed on its shorter list only and checks the other
+// one by prefix id.
+const crossLimit = 64
+
+// anyID is the id list of an empty prefix list. Read only.
+var anyID = []int32{0}
+
+// bigBucket is the size above which a span is split by protocol and destination port.
+const bigBucket = 64
+
+func terminal(a firewall.Action) bool {
+	return a == firewall.Allow || a == firewall.Deny || a == firewall.Reject
+}
+
+func ruleProtoMask(p firewall.Protocol) uint8 {
+	switch p {
+	case firewall.AnyProtocol:
+		return pAll
+	case firewall.TCP:
+		return pTCP
+	case firewall.UDP:
+		return pUDP
+	case firewall.ICMP:
+		return pICMP
+	case firewall.ICMPv6:
+		return pICMP6
+	}
+	return 0 // an unknown protocol matches nothing
+}
+
+// Compile builds a matcher for t. It trusts the domain's validation but
+// does not depend on it: it never panics, and entries the domain would
+// refuse match nothing (an invalid prefix or port range in a list, a rule
+// with an unknown protocol or an action other than allow, deny or reject).
+// A list whose entries are all invalid matches nothing; it is not "any".
+// A policy default other than allow, deny or reject moves on like next.
+// The only errors are a firewall default action that cannot decide a flow,
+// and more than a billion distinct prefixes.
+func Compile(t Tree) (*Matcher, error) {
+	if !terminal(t.Firewall.DefaultAction) {
+		return nil, fmt.Errorf("engine: firewall %q has default action %q; it must be allow or deny",
+			t.Firewall.ID, t.Firewall.DefaultAction)
+	}
+	m := &Matcher{revision: t.Firewall.Revision, fwDefault: t.Firewall.DefaultAction, cut: -1}
+	b := newBuilder(m)
+
+	pidx := make([]int, len(t.Policies))
+	for i := range pidx {
+		pidx[i] = i
+	}
+	slices.SortStableFunc(pidx, func(i, j int) int {
+		a, c := &t.Policies[i].Policy, &t.Policies[j].Policy
+		return cmp.Or(cmp.Compare(a.Priority, c.Priority), cmp.Compare(a.ID, c.ID))
+	})
+	var ridx []int
+	for _, pi := range pidx {
+		pt := &t.Policies[pi]
+		p := &pt.Policy
+		cp := cpolicy{id: p.ID, name: p.Name, enabled: p.Enabled}
+		if terminal(p.DefaultAction) {
+			cp.def = p.DefaultAction
+		}
+		m.policies = append(m.policies, cp)
+		if !p.Enabled || m.cut >= 0 {
+			continue // policies after the first deciding default are never reached
+		}
+		pol := int32(len(m.policies) - 1)
+		ridx = ridx[:0]
+		for i := range pt.Rules {
+			ridx = append(ridx, i)
+		}
+		slices.SortStableFunc(ridx, func(i, j int) int {
+			a, c := &pt.Rules[i], &pt.Rules[j]
+			return cmp.Or(cmp.Compare(a.Position, c.Position), cmp.Compare(a.ID, c.ID))
+		})
+		for _, ri := range ridx {
+			b.addRule(&pt.Rules[ri], pol)
+		}
+		if cp.def != "" {
+			m.cut = pol
+		}
+	}
+	if max(len(b.srcP), len(b.dstP)) >= v4Table { // ids must fit the index entries
+		return nil, fmt.Errorf("engine: firewall %q has more than %d distinct prefixes on a side", t.Firewall.ID, v4Table-1)
+	}
+	b.finish()
+	return m, nil
+}
+
+type builder struct {
+	m              *Matcher
+	srcIDs, dstIDs map[netip.Prefix]int32
+	srcP, dstP     []netip.Prefix // by id; id 0 is ANY
+	items          []item
+	sbuf, dbuf     []int32
+}
+
+type item struct {
+	key uint64
+	e   entry
+}
+
+func newBuilder(m *Matcher) *builder {
+	return &builder{
+		m:      m,
+		srcIDs: map[netip.Prefix]int32{},
+		dstIDs: map[netip.Prefix]int32{},
+		srcP:   []netip.Prefix{{}},
+		dstP:   []netip.Prefix{{}},
+	}
+}
+
+// intern returns the sorted ids of the valid prefixes of list, and whether
+// the list can match at all.
+func intern(list []netip.Prefix, ids map[netip.Prefix]int32, byID *[]netip.Prefix, out []int32) ([]int32, bool) {
+	out = out[:0]
+	for _, p := range list {
+		if !p.IsValid() {
+			continue
+		}
+		p = p.Masked()
+		id, ok := ids[p]
+		if !ok {
+			id = int32(len(*byID))
+			*byID = append(*byID, p)
+			ids[p] = id
+		}
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	return out, len(out) > 0 || len(list) == 0
+}
+
+// normPorts returns the valid ranges of list, sorted and merged, and
+// whether the list can match at all.
+func normPorts(list []firewall.PortRange) ([]firewall.PortRange, bool) {
+	var out []firewall.PortRange
+	for _, r := range list {
+		if r.Low >= 1 && r.Low <= r.High {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b firewall.PortRange) int { return cmp.Compare(a.Low, b.Low) })
+	n := 0
+	for _, r := range out {
+		if n > 0 && int(r.Low) <= int(out[n-1].High)+1 {
+			out[n-1].High = max(out[n-1].High, r.High)
+			continue
+		}
+		out[n] = r
+		n++
+	}
+	return out[:n], n > 0 || len(list) == 0
+}
+
+func (b *builder) addRule(r *firewall.Rule, pol int32) {
+	if !r.Enabled || !terminal(r.Action) {
+		return
+	}
+	proto := ruleProtoMask(r.Protocol)
+	if len(r.SourcePorts) > 0 || len(r.DestinationPorts) > 0 {
+		proto &= pPorts // a port list never matches a flow without ports
+	}
+	if proto == 0 {
+		return
+	}
+	sports, ok1 := normPorts(r.SourcePorts)
+	dports, ok2 := normPorts(r.DestinationPorts)
+	var ok3, ok4 bool
+	b.sbuf, ok3 = intern(r.Sources, b.srcIDs, &b.srcP, b.sbuf)
+	b.dbuf, ok4 = intern(r.Destinations, b.dstIDs, &b.dstP, b.dbuf)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return
+	}
+
+	m := b.m
+	order := int32(len(m.rules))
+	m.rules = append(m.rules, crule{id: r.ID, action: actionCode(r.Action), policy: pol})
+	e := entry{order: order, proto: proto, dW: math.MaxUint16}
+	if len(sports) > 0 {
+		e.flags |= fSrcPorts
+	}
+	if len(dports) > 0 {
+		e.dLo, e.dW = dports[0].Low, dports[len(dports)-1].High-dports[0].Low
+		if len(dports) > 1 {
+			e.flags |= fMultiD
+		}
+	}
+	if r.ExpiresAt != nil {
+		e.flags |= fExpiring
+	}
+	ss, ds := b.sbuf, b.dbuf
+	if len(ss) == 0 {
+		ss = anyID
+	}
+	if len(ds) == 0 {
+		ds = anyID
+	}
+	var verify []int32
+	if len(ss)*len(ds) > crossLimit {
+		if len(ss) <= len(ds) {
+			e.flags |= fVerifyD
+			verify, ds = ds, anyID
+		} else {
+			e.flags |= fVerifyS
+			verify, ss = ss, anyID
+		}
+	}
+	if e.flags != 0 { // write the record
+		e.ext = int32(len(m.blob))
+		if r.ExpiresAt != nil {
+			m.blob = append(m.blob, uint32(len(m.expires)))
+			m.expires = append(m.expires, *r.ExpiresAt)
+		}
+		appendPorts := func(ports []firewall.PortRange) {
+			m.blob = append(m.blob, uint32(len(ports)))
+			for _, pr := range ports {
+				m.blob = append(m.blob, uint32(pr.Low)<<16|uint32(pr.High))
+			}
+		}
+		if e.flags&fSrcPorts != 0 {
+			appendPorts(sports)
+		}
+		if e.flags&fMultiD != 0 {
+			appendPorts(dports)
+		}
+		if len(verify) > 0 {
+			m.blob = append(m.blob, uint32(len(verify)))
+			for _, id := range verify {
+				m.blob = append(m.blob, uint32(id))
+			}
+		}
+	}
+	for _, s := range ss {
+		for _, d := range ds {
+			b.items = append(b.items, item{key: pairKey(s, d), e: e})
+		}
+	}
+}
+
+func (b *builder) finish() {
+	m := b.m
+	// Group the entries by key; within a key they stay in order.
+	slices.SortStableFunc(b.items, func(x, y item) int { return cmp.Compare(x.key, y.key) })
+
+	empty := span{first: math.MaxInt32}
+	srcInfo, dstInfo := make([]pinfo, len(b.srcP)), make([]pinfo, len(b.dstP))
+	for _, info := range [][]pinfo{srcInfo, dstInfo} {
+		for i := range info {
+			info[i] = pinfo{any: empty, min: math.MaxInt32}
+		}
+	}
+	for c := range m.anyAny {
+		m.anyAny[c] = empty
+	}
+	type pair struct {
+		key uint64
+		e   entry
+	}
+	var pairs []pair
+	for i := 0; i < len(b.items); {
+		j := i
+		key := b.items[i].key
+		for j < len(b.items) && b.items[j].key == key {
+			j++
+		}
+		s, d := int32(key>>32), int32(uint32(key))
+		first := b.items[i].e
+		if s == 0 && d == 0 {
+			// (ANY, ANY) is tried for every flow: split it by protocol.
+			for c := range m.anyAny {
+				var es []entry
+				for k := i; k < j; k++ {
+					if e := b.items[k].e; e.proto&(1<<c) != 0 {
+						es = append(es, e)
+					}
+				}
+				if len(es) > 0 {
+					m.anyAny[c] = m.addSpan(es)
+				}
+			}
+			i = j
+			continue
+		}
+		if s != 0 && d != 0 {
+			srcInfo[s].min = min(srcInfo[s].min, first.order)
+			dstInfo[d].min = min(dstInfo[d].min, first.order)
+			if j-i == 1 { // inline in the pair table
+				pairs = append(pairs, pair{key, first})
+				i = j
+				continue
+			}
+		}
+		es := make([]entry, 0, j-i)
+		for k := i; k < j; k++ {
+			es = append(es, b.items[k].e)
+		}
+		sp := m.addSpan(es)
+		i = j
+		switch {
+		case s == 0:
+			dstInfo[d].any = sp
+		case d == 0:
+			srcInfo[s].any = sp
+		default:
+			pairs = append(pairs, pair{key, entry{order: sp.first, ext: int32(len(m.spans))}})
+			m.spans = append(m.spans, sp)
+		}
+	}
+	b.items = nil
+
+	// The filter has about 16 bits a pair; the table is at most 70% full.
+	m.bloom = pairFilter{n: uint64(max(1, (len(pairs)*16+63)/64))}
+	m.bloom.words = make([]filterWord, m.bloom.n)
+	for i := range m.bloom.words {
+		m.bloom.words[i].min = math.MaxInt32
+	}
+	m.pairs = pairTable{n: uint64(len(pairs)*10/7 + 8)}
+	m.pairs.slots = make([]pairSlot, m.pairs.n)
+	for i := range m.pairs.slots {
+		m.pairs.slots[i].key = emptyKey
+	}
+	for _, p := range pairs {
+		h := hashKey(p.key)
+		w, _ := bits.Mul64(h, m.bloom.n)
+		m.bloom.words[w].bits |= filterBits(h)
+		m.bloom.words[w].min = min(m.bloom.words[w].min, p.e.order)
+		i, _ := bits.Mul64(h, m.pairs.n)
+		for m.pairs.slots[i].key != emptyKey {
+			if i++; i == m.pairs.n {
+				i = 0
+			}
+		}
+		m.pairs.slots[i] = pairSlot(p)
+	}
+
+	buildSide(&m.src, b.srcP, srcInfo)
+	buildSide(&m.dst, b.dstP, dstInfo)
+}
+
+// addSpan stores entries (in order) and returns their span.
+func (m *Matcher) addSpan(es []entry) span {
+	sp := span{first: es[0].order, off: int32(len(m.entries)), n: int16(len(es))}
+	for _, e := range es {
+		sp.protos |= e.proto
+	}
+	if len(es) > bigBucket {
+		sp.off, sp.n = m.buildBigIndex(es), -1
+		return sp
+	}
+	m.entries = append(m.entries, es...)
+	return sp
+}
+
+// pinfo is what the lookup needs to know about a prefix.
+type pinfo struct {
+	any span  // the entries of the pair (this prefix, ANY on the other side)
+	min int32 // lowest order of an entry of the pair table keyed on this prefix
+}
+
+// buildSide indexes the prefixes of one side.
+func buildSide(s *side, byID []netip.Prefix, info []pinfo) {
+	s.nodes = make([]pnode, len(info))
+	for id := range info {
+		s.nodes[id] = pnode{min: info[id].min, any: info[id].any}
+	}
+	var v4, v6 []prefixRange
+	for id := 1; id < len(byID); id++ {
+		p := byID[id]
+		if p.Addr().Is4() {
+			start := addrV4(p.Addr())
+			v4 = append(v4, prefixRange{start: start, end: start.or(hostMask(32, p.Bits())), bits: p.Bits(), id: int32(id)})
+		} else {
+			start := addrV6(p.Addr())
+			v6 = append(v6, prefixRange{start: start, end: start.or(hostMask(128, p.Bits())), bits: p.Bits(), id: int32(id)})
+		}
+	}
+	parent := make([]int32, len(byID))
+	bs, heads := intervals(v4, u128{0, math.MaxUint32}, parent)
+	s.v4 = buildV4Index(bs, heads)
+	bs, heads = intervals(v6, u128{math.MaxUint64, math.MaxUint64}, parent)
+	s.v6 = buildV6Index(bs, heads)
+	for id, p := range parent {
+		s.nodes[id].parent = p
+	}
+}
+
+// buildBigIndex splits a big span's entries (in order) by flow protocol,
+// and those of tcp and udp with destination ports by destination port. It
+// returns the offset of its record in m.bigs.
+func (m *Matcher) buildBigIndex(es []entry) int32 {
+	rec := len(m.bigs)
+	m.bigs = append(m.bigs, make([]uint32, bigHead)...)
+	for c := range 5 {
+		bit := uint8(1) << c
+		var rest, restricted []entry
+		for _, e := range es {
+			switch {
+			case e.proto&bit == 0:
+			case e.dLo != 0 && c < 2: // has destination ports
+				restricted = append(restricted, e)
+			default:
+				rest = append(rest, e)
+			}
+		}
+		if len(restricted) > 0 {
+			overflow := m.buildPortTable(rec+bigPorts+2*c, restricted, 4*len(es)+256)
+			if len(overflow) > 0 {
+				rest = append(rest, overflow...)
+				slices.SortStableFunc(rest, func(a, b entry) int { return cmp.Compare(a.order, b.order) })
+			}
+		}
+		m.bigs[rec+bigRest+2*c] = uint32(len(m.entries))
+		m.bigs[rec+bigRest+2*c+1] = uint32(len(rest))
+		m.entries = append(m.entries, rest...)
+	}
+	return int32(rec)
+}
+
+// buildPortTable indexes entries (in order, all with destination ports) by
+// destination port, copying an entry to every elementary port interval its
+// ranges cover, and writes the table's offset and size at m.bigs[at:at+2].
+// The entries whose copies would exceed budget are returned instead.
+func (m *Matcher) buildPortTable(at int, es []entry, budget int) []entry {
+	var buf [1]firewall.PortRange
+	rangesOf := func(e *entry) []firewall.PortRange {
+		if e.flags&fMultiD == 0 {
+			buf[0] = firewall.PortRange{Low: e.dLo, High: e.dLo + e.dW}
+			return buf[:]
+		}
+		var rs []firewall.PortRange
+		for _, r := range m.field(e, fMultiD) {
+			rs = append(rs, firewall.PortRange{Low: uint16(r >> 16), High: uint16(r)})
+		}
+		return rs
+	}
+	bounds := []uint16{0}
+	for i := range es {
+		for _, r := range rangesOf(&es[i]) {
+			bounds = append(bounds, r.Low)
+			if r.High < math.MaxUint16 {
+				bounds = append(bounds, r.High+1)
+			}
+		}
+	}
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+
+	// Copy the cheapest entries first, while the budget lasts.
+	type cost struct {
+		i, n int
+	}
+	costs := make([]cost, len(es))
+	for i := range es {
+		n := 0
+		for _, r := range rangesOf(&es[i]) {
+			n += int(findPort(bounds, r.High)-findPort(bounds, r.Low)) + 1
+		}
+		costs[i] = cost{i, n}
+	}
+	slices.SortStableFunc(costs, func(a, b cost) int { return cmp.Compare(a.n, b.n) })
+	indexed := make([]bool, len(es))
+	for _, c := range costs {
+		if budget < c.n {
+			break
+		}
+		budget -= c.n
+		indexed[c.i] = true
+	}
+	var overflow []entry
+	lists := make([][]entry, len(bounds))
+	for i := range es { // in order, so every list is in order
+		if !indexed[i] {
+			overflow = append(overflow, es[i])
+			continue
+		}
+		// In an interval's list, the destination port is known to match.
+		e := es[i]
+		rs := rangesOf(&e)
+		if e.flags&^fMultiD == 0 {
+			e.flags = 0
+		}
+		for _, r := range rs {
+			for k := findPort(bounds, r.Low); k <= findPort(bounds, r.High); k++ {
+				lists[k] = append(lists[k], e)
+			}
+		}
+	}
+	m.bigs[at], m.bigs[at+1] = uint32(len(m.bigs)), uint32(len(bounds))
+	for i, l := range lists {
+		m.bigs = append(m.bigs, uint32(bounds[i]), uint32(len(m.entries)))
+		m.entries = append(m.entries, l...)
+	}
+	m.bigs = append(m.bigs, 0, uint32(len(m.entries)))
+	return overflow
+}

@@ -1,0 +1,103 @@
+// Package engine compiles a firewall tree (a firewall, its filtering
+// policies and their rules) into an immutable Matcher, and decides flows
+// with it. It is pure Go and does no I/O; it imports only the domain
+// package.
+//
+// # Semantics
+//
+// DESIGN §2, "Evaluation of a flow": enabled policies in ascending priority
+// (ties broken by id), within each its enabled, unexpired rules in
+// ascending position (ties broken by id); the first rule that matches on
+// every field decides with its action; a policy without a match decides
+// with its default unless that is next; otherwise the firewall default
+// decides. Addresses match as netip.Prefix.Contains says: never across
+// families, an IPv4-mapped IPv6 flow address is IPv6, an empty list is any.
+// A port list never matches a flow without ports (icmp, icmpv6). Expiry is
+// judged at evaluation time, so a matcher can be cached per revision.
+// Entries the domain refuses never panic Compile: they match nothing (see
+// Compile).
+//
+// # Structure
+//
+// A linear scan costs O(rules) per flow. The matcher instead answers "which
+// rule with the lowest evaluation order matches this flow", with a cost
+// that depends on how many prefixes contain the flow's addresses and on how
+// many rules share them, not on the number of rules:
+//
+//  1. Flattening. Rules get an order: their index in evaluation order.
+//     Policies after the first enabled one whose default decides are never
+//     reached and are dropped, so a lookup is "lowest matching order, else
+//     that policy's default, else the firewall's".
+//
+//  2. Tuple space on prefix pairs. Each rule becomes entries keyed by
+//     (source prefix, destination prefix), ANY standing for an empty list.
+//     The cross product is capped at 64 entries a rule; a rule with longer
+//     lists is keyed on its shorter list and checks the other by prefix id.
+//     This is the tuple space search of Open vSwitch's classifier with its
+//     "prefix tracking" taken to the end: instead of probing one hash table
+//     per (source length, destination length) tuple (up to 33×33 for IPv4
+//     and 129×129 for IPv6), a lookup first finds the prefixes that contain
+//     each address, and only those can key a matching entry.
+//
+//  3. Prefix index. The prefixes of a side nest or are disjoint, so they cut
+//     the address space into elementary intervals, each with a fixed chain
+//     of containing prefixes. An IPv4 address finds its interval's innermost
+//     prefix in a DIR-k table (a root indexed by the top k ≤ 16 bits,
+//     256-entry sub-tables where intervals are dense, then a block of at
+//     most 16 starts scanned without branches); an IPv6 address in a small
+//     path-compressed radix tree. Parent links give the rest of the chain,
+//     usually one to five prefixes.
+//
+//  4. Pairs with ANY are reached from the chain itself: each prefix holds
+//     the span of its (prefix, ANY) entries; (ANY, ANY) is split by
+//     protocol. Pairs of two prefixes go through a small Bloom filter,
+//     whose words also hold the lowest order of their pairs, then an
+//     open-addressing table that holds a single entry inline.
+//
+//  5. Spans and pruning. A span lists its entries in order, with the order
+//     of its first entry and the protocols it holds, so a span that cannot
+//     beat the best match so far is skipped without being read (Open
+//     vSwitch's priority pruning), and a scan stops at its first match.
+//     Spans of more than 64 entries are split by protocol and by elementary
+//     destination-port interval. An entry checks protocol and destination
+//     port inline, in one branch; source ports, several destination ranges,
+//     long lists and expiry are in a side record read only for the entries
+//     that have them.
+//
+// Everything is computed by Compile (sorting, O(n log n)); Evaluate reads a
+// fixed handful of cache lines, allocates nothing without explain, and the
+// matcher is safe for concurrent use.
+//
+// Alternatives considered: per-field interval bit vectors (Lucent, ABV)
+// need one bit per rule per elementary interval, gigabytes at 100,000
+// rules; decision trees (HiCuts, HyperCuts) replicate rules and their build
+// time is hard to bound; classic tuple space search probes a table per
+// tuple, which the prefix chains avoid; a full cross product of per-field
+// classes (RFC, recursive flow classification) blows up in memory, and so
+// does merging the ANY spans of each chain (×114 entries on the "unique"
+// 100,000-rule set below).
+//
+// # Performance
+//
+// Measured with `go test -run XXX -bench . -cpu 1 -benchmem
+// ./internal/engine/` on one core of a shared virtual AMD EPYC (Turin-like;
+// about 1 MB of L2, L3 latency rising sharply past 8-16 MB), 16,384 flows
+// per set, about half built to hit a rule. "realistic" sets have five
+// policies and draw prefixes (/8–/32, /32–/128) from a fixed pool of 3,800
+// address objects in 180 networks, with common ports and ranges and mostly
+// tcp and udp; "unique" sets draw fresh prefixes for nearly every rule (a
+// much bigger index); "random" draws everything uniformly. ns per decision:
+//
+//	set                 Evaluate   EvaluateBatch   Compile
+//	realistic 100          78           70
+//	realistic 1,000       100           93          1.6 ms, 1.1 MB
+//	realistic 10,000      162          155
+//	realistic 100,000     214-225      208-216      140 ms, 59 MB
+//	unique 10,000         173          169
+//	unique 100,000        331-343      356-455      205 ms, 149 MB
+//	random 10,000         290          373          29 ms, 27 MB
+//
+// Past a few thousand rules the cost is cache misses rather than work: the
+// same 100,000-rule matcher decides the same 16 flows over and over in
+// about 90 ns.
+package engine
