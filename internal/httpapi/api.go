@@ -146,8 +146,11 @@ func (a *api) operation(op huma.Operation, role auth.Role, errorCodes ...int) hu
 			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: a.problems}},
 		}
 	}
-	// huma refuses a body that reaches its limit, so one byte more lets a
-	// body of exactly the documented size through.
-	op.MaxBodyBytes = a.opts.MaxBodyBytes + 1
+	op.MaxBodyBytes = bodyLimit(a.opts.MaxBodyBytes)
 	return op
 }
+
+// bodyLimit is huma's MaxBodyBytes for a documented limit of n bytes: huma
+// refuses a body that reaches its limit, so one byte more lets a body of
+// exactly n through.
+func bodyLimit(n int64) int64 { return n + 1 }

@@ -61,8 +61,7 @@ func BenchmarkGetFirewall(b *testing.B) {
 }
 
 func newFirewallInput(name string) firewall.Firewall {
-	f, _ := FirewallInput{Name: name, Labels: map[string]string{"env": "prod"}}.domain()
-	return f
+	return FirewallInput{Name: name, Labels: map[string]string{"env": "prod"}}.domain()
 }
 
 // BenchmarkEvaluate10k measures the server-side cost of one 10,000-flow
@@ -82,7 +81,7 @@ func BenchmarkEvaluate10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pol, _ := PolicyInput{Name: "web", Priority: 10}.domain()
+	pol := PolicyInput{Name: "web", Priority: 10}.domain()
 	p, _, err := svc.CreatePolicy(ctx, fw.ID, pol, service.Idempotency{})
 	if err != nil {
 		b.Fatal(err)

@@ -61,8 +61,9 @@ func firewallInputOf(f firewall.Firewall) FirewallInput {
 	return FirewallInput{Name: f.Name, Description: f.Description, Labels: f.Labels, DefaultAction: string(f.DefaultAction)}
 }
 
-// domain converts the input to a firewall, applying defaults.
-func (in FirewallInput) domain() (firewall.Firewall, error) {
+// domain converts the input to a firewall, applying defaults. The service
+// validates it.
+func (in FirewallInput) domain() firewall.Firewall {
 	f := firewall.NewFirewall()
 	f.Name, f.Description = in.Name, in.Description
 	if in.Labels != nil {
@@ -71,7 +72,7 @@ func (in FirewallInput) domain() (firewall.Firewall, error) {
 	if in.DefaultAction != "" {
 		f.DefaultAction = firewall.Action(in.DefaultAction)
 	}
-	return f, f.Validate()
+	return f
 }
 
 // Policy is a filtering policy as the API shows it.
@@ -113,7 +114,9 @@ func policyInputOf(p firewall.Policy) PolicyInput {
 		DefaultAction: string(p.DefaultAction), Enabled: &p.Enabled}
 }
 
-func (in PolicyInput) domain() (firewall.Policy, error) {
+// domain converts the input to a policy, applying defaults. The service
+// validates it.
+func (in PolicyInput) domain() firewall.Policy {
 	p := firewall.NewPolicy()
 	p.Name, p.Description, p.Priority = in.Name, in.Description, in.Priority
 	if in.DefaultAction != "" {
@@ -122,7 +125,7 @@ func (in PolicyInput) domain() (firewall.Policy, error) {
 	if in.Enabled != nil {
 		p.Enabled = *in.Enabled
 	}
-	return p, p.Validate()
+	return p
 }
 
 // Rule is a rule as the API shows it.
@@ -188,7 +191,10 @@ func ruleInputOf(r firewall.Rule) RuleInput {
 		Enabled: &r.Enabled, ExpiresAt: r.ExpiresAt}
 }
 
-// domain converts the input to a rule, reporting parse and model problems together.
+// domain converts the input to a rule, reporting parse and model problems
+// together: a client should learn of a bad CIDR and of ports with icmp in
+// one answer, and only here are both known. The service checks the model
+// again, for every caller.
 func (in RuleInput) domain() (firewall.Rule, error) {
 	r := firewall.NewRule()
 	var ps firewall.Problems

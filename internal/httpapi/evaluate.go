@@ -78,7 +78,7 @@ func (a *api) registerEvaluate() {
 			"then enabled, unexpired rules in position order; the first matching rule decides; a policy's default decides unless it is next; " +
 			"else the firewall's default. Takes one flow or up to 10,000, in a body of up to 4 MiB.",
 	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
-	op.MaxBodyBytes = evaluateMaxBodySize + 1
+	op.MaxBodyBytes = bodyLimit(evaluateMaxBodySize)
 	// The handler validates the body itself (decodeEvaluateInput), with a
 	// fast path for large batches.
 	op.SkipValidateBody = true
@@ -160,7 +160,7 @@ func encodeDecisions(ds []engine.Decision, single bool) ([]byte, error) {
 	plain := true
 	for i, d := range ds {
 		out[i] = decisionOut(d)
-		plain = plain && d.Path == nil && isPlainID(d.PolicyID) && isPlainID(d.RuleID)
+		plain = plain && d.Path == nil && isPlainToken(d.PolicyID) && isPlainToken(d.RuleID)
 	}
 	var revision int64
 	if len(ds) > 0 {
@@ -178,17 +178,6 @@ func encodeDecisions(ds []engine.Decision, single bool) ([]byte, error) {
 		return nil, fmt.Errorf("encode decisions: %w", err)
 	}
 	return b, nil
-}
-
-// isPlainID reports whether an id needs no escaping in JSON.
-func isPlainID(id string) bool {
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // flows checks the input and converts it, reporting each bad field by its

@@ -49,15 +49,11 @@ func (a *api) registerFirewalls() {
 			IdempotencyHeader
 			Body FirewallInput
 		}) (*firewallResponse, error) {
-			f, err := in.Body.domain()
-			if err != nil {
-				return nil, a.toProblem(ctx, err)
-			}
 			idem, err := in.idempotency(firewallsPath, in.Body)
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}
-			f, replayed, err := a.svc.CreateFirewall(ctx, f, idem)
+			f, replayed, err := a.svc.CreateFirewall(ctx, in.Body.domain(), idem)
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}
@@ -93,7 +89,7 @@ func (a *api) registerFirewalls() {
 				if err := mergePatch(firewallInputOf(cur), in.RawBody, nullable, &next); err != nil {
 					return firewall.Firewall{}, err
 				}
-				return next.domain()
+				return next.domain(), nil
 			})
 			if err != nil {
 				return nil, a.toProblem(ctx, err)

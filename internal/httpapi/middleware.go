@@ -37,11 +37,14 @@ func setSubject(ctx context.Context, sub string) { infoFrom(ctx).subject = sub }
 // validRequestID accepts a caller's X-Request-ID only if it is short and
 // plain, so that it cannot inject anything into logs or headers.
 func validRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
+	return id != "" && len(id) <= 64 && isPlainToken(id)
+}
+
+// isPlainToken reports whether s holds only letters, digits, '-', '_' and
+// '.': safe in a log line, a header and a JSON string without escaping.
+func isPlainToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return false
 		}

@@ -57,15 +57,11 @@ func (a *api) registerPolicies() {
 			IdempotencyHeader
 			Body PolicyInput
 		}) (*policyResponse, error) {
-			p, err := in.Body.domain()
-			if err != nil {
-				return nil, a.toProblem(ctx, err)
-			}
 			idem, err := in.idempotency(policiesURL(in.FirewallID), in.Body)
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}
-			p, replayed, err := a.svc.CreatePolicy(ctx, in.FirewallID, p, idem)
+			p, replayed, err := a.svc.CreatePolicy(ctx, in.FirewallID, in.Body.domain(), idem)
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}
@@ -101,7 +97,7 @@ func (a *api) registerPolicies() {
 				if err := mergePatch(policyInputOf(cur), in.RawBody, nullable, &next); err != nil {
 					return firewall.Policy{}, err
 				}
-				return next.domain()
+				return next.domain(), nil
 			})
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
