@@ -106,6 +106,20 @@ func (s *server) get(t *testing.T, path string) (int, map[string]any) {
 	return res.StatusCode, body
 }
 
+// pollReadyz asks /readyz until it answers want or the time is up, and
+// returns the last status.
+func (s *server) pollReadyz(t *testing.T, want int, within time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, _ := s.get(t, "/readyz")
+		if code == want || time.Now().After(deadline) {
+			return code
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestServeDrainsOnSIGTERM starts the real server, sends the process a
 // SIGTERM while a request is still uploading its body, and checks that
 // readiness turns false, the request completes, the server exits cleanly,
@@ -114,7 +128,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "fireflow.db")
 	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	s := startServer(t, sigCtx, dbPath, "--drain-delay", "400ms")
+	s := startServer(t, sigCtx, dbPath, "--drain-delay", "2s")
 
 	if code, _ := s.get(t, "/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz = %d before shutdown", code)
@@ -142,7 +156,9 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("send SIGTERM: %v", err)
 	}
 	<-sigCtx.Done()
-	if code, _ := s.get(t, "/readyz"); code != http.StatusServiceUnavailable {
+	// The server sees the signal in its own goroutine, so readiness turns
+	// false shortly after, not at once; poll well inside the drain delay.
+	if code := s.pollReadyz(t, http.StatusServiceUnavailable, time.Second); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz = %d while draining, want 503", code)
 	}
 	fmt.Fprint(upload, `ght"}`)
