@@ -54,8 +54,10 @@ func goBuildCommand(t *testing.T, stages []instructions.Stage) string {
 	return found[0]
 }
 
-// A base is pinned by digest, or by a tag that names an exact release.
-var pinnedImage = regexp.MustCompile(`^[a-z0-9./_-]+(:v?[0-9]+\.[0-9]+\.[0-9]+[A-Za-z0-9._-]*)?(@sha256:[a-f0-9]{64})?$`)
+// An image is pinned by digest, or by a tag that names a release to its
+// minor number at least (PostgreSQL's 17.6 is its exact release): never
+// latest, never a bare major.
+var pinnedImage = regexp.MustCompile(`^[a-z0-9./_-]+(:v?[0-9]+\.[0-9]+(\.[0-9]+)?[A-Za-z0-9._-]*)?(@sha256:[a-f0-9]{64})?$`)
 
 func TestDockerfile(t *testing.T) {
 	stages := parseDockerfile(t)
