@@ -1,6 +1,6 @@
 # FireFlow developer targets. `make help` lists them.
 #
-# Developer tools (golangci-lint, vegeta) are pinned in tools/go.mod and run
+# Developer tools (golangci-lint, vegeta, helm, kubeconform) are pinned in tools/go.mod and run
 # with `go tool -modfile=tools/go.mod <tool>`; nothing is installed globally.
 
 SHELL := bash
@@ -22,10 +22,17 @@ ARGS ?=
 # Packages for `make test`, e.g. make test PKGS=./internal/engine/...
 PKGS ?= ./...
 
-.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench tools clean
+# Container image (make image, make image-push) and the Compose stack.
+IMAGE   ?= ghcr.io/fireflow/fireflow
+COMPOSE := docker compose -f deploy/compose/docker-compose.yml
+# make release-minor DRY_RUN=1 shows the release without making it.
+DRY_RUN ?=
+
+.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench tools clean \
+	test-deploy image image-push up down monitor monitor-urls release-patch release-minor release-major
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+( [a-zA-Z_-]+)*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build ./bin/fireflow (static, trimmed, version stamped)
 	@mkdir -p $(BIN_DIR)
@@ -61,12 +68,53 @@ fmt-check: ## Fail if a Go file is not gofmt-formatted
 
 ci: lint test ## What CI runs: lint then test
 
+test-deploy: ## Check the chart, Compose stack, Dockerfile, releases and the image's binary (deploy/test)
+	scripts/test-deploy.sh
+
+image: ## Build the container image $(IMAGE):$(VERSION) (needs a Docker engine)
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+		--build-arg DATE=$(DATE) -t $(IMAGE):$(VERSION) .
+
+image-push: image ## Push $(IMAGE):$(VERSION) (and :latest for a release tag)
+	docker push $(IMAGE):$(VERSION)
+	docker tag $(IMAGE):$(VERSION) $(IMAGE):latest && docker push $(IMAGE):latest
+
+deploy/compose/.env:
+	@umask 077; rand() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }; \
+	{ echo "POSTGRES_PASSWORD=$$(rand)"; echo "FIREFLOW_JWT_SECRET=$$(rand)$$(rand)"; \
+	  echo "GRAFANA_ADMIN_PASSWORD=$$(rand)"; } > $@
+	@echo "wrote $@ (random secrets; Grafana's admin password is in it)"
+
+up: deploy/compose/.env ## Build and start the Compose stack, and wait until it is healthy
+	FIREFLOW_VERSION=$(VERSION) FIREFLOW_COMMIT=$(COMMIT) FIREFLOW_DATE=$(DATE) \
+		$(COMPOSE) up -d --build --wait
+	@$(MAKE) --no-print-directory monitor-urls
+
+monitor-urls:
+	@echo "FireFlow    http://localhost:8080/docs/swagger-ui  (token: $(COMPOSE) exec fireflow /fireflow token --sub admin --role admin)"
+	@echo "Prometheus  http://localhost:9090/targets"
+	@echo "Grafana     http://localhost:3000  (anonymous viewer; admin password in deploy/compose/.env)"
+	@echo "Jaeger      http://localhost:16686"
+
+monitor: ## Show the stack's state and URLs, then follow FireFlow's logs (Ctrl-C stops following)
+	$(COMPOSE) ps
+	@$(MAKE) --no-print-directory monitor-urls
+	$(COMPOSE) logs -f --tail 50 fireflow
+
+down: ## Stop the Compose stack (V=1 also deletes its volumes)
+	$(COMPOSE) down $(if $(V),--volumes)
+
+release-patch release-minor release-major: ## Bump VERSION, update CHANGELOG.md, commit and tag vX.Y.Z (DRY_RUN=1 to preview)
+	DRY_RUN=$(DRY_RUN) scripts/release.sh $(@:release-%=%)
+
 bench: ## API load benchmark against a local server (scripts/bench.sh)
 	scripts/bench.sh
 
 tools: ## Download and build the pinned developer tools
 	$(TOOLS) golangci-lint version
 	$(TOOLS) vegeta -version
+	$(TOOLS) helm version
+	$(TOOLS) kubeconform -v
 
 clean: ## Remove build outputs
 	rm -rf $(BIN_DIR) coverage.out coverage.html
