@@ -29,7 +29,7 @@ COMPOSE := docker compose -f deploy/compose/docker-compose.yml
 DRY_RUN ?=
 
 .PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench tools clean \
-	test-deploy image image-push up down monitor monitor-urls release-patch release-minor release-major
+	test-deploy image image-push up down monitor monitor-urls check-release-tag release-patch release-minor release-major
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+( [a-zA-Z_-]+)*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,6 +103,9 @@ monitor: ## Show the stack's state and URLs, then follow FireFlow's logs (Ctrl-C
 
 down: ## Stop the Compose stack (V=1 also deletes its volumes)
 	$(COMPOSE) down $(if $(V),--volumes)
+
+check-release-tag: ## Fail unless TAG (e.g. v1.2.3) matches VERSION; CI runs it before pushing an image
+	@test "$(TAG)" = "v$(VERSION)" || { echo "tag $(TAG) does not match VERSION $(VERSION)"; exit 1; }
 
 release-patch release-minor release-major: ## Bump VERSION, update CHANGELOG.md, commit and tag vX.Y.Z (DRY_RUN=1 to preview)
 	DRY_RUN=$(DRY_RUN) scripts/release.sh $(@:release-%=%)
