@@ -5,7 +5,8 @@
 # service's go.mod:
 #   - the Helm chart: helm lint, helm template with four value sets, strict
 #     offline kubeconform against schemas generated from k8s.io/kubernetes'
-#     OpenAPI spec, and assertions on the rendered manifests;
+#     OpenAPI spec and prometheus-operator's ServiceMonitor CRD (both pinned,
+#     fetched through the Go module proxy), and assertions on the manifests;
 #   - the Compose stack, loaded and validated by compose-go;
 #   - deploy/Dockerfile and .dockerignore, parsed by buildkit;
 #   - the binary the Dockerfile builds, run as UID 10001 (needs root);

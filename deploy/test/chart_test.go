@@ -2,6 +2,7 @@ package deploytest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,11 @@ import (
 // in the k8s.io/kubernetes module (api/openapi-spec/swagger.json), the
 // rendered chart is validated against. Bump it deliberately.
 const kubernetesVersion = "v1.35.4"
+
+// prometheusOperatorVersion pins the ServiceMonitor CRD the chart's
+// ServiceMonitor is validated against: the module ships it in
+// example/prometheus-operator-crd.
+const prometheusOperatorVersion = "v0.85.0"
 
 // valueSets are the configurations `make test-deploy` renders and checks.
 var valueSets = []struct{ name, file string }{
@@ -68,45 +74,66 @@ var (
 	schemasErr  error
 )
 
-// k8sSchemas generates kubeconform schemas for kubernetesVersion once per
-// run, from the module the Go proxy serves (checked against go.sum's
-// checksum database like any module).
+// k8sSchemas generates kubeconform schemas once per run: every kind of
+// Kubernetes kubernetesVersion, and the ServiceMonitor CRD of
+// prometheus-operator prometheusOperatorVersion.
 func k8sSchemas(t *testing.T) string {
 	t.Helper()
-	schemasOnce.Do(func() {
-		tmp, err := os.MkdirTemp("", "fireflow-k8s-schemas-")
-		if err != nil {
-			schemasErr = err
-			return
-		}
-		cmd := exec.Command("go", "mod", "download", "-json", "k8s.io/kubernetes@"+kubernetesVersion)
-		cmd.Dir = tmp // no go.mod here: download the module alone, not into a build list
-		out, err := cmd.Output()
-		if err != nil {
-			schemasErr = err
-			return
-		}
-		var mod struct{ Dir, Error string }
-		if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-			schemasErr = err
-			if mod.Error != "" {
-				schemasErr = os.ErrNotExist
-			}
-			return
-		}
-		f, err := os.Open(filepath.Join(mod.Dir, "api", "openapi-spec", "swagger.json"))
-		if err != nil {
-			schemasErr = err
-			return
-		}
-		defer f.Close()
-		schemasDir = filepath.Join(tmp, "schemas")
-		_, schemasErr = k8sschema.Generate(f, schemasDir)
-	})
+	schemasOnce.Do(func() { schemasDir, schemasErr = generateSchemas() })
 	if schemasErr != nil {
-		t.Fatalf("generate Kubernetes %s schemas: %v", kubernetesVersion, schemasErr)
+		t.Fatalf("generate schemas: %v", schemasErr)
 	}
 	return schemasDir
+}
+
+func generateSchemas() (string, error) {
+	tmp, err := os.MkdirTemp("", "fireflow-k8s-schemas-")
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(tmp, "schemas")
+	k8s, err := downloadModule(tmp, "k8s.io/kubernetes@"+kubernetesVersion)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(filepath.Join(k8s, "api", "openapi-spec", "swagger.json"))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := k8sschema.Generate(f, dir); err != nil {
+		return "", fmt.Errorf("kubernetes %s: %w", kubernetesVersion, err)
+	}
+	op, err := downloadModule(tmp, "github.com/prometheus-operator/prometheus-operator@"+prometheusOperatorVersion)
+	if err != nil {
+		return "", err
+	}
+	crd, err := os.ReadFile(filepath.Join(op, "example", "prometheus-operator-crd", "monitoring.coreos.com_servicemonitors.yaml"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := k8sschema.GenerateCRD(crd, dir); err != nil {
+		return "", fmt.Errorf("ServiceMonitor CRD: %w", err)
+	}
+	return dir, nil
+}
+
+// downloadModule fetches a module through the Go module proxy (its
+// checksum verified against the checksum database, as for any module) and
+// returns its directory in the module cache. It runs where there is no
+// go.mod, so that nothing joins a build list.
+func downloadModule(dir, modVersion string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", modVersion)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w\n%s%s", modVersion, err, out, stderrOf(err))
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: no module directory in %s", modVersion, out)
+	}
+	return mod.Dir, nil
 }
 
 type kubeconformResult struct {
@@ -119,9 +146,7 @@ type kubeconformResult struct {
 }
 
 // kubeconform validates a manifest stream in strict mode, offline, against
-// the generated schemas. ServiceMonitor is a prometheus-operator CRD with
-// no schema in the Kubernetes spec: it is skipped by name, and its shape is
-// asserted in TestChartRendersOptionalResources instead.
+// the generated schemas; a kind without a schema is an error.
 func kubeconform(t *testing.T, manifests string) (kubeconformResult, string, error) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "manifests.yaml")
@@ -129,7 +154,6 @@ func kubeconform(t *testing.T, manifests string) (kubeconformResult, string, err
 		t.Fatal(err)
 	}
 	out, err := tryCmd("", nil, tool(t, "kubeconform"), "-strict", "-summary", "-verbose", "-output", "json",
-		"-skip", "ServiceMonitor",
 		"-schema-location", filepath.Join(k8sSchemas(t), "{{ .ResourceKind }}{{ .KindSuffix }}.json"), file)
 	var res kubeconformResult
 	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
@@ -170,11 +194,7 @@ func TestChartValidatesAgainstKubernetesSchemas(t *testing.T) {
 				t.Fatalf("kubeconform saw %d resources, the chart rendered %d: %v", len(res.Resources), len(objs), kinds(objs))
 			}
 			for _, r := range res.Resources {
-				want := "statusValid"
-				if r.Kind == "ServiceMonitor" {
-					want = "statusSkipped"
-				}
-				if r.Status != want {
+				if want := "statusValid"; r.Status != want {
 					t.Errorf("%s %s: %s %s", r.Kind, r.Name, r.Status, r.Msg)
 				}
 			}
@@ -185,11 +205,12 @@ func TestChartValidatesAgainstKubernetesSchemas(t *testing.T) {
 // The generated schemas must be strict and typed, or the validation above
 // would prove nothing.
 func TestKubeconformRejectsInvalidManifests(t *testing.T) {
-	rendered := helmTemplate(t, chartDir(t))
+	rendered := helmTemplate(t, chartDir(t), "-f", filepath.Join(chartDir(t), "ci/full-values.yaml"))
 	tests := []struct{ name, from, to, want string }{
 		{"unknown field", "          startupProbe:", "          startupProbes:", "additional properties 'startupProbes' not allowed"},
 		{"wrong type", "      terminationGracePeriodSeconds: 40", "      terminationGracePeriodSeconds: forty", "got string, want integer"},
 		{"unknown kind", "kind: Service\n", "kind: Servic\n", "could not find schema for Servic"},
+		{"custom resource field", "      scrapeTimeout: 10s", "      scrapeTimeouts: 10s", "additional properties 'scrapeTimeouts' not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

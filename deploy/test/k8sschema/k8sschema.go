@@ -1,8 +1,9 @@
 // Package k8sschema turns the Kubernetes OpenAPI v2 document that the
-// k8s.io/kubernetes module ships (api/openapi-spec/swagger.json) into
-// kubeconform's schema layout: one standalone, strict JSON schema per
-// kind, named <kind>-<group>-<version>.json, so that manifests are
-// validated offline against the exact Kubernetes version pinned.
+// k8s.io/kubernetes module ships (api/openapi-spec/swagger.json), and
+// CustomResourceDefinitions, into kubeconform's schema layout: one
+// standalone, strict JSON schema per kind, named
+// <kind>-<group>-<version>.json, so that manifests are validated offline
+// against the exact versions pinned.
 package k8sschema
 
 import (
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 )
 
 const refPrefix = "#/definitions/"
@@ -97,6 +100,62 @@ func Generate(spec io.Reader, dir string) (int, error) {
 	return len(written), nil
 }
 
+// GenerateCRD reads a CustomResourceDefinition (YAML or JSON) and writes
+// the schema of each of its served versions into dir, strict like the
+// built-in kinds, so that custom resources are validated offline too. It
+// returns the number of files written.
+func GenerateCRD(crd []byte, dir string) (int, error) {
+	js, err := yaml.YAMLToJSON(crd)
+	if err != nil {
+		return 0, fmt.Errorf("decode CRD: %w", err)
+	}
+	var doc struct {
+		Kind string `json:"kind"`
+		Spec struct {
+			Group string `json:"group"`
+			Names struct {
+				Kind string `json:"kind"`
+			} `json:"names"`
+			Versions []struct {
+				Name   string `json:"name"`
+				Served bool   `json:"served"`
+				Schema struct {
+					OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
+				} `json:"schema"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return 0, fmt.Errorf("decode CRD: %w", err)
+	}
+	if doc.Kind != "CustomResourceDefinition" || doc.Spec.Group == "" || doc.Spec.Names.Kind == "" {
+		return 0, fmt.Errorf("not a CustomResourceDefinition with a group and a kind")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("create schema directory: %w", err)
+	}
+	n := 0
+	for _, v := range doc.Spec.Versions {
+		if !v.Served {
+			continue
+		}
+		if v.Schema.OpenAPIV3Schema == nil {
+			return n, fmt.Errorf("%s %s has no openAPIV3Schema", doc.Spec.Names.Kind, v.Name)
+		}
+		schema := strict(v.Schema.OpenAPIV3Schema)
+		schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+		b, err := json.Marshal(schema)
+		if err != nil {
+			return n, fmt.Errorf("encode %s %s: %w", doc.Spec.Names.Kind, v.Name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, FileName(doc.Spec.Group, v.Name, doc.Spec.Names.Kind)), b, 0o644); err != nil {
+			return n, fmt.Errorf("write schema: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
 // kindsOf reads the x-kubernetes-group-version-kind extension: the kinds a
 // definition is the top-level object of.
 func kindsOf(def map[string]any) ([]gvk, error) {
@@ -162,8 +221,13 @@ func collect(node any, defs, reached map[string]any) {
 }
 
 // strict returns a copy of a schema node in which every object that
-// declares properties forbids others, as kubeconform's strict schemas do.
+// declares properties forbids others, as kubeconform's strict schemas do,
+// unless it says it keeps unknown fields. CRD schemas mark an IntOrString
+// with an extension instead of a format; both become a oneOf.
 func strict(node map[string]any) map[string]any {
+	if node["x-kubernetes-int-or-string"] == true || node["format"] == "int-or-string" {
+		return map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}
+	}
 	out := make(map[string]any, len(node)+1)
 	for k, v := range node {
 		switch k {
@@ -177,7 +241,7 @@ func strict(node map[string]any) map[string]any {
 			out[k] = strictAny(v)
 		}
 	}
-	if _, has := node["properties"]; has {
+	if _, has := node["properties"]; has && node["x-kubernetes-preserve-unknown-fields"] != true {
 		if _, open := node["additionalProperties"]; !open {
 			out["additionalProperties"] = false
 		}

@@ -152,3 +152,66 @@ func read(t *testing.T, path string) map[string]any {
 	}
 	return m
 }
+
+const crd = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            apiVersion: {type: string}
+            kind: {type: string}
+            metadata: {type: object}
+            spec:
+              type: object
+              properties:
+                port:
+                  x-kubernetes-int-or-string: true
+                  anyOf: [{type: integer}, {type: string}]
+                extra:
+                  type: object
+                  x-kubernetes-preserve-unknown-fields: true
+                  properties: {known: {type: string}}
+    - name: v1alpha1
+      served: false
+      storage: false
+      schema:
+        openAPIV3Schema: {type: object}
+`
+
+func TestGenerateCRD(t *testing.T) {
+	dir := t.TempDir()
+	n, err := GenerateCRD([]byte(crd), dir)
+	if err != nil || n != 1 {
+		t.Fatalf("GenerateCRD = %d, %v; want 1 file", n, err)
+	}
+	s := read(t, filepath.Join(dir, "widget-example-v1.json"))
+	spec := s["properties"].(map[string]any)["spec"].(map[string]any)
+	if s["additionalProperties"] != false || spec["additionalProperties"] != false {
+		t.Errorf("the CRD schema is not strict: %v", s)
+	}
+	props := spec["properties"].(map[string]any)
+	port, _ := json.Marshal(props["port"])
+	if string(port) != `{"oneOf":[{"type":"string"},{"type":"integer"}]}` {
+		t.Errorf("port = %s, want string or integer", port)
+	}
+	if _, closed := props["extra"].(map[string]any)["additionalProperties"]; closed {
+		t.Error("an object that preserves unknown fields was closed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "widget-example-v1alpha1.json")); !os.IsNotExist(err) {
+		t.Errorf("a version that is not served got a schema: %v", err)
+	}
+	if _, err := GenerateCRD([]byte("kind: ConfigMap\n"), dir); err == nil {
+		t.Error("a ConfigMap was taken for a CRD")
+	}
+}
