@@ -70,9 +70,18 @@ func renderSet(t *testing.T, file string, extra ...string) []object {
 
 var (
 	schemasOnce sync.Once
+	schemasTmp  string // removed by TestMain
 	schemasDir  string
 	schemasErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if schemasTmp != "" {
+		_ = os.RemoveAll(schemasTmp)
+	}
+	os.Exit(code)
+}
 
 // k8sSchemas generates kubeconform schemas once per run: every kind of
 // Kubernetes kubernetesVersion, and the ServiceMonitor CRD of
@@ -91,6 +100,7 @@ func generateSchemas() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	schemasTmp = tmp
 	dir := filepath.Join(tmp, "schemas")
 	k8s, err := downloadModule(tmp, "k8s.io/kubernetes@"+kubernetesVersion)
 	if err != nil {
