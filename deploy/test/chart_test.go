@@ -501,7 +501,8 @@ func TestChartDashboardsConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"fireflow-api.json", "fireflow-engine.json"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"title": "`+name+`", "panels": []}`), 0o644); err != nil {
+		// Legends use Prometheus' {{label}} syntax: it must pass through untemplated.
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"title": "`+name+`", "panels": [{"legendFormat": "{{route}}"}]}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -518,7 +519,7 @@ func TestChartDashboardsConfigMap(t *testing.T) {
 	if diff := cmp.Diff([]string{"fireflow-api.json", "fireflow-engine.json"}, keys); diff != "" {
 		t.Errorf("dashboard keys (-want +got):\n%s", diff)
 	}
-	if got := data["fireflow-api.json"]; got != `{"title": "fireflow-api.json", "panels": []}` {
+	if got := data["fireflow-api.json"]; got != `{"title": "fireflow-api.json", "panels": [{"legendFormat": "{{route}}"}]}` {
 		t.Errorf("dashboard content = %v", got)
 	}
 	if got := dashboardsOf(decodeManifests(t, helmTemplate(t, chart, "--set", "dashboards.enabled=false"))); len(got) != 0 {
