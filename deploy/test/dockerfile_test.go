@@ -173,8 +173,10 @@ func TestDockerfile(t *testing.T) {
 	})
 }
 
-func TestDockerignore(t *testing.T) {
-	f, err := os.Open(filepath.Join(repoRoot(t), ".dockerignore"))
+// dockerignore reads .dockerignore with the parser docker build uses.
+func dockerignore(t *testing.T, root string) *patternmatcher.PatternMatcher {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +189,11 @@ func TestDockerignore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pm
+}
+
+func TestDockerignore(t *testing.T) {
+	pm := dockerignore(t, repoRoot(t))
 	tests := []struct {
 		path    string
 		ignored bool

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // The image's account (deploy/Dockerfile: USER 10001:10001).
@@ -43,8 +45,9 @@ func TestImageBinarySmoke(t *testing.T) {
 		}
 	}
 	binary := filepath.Join(img, "fireflow")
-	build := strings.Replace(goBuildCommand(t, parseDockerfile(t)), "-o /out/fireflow", "-o "+binary, 1)
-	runCmd(t, root, []string{"TARGETOS=linux", "TARGETARCH=" + runtime.GOARCH, "VERSION=" + version, "COMMIT=smoke", "DATE=2026-01-02T03:04:05Z"}, "sh", "-c", build)
+	stages := parseDockerfile(t)
+	build := strings.Replace(goBuildCommand(t, stages), "-o /out/fireflow", "-o "+binary, 1)
+	runCmd(t, buildContext(t, root, stages[0]), []string{"TARGETOS=linux", "TARGETARCH=" + runtime.GOARCH, "VERSION=" + version, "COMMIT=smoke", "DATE=2026-01-02T03:04:05Z"}, "sh", "-c", build)
 	data := filepath.Join(img, "data")
 	if err := os.Mkdir(data, 0o750); err != nil {
 		t.Fatal(err)
@@ -167,6 +170,51 @@ func TestImageBinarySmoke(t *testing.T) {
 	if strings.Join(names, ",") != "data,fireflow" {
 		t.Errorf("the image directory changed: %v", names)
 	}
+}
+
+// buildContext recreates the build stage's WORKDIR as Docker would fill
+// it: what its COPY instructions take from the build context, less what
+// .dockerignore leaves out. A file the build needs but the image build
+// would not see then fails here too.
+func buildContext(t *testing.T, root string, stage instructions.Stage) string {
+	t.Helper()
+	ignore := dockerignore(t, root)
+	dir := t.TempDir()
+	for _, c := range stage.Commands {
+		cp, ok := c.(*instructions.CopyCommand)
+		if !ok || cp.From != "" {
+			continue
+		}
+		dest := filepath.Join(dir, cp.DestPath)
+		for _, src := range cp.SourcePaths {
+			err := filepath.WalkDir(filepath.Join(root, src), func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(root, path)
+				if skip, err := ignore.MatchesOrParentMatches(rel); err != nil || skip {
+					return err
+				}
+				target := filepath.Join(dest, filepath.Base(path))
+				if strings.HasSuffix(src, "/") {
+					inner, _ := filepath.Rel(filepath.Join(root, src), path)
+					target = filepath.Join(dest, inner)
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+					return err
+				}
+				return os.WriteFile(target, b, 0o644)
+			})
+			if err != nil {
+				t.Fatalf("COPY %s: %v", src, err)
+			}
+		}
+	}
+	return dir
 }
 
 // listenAddr reads the server's "listening on http://ADDR" line.
