@@ -91,8 +91,10 @@ func (c *Cluster) URL(db string) string {
 // waits until it accepts connections.
 func (c *Cluster) Start(ctx context.Context) error {
 	// fsync off: a throwaway cluster trades durability against a machine
-	// crash for speed; a killed server still loses nothing it acknowledged.
-	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+	// crash for speed. synchronous_commit stays on, so that a commit is
+	// written to the OS before it is acknowledged and a killed server (the
+	// fault tests) still loses nothing it acknowledged.
+	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c max_connections=300",
 		c.port, c.dir)
 	return c.run(ctx, "pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
 }
