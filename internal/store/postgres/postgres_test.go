@@ -38,3 +38,9 @@ func open(t *testing.T) *Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
+
+func TestMigrations(t *testing.T) {
+	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
+		return openAt(t, pgtest.NewDatabase(t))
+	}, 2)
+}
