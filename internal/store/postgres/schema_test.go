@@ -261,4 +261,3 @@ func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([
 	}
 	return out, rows.Err()
 }
-
