@@ -61,8 +61,9 @@ fmt-check: ## Fail if a Go file is not gofmt-formatted
 
 ci: lint test ## What CI runs: lint then test
 
-bench: ## API load benchmark against a local server (scripts/bench.sh)
+bench: ## API load benchmark (scripts/bench.sh), then SQLite vs PostgreSQL (scripts/bench-stores.sh)
 	scripts/bench.sh
+	scripts/bench-stores.sh
 
 tools: ## Download and build the pinned developer tools
 	$(TOOLS) golangci-lint version

@@ -33,23 +33,25 @@ const superuser = "fireflow"
 
 // Cluster is a throwaway PostgreSQL cluster in a temporary directory.
 type Cluster struct {
-	bin  string // directory holding initdb and pg_ctl
-	dir  string // holds data/, the log and the unix socket
-	port int
-	cred *syscall.Credential // the postgres user's, when running as root
+	settings []string // extra server settings, name=value
+	bin      string   // directory holding initdb and pg_ctl
+	dir      string   // holds data/, the log and the unix socket
+	port     int
+	cred     *syscall.Credential // the postgres user's, when running as root
 }
 
 // StartCluster creates a cluster with initdb in a new temporary directory
 // and starts it on a free loopback port. As root it runs everything as the
 // postgres user, which PostgreSQL requires. A watchdog process stops the
 // cluster and removes the directory if this process dies without calling
-// Close, for example when a test panics.
-func StartCluster(ctx context.Context) (*Cluster, error) {
+// Close, for example when a test panics. settings are extra server
+// settings as name=value, applied after (so overriding) the defaults.
+func StartCluster(ctx context.Context, settings ...string) (*Cluster, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{bin: bin}
+	c := &Cluster{bin: bin, settings: settings}
 	if c.cred, err = credential(); err != nil {
 		return nil, err
 	}
@@ -96,6 +98,9 @@ func (c *Cluster) Start(ctx context.Context) error {
 	// fault tests) still loses nothing it acknowledged.
 	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c max_connections=300",
 		c.port, c.dir)
+	for _, s := range c.settings {
+		opts += " -c " + s
+	}
 	return c.run(ctx, "pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
 }
 

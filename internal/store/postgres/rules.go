@@ -87,41 +87,59 @@ func (t *tx) CountRules(ctx context.Context, policyID string) (int, error) {
 
 // CreateRule inserts r at r.Position, or at the end if that is 0.
 func (t *tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
+	if r.Position == 0 {
+		return t.appendRule(ctx, r)
+	}
 	n, err := t.CountRules(ctx, r.PolicyID)
 	if err != nil {
 		return err
 	}
-	pos := r.Position
-	if pos == 0 {
-		pos = n + 1
-	}
-	if err := checkPosition(pos, n+1); err != nil {
+	if err := checkPosition(r.Position, n+1); err != nil {
 		return err
 	}
-	// An append goes straight to its place. An insert goes in parked out of
-	// the way first, so that a missing policy or a clashing name fails
-	// before any other rule has moved.
-	at := int64(pos)
-	if pos <= n {
-		at = parked
+	// An insert goes in parked out of the way first, so that a missing
+	// policy or a clashing name fails before any other rule has moved.
+	at := int64(parked)
+	if r.Position == n+1 {
+		at = int64(r.Position)
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO rules
-		(id, firewall_id, policy_id, name, name_key, description, position, action, protocol,
-		 sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at)
+	_, err = t.q.Exec(ctx, `INSERT INTO rules (`+ruleInsertColumns+`, position)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Description, at, r.Action, r.Protocol,
-		encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.SourcePorts), encodeList(r.DestinationPorts),
-		r.Enabled, r.ExpiresAt, r.ETag, r.CreatedAt, r.UpdatedAt)
+		append(ruleValues(r), at)...)
 	if err != nil {
 		return t.ruleWriteError(ctx, err, r, "create")
 	}
-	if pos <= n {
-		if err := t.renumber(ctx, r.PolicyID, pos, n, +1, r.ID, pos); err != nil {
-			return err
-		}
+	if r.Position <= n {
+		return t.renumber(ctx, r.PolicyID, r.Position, n, +1, r.ID, r.Position)
+	}
+	return nil
+}
+
+// appendRule inserts r after the policy's last rule in one statement, the
+// common case, which saves a round trip per create. The caller holds the
+// firewall's lock, so no other append can take the same position.
+func (t *tx) appendRule(ctx context.Context, r *firewall.Rule) error {
+	var pos int
+	err := t.q.QueryRow(ctx, `INSERT INTO rules (`+ruleInsertColumns+`, position)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+		        (SELECT COALESCE(MAX(position), 0) + 1 FROM rules WHERE policy_id = $3))
+		RETURNING position`, ruleValues(r)...).Scan(&pos)
+	if err != nil {
+		return t.ruleWriteError(ctx, err, r, "create")
 	}
 	r.Position = pos
 	return nil
+}
+
+// ruleInsertColumns are the columns a new rule sets, but for its position.
+const ruleInsertColumns = `id, firewall_id, policy_id, name, name_key, description, action, protocol,
+	sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`
+
+// ruleValues returns the values of ruleInsertColumns for r.
+func ruleValues(r *firewall.Rule) []any {
+	return []any{r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Description, r.Action, r.Protocol,
+		encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.SourcePorts), encodeList(r.DestinationPorts),
+		r.Enabled, r.ExpiresAt, r.ETag, r.CreatedAt, r.UpdatedAt}
 }
 
 // UpdateRule writes every field of r except its position.
@@ -241,6 +259,9 @@ func (t *tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op
 		return firewall.ConflictOn("name", r.Name, "a rule named %q already exists in this filtering policy", existing)
 	case violates(err, "rules_pkey"):
 		return firewall.ConflictOn("id", r.ID, "a rule with id %q already exists", r.ID)
+	case violates(err, "rules_position_unique"):
+		// Only a caller that skipped LockFirewall can race another append.
+		return firewall.Conflict("the filtering policy changed at the same time; retry")
 	}
 	return classify(err, "%s rule %s", op, r.ID)
 }
