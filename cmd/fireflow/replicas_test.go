@@ -135,7 +135,7 @@ func TestReplicasKeepPositionsContiguous(t *testing.T) {
 						continue
 					}
 				}
-				errs <- fmt.Errorf("worker %d on %s, request %d: %d %v %v", w, r.url, i, res.status, res.body, err)
+				errs <- fmt.Errorf("worker %d on %s, request %d: %d %v: %w", w, r.url, i, res.status, res.body, err)
 			}
 		})
 	}

@@ -69,13 +69,16 @@ func Require(t testing.TB) {
 }
 
 // NewDatabase creates an empty database for the test and returns its URL.
+// It copies the template's files (STRATEGY = FILE_COPY, PostgreSQL 15 and
+// later), which for a small database is several times faster than writing
+// them to the WAL.
 // The database is dropped when the test ends, after the test's own cleanups
 // registered later (such as closing a pool) have run.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
 	Require(t)
 	name := "test_" + strings.ToLower(rand.Text())
-	if err := admin(t.Context(), "CREATE DATABASE "+name); err != nil {
+	if err := admin(t.Context(), "CREATE DATABASE "+name+" STRATEGY = FILE_COPY"); err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/store"
 )
 
 // utc returns t in UTC: pgx reads timestamptz in the local zone, and the
@@ -47,29 +48,12 @@ func encodeList[T fmt.Stringer](list []T) []string {
 	return text
 }
 
-// decodeList parses what encodeList stored. An empty list decodes to nil,
-// like the lists of firewall.NewRule.
-func decodeList[T any](entries []string, parse func(string) (T, error)) ([]T, error) {
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	out := make([]T, len(entries))
-	for i, s := range entries {
-		v, err := parse(s)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
 func decodePrefixes(entries []string) ([]netip.Prefix, error) {
-	return decodeList(entries, firewall.ParsePrefix)
+	return store.ParseList(entries, firewall.ParsePrefix)
 }
 
 func decodePorts(entries []string) ([]firewall.PortRange, error) {
-	return decodeList(entries, firewall.ParsePortRange)
+	return store.ParseList(entries, firewall.ParsePortRange)
 }
 
 func plural(n int, one, many string) string {

@@ -39,7 +39,7 @@ type listQuery[T any] struct {
 // page runs the query for one page. It fetches one extra row to learn
 // whether another page follows without a second query.
 func (l listQuery[T]) page(ctx context.Context, q querier, in store.Query) (store.Page[T], error) {
-	size := pageSize(in.PageSize)
+	size := store.PageSize(in.PageSize)
 	where := append([]string(nil), l.where...)
 	args := append([]any(nil), l.args...)
 	if in.PageToken != "" {
@@ -118,17 +118,6 @@ func after(order []sortKey) string {
 		op = " < "
 	}
 	return "(" + strings.Join(cols, ", ") + ")" + op + "(" + strings.Join(marks, ", ") + ")"
-}
-
-// pageSize applies the default, and caps a size the caller failed to check.
-func pageSize(n int) int {
-	switch {
-	case n <= 0:
-		return store.DefaultPageSize
-	case n > store.MaxPageSize:
-		return store.MaxPageSize
-	}
-	return n
 }
 
 func scanAll[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {

@@ -94,7 +94,7 @@ func (t *tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if err != nil {
 		return err
 	}
-	if err := checkPosition(r.Position, n+1); err != nil {
+	if err := store.CheckPosition(r.Position, n+1); err != nil {
 		return err
 	}
 	// An insert goes in parked out of the way first, so that a missing
@@ -174,7 +174,7 @@ func (t *tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 	if err != nil {
 		return classify(err, "move rule %s", r.ID)
 	}
-	if err := checkPosition(position, n); err != nil {
+	if err := store.CheckPosition(position, n); err != nil {
 		return err
 	}
 	switch {
@@ -235,17 +235,6 @@ func (t *tx) renumber(ctx context.Context, policyID string, lo, hi, delta int, m
 		SET position = CASE WHEN id = $1 THEN $2 ELSE position - $3 + $4 END
 		WHERE policy_id = $5 AND position >= $3`, moved, int64(to), int64(lift), int64(delta), policyID)
 	return classify(err, "renumber rules of filtering policy %s", policyID)
-}
-
-// checkPosition refuses a position that would leave a gap. The service
-// checks first; this keeps positions 1..n even if it did not.
-func checkPosition(pos, highest int) error {
-	if pos >= 1 && pos <= highest {
-		return nil
-	}
-	var ps firewall.Problems
-	ps.Add("position", pos, "position must be between 1 and %d", highest)
-	return ps.Err("the position is out of range")
 }
 
 func (t *tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op string) error {
