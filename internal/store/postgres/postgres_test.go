@@ -20,7 +20,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // openAt opens the store at url and closes it when the test ends.
-func openAt(t *testing.T, url string) *Store {
+func openAt(t testing.TB, url string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), url)
 	if err != nil {
@@ -35,7 +35,7 @@ func openAt(t *testing.T, url string) *Store {
 }
 
 // open returns a migrated store on a fresh database.
-func open(t *testing.T) *Store {
+func open(t testing.TB) *Store {
 	t.Helper()
 	s := openAt(t, pgtest.NewDatabase(t))
 	if err := s.Migrate(t.Context()); err != nil {
@@ -47,6 +47,8 @@ func open(t *testing.T) *Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
+
+func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
 
 func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {

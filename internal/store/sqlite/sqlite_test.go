@@ -14,7 +14,7 @@ import (
 )
 
 // openAt opens the store at path and closes it when the test ends.
-func openAt(t *testing.T, path string) *Store {
+func openAt(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -29,7 +29,7 @@ func openAt(t *testing.T, path string) *Store {
 }
 
 // open returns a migrated store in a new file.
-func open(t *testing.T) *Store {
+func open(t testing.TB) *Store {
 	t.Helper()
 	s := openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
 	if err := s.Migrate(t.Context()); err != nil {
@@ -41,6 +41,8 @@ func open(t *testing.T) *Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
+
+func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
 
 func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
