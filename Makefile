@@ -110,8 +110,9 @@ check-release-tag: ## Fail unless TAG (e.g. v1.2.3) matches VERSION; CI runs it 
 release-patch release-minor release-major: ## Bump VERSION, update CHANGELOG.md, commit and tag vX.Y.Z (DRY_RUN=1 to preview)
 	DRY_RUN=$(DRY_RUN) scripts/release.sh $(@:release-%=%)
 
-bench: ## API load benchmark against a local server (scripts/bench.sh)
+bench: ## API load benchmark (scripts/bench.sh), then SQLite vs PostgreSQL (scripts/bench-stores.sh)
 	scripts/bench.sh
+	scripts/bench-stores.sh
 
 tools: ## Download and build the pinned developer tools
 	$(TOOLS) golangci-lint version

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fireflow/fireflow/internal/config"
 	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/postgres"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
 )
 
@@ -35,7 +36,13 @@ func openStore(ctx context.Context, cfg config.Config) (database, error) {
 			return nil, fmt.Errorf("open %s: %w", cfg.DatabaseURL, err)
 		}
 		return db, nil
+	case "postgres":
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", config.MaskURL(cfg.DatabaseURL), err)
+		}
+		return db, nil
 	default:
-		return nil, fmt.Errorf("the %s store is not available yet; use sqlite:PATH", driver)
+		return nil, fmt.Errorf("unknown database driver %q; use sqlite:PATH or postgres://HOST/DB", driver)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/store"
 )
 
 // Times are stored as unix microseconds: integers compare and index cheaply,
@@ -67,25 +68,13 @@ func encodeList[T fmt.Stringer](list []T) string {
 	return string(b)
 }
 
-// decodeList parses what encodeList stored. An empty list decodes to nil,
-// like the lists of firewall.NewRule.
+// decodeList parses what encodeList stored.
 func decodeList[T any](text string, parse func(string) (T, error)) ([]T, error) {
 	var entries []string
 	if err := json.Unmarshal([]byte(text), &entries); err != nil {
 		return nil, err
 	}
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	out := make([]T, len(entries))
-	for i, s := range entries {
-		v, err := parse(s)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
+	return store.ParseList(entries, parse)
 }
 
 func decodePrefixes(text string) ([]netip.Prefix, error) {

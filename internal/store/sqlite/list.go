@@ -42,7 +42,7 @@ type scanner interface {
 // page runs the query for one page. It fetches one extra row to learn
 // whether another page follows without a second query.
 func (l listQuery[T]) page(ctx context.Context, q querier, in store.Query) (store.Page[T], error) {
-	size := pageSize(in.PageSize)
+	size := store.PageSize(in.PageSize)
 	// Clipped, so that the appends below never write into l's arrays.
 	where, args := slices.Clip(l.where), slices.Clip(l.args)
 	if in.PageToken != "" {
@@ -106,17 +106,6 @@ func after(order []sortKey, values []any) (string, []any) {
 		op = " < "
 	}
 	return "(" + strings.Join(cols, ", ") + ")" + op + "(" + strings.Join(marks, ", ") + ")", values
-}
-
-// pageSize applies the default, and caps a size the caller failed to check.
-func pageSize(n int) int {
-	switch {
-	case n <= 0:
-		return store.DefaultPageSize
-	case n > store.MaxPageSize:
-		return store.MaxPageSize
-	}
-	return n
 }
 
 func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {

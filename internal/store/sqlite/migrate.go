@@ -7,26 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"time"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/fireflow/fireflow/internal/store"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-// MigrationState is one embedded migration and whether the database has it.
-type MigrationState struct {
-	// Version is the number the file name starts with.
-	Version int64
-	// Name is the file name, such as "00001_init.sql".
-	Name string
-	// Applied reports whether the migration is in the database.
-	Applied bool
-	// AppliedAt is when it was applied, in UTC; zero if it is pending.
-	AppliedAt time.Time
-}
 
 func newMigrationProvider(db *sql.DB) (*goose.Provider, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
@@ -64,21 +52,8 @@ func (s *Store) MigrateDown(ctx context.Context) error {
 }
 
 // MigrationStatus lists every embedded migration in version order.
-func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
-	status, err := s.migrations.Status(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("migration status: %w", err)
-	}
-	out := make([]MigrationState, len(status))
-	for i, m := range status {
-		out[i] = MigrationState{
-			Version:   m.Source.Version,
-			Name:      path.Base(m.Source.Path),
-			Applied:   m.State == goose.StateApplied,
-			AppliedAt: m.AppliedAt.UTC(),
-		}
-	}
-	return out, nil
+func (s *Store) MigrationStatus(ctx context.Context) ([]store.MigrationState, error) {
+	return store.MigrationStatus(ctx, s.migrations)
 }
 
 // SchemaVersion returns the database's schema version (0 if none is

@@ -96,7 +96,7 @@ func (t *tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if pos == 0 {
 		pos = n + 1
 	}
-	if err := checkPosition(pos, n+1); err != nil {
+	if err := store.CheckPosition(pos, n+1); err != nil {
 		return err
 	}
 	// The row goes in parked out of the way first, so that a missing policy
@@ -150,7 +150,7 @@ func (t *tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 	if err != nil {
 		return classify(err, "move rule %s", r.ID)
 	}
-	if err := checkPosition(position, n); err != nil {
+	if err := store.CheckPosition(position, n); err != nil {
 		return err
 	}
 	switch {
@@ -209,17 +209,6 @@ func (t *tx) renumber(ctx context.Context, policyID string, lo, hi, delta int, m
 		SET position = CASE WHEN id = ? THEN ? ELSE position - ? + ? END
 		WHERE policy_id = ? AND position >= ?`, moved, to, lift, delta, policyID, lift)
 	return classify(err, "renumber rules of filtering policy %s", policyID)
-}
-
-// checkPosition refuses a position that would leave a gap. The service
-// checks first; this keeps positions 1..n even if it did not.
-func checkPosition(pos, highest int) error {
-	if pos >= 1 && pos <= highest {
-		return nil
-	}
-	var ps firewall.Problems
-	ps.Add("position", pos, "position must be between 1 and %d", highest)
-	return ps.Err("the position is out of range")
 }
 
 func (t *tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op string) error {

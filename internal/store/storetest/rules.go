@@ -24,7 +24,39 @@ func ruleCases() []testCase {
 		{"Rule/NotFoundNamesMissingAncestor", ruleNotFound},
 		{"Rule/CountRules", ruleCount},
 		{"Rule/ListEmpty", ruleListEmpty},
+		{"Rule/RefusesPositionsThatLeaveGaps", rulePositionsWithoutGaps},
 	}
+}
+
+// rulePositionsWithoutGaps covers a check the service makes first; the
+// store repeats it so that positions stay 1..n whatever the caller does.
+func rulePositionsWithoutGaps(t *testing.T, f *fixture) {
+	fw, p, rules := f.tree("edge", 2)
+	tests := []struct {
+		name string
+		call func(tx store.Tx) error
+	}{
+		{"create past the end", func(tx store.Tx) error {
+			r := f.newRule(fw.ID, p.ID, 4, "")
+			return tx.CreateRule(f.ctx, &r)
+		}},
+		{"create at a negative position", func(tx store.Tx) error {
+			r := f.newRule(fw.ID, p.ID, -1, "")
+			return tx.CreateRule(f.ctx, &r)
+		}},
+		{"move to 0", func(tx store.Tx) error { return tx.MoveRule(f.ctx, &rules[0], 0) }},
+		{"move past the end", func(tx store.Tx) error { return tx.MoveRule(f.ctx, &rules[0], 3) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, f.try(tc.call), firewall.CodeInvalid)
+		})
+	}
+	got, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, "rules after the refused changes", got.Items, rules)
 }
 
 func ruleRoundTrip(t *testing.T, f *fixture) {

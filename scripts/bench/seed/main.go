@@ -8,6 +8,8 @@
 //	rules_path.txt  the path of the rules listing (page_size=-rules)
 //	firewalls.jsonl the body of GET /api/v1/firewalls/{id}, one per line,
 //	                for the bare baseline server
+//	create_paths.txt with -policies N: the rules path of a new policy in
+//	                each of N further firewalls, for the rule-creation attack
 //
 // If FIREFLOW_BENCH_TOKEN is set it is sent as a bearer token.
 package main
@@ -48,6 +50,7 @@ func run() error {
 	base := flag.String("base", "http://127.0.0.1:8080", "FireFlow base URL (loopback only)")
 	nFirewalls := flag.Int("firewalls", 1000, "number of firewalls to create")
 	nRules := flag.Int("rules", 50, "number of rules in the benchmark policy")
+	nPolicies := flag.Int("policies", 0, "create a policy in this many other firewalls and list their rules paths in create_paths.txt")
 	concurrency := flag.Int("concurrency", 8, "parallel requests")
 	out := flag.String("out", ".", "output directory")
 	timeout := flag.Duration("timeout", 60*time.Second, "overall time limit")
@@ -56,8 +59,8 @@ func run() error {
 	if err := checkLoopback(*base); err != nil {
 		return err
 	}
-	if *nFirewalls < 1 || *nRules < 0 || *concurrency < 1 {
-		return errors.New("-firewalls and -concurrency must be >= 1, -rules >= 0")
+	if *nFirewalls < 1 || *nRules < 0 || *concurrency < 1 || *nPolicies < 0 || *nPolicies >= *nFirewalls {
+		return errors.New("-firewalls and -concurrency must be >= 1, -rules >= 0, 0 <= -policies < -firewalls")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -153,6 +156,24 @@ func run() error {
 		return err
 	}
 
+	// Policies to create rules in, each in its own firewall, so that the
+	// creation attack measures the store rather than one firewall's lock.
+	createPaths := make([]string, *nPolicies)
+	err = parallel(ctx, *nPolicies, *concurrency, func(ctx context.Context, i int) error {
+		path := "/api/v1/firewalls/" + ids[i+1] + "/filtering-policies"
+		var p struct {
+			ID string `json:"id"`
+		}
+		if err := c.do(ctx, http.MethodPost, path, map[string]any{"name": "bench-create", "priority": 200}, http.StatusCreated, &p); err != nil {
+			return fmt.Errorf("create policy %d: %w", i, err)
+		}
+		createPaths[i] = path + "/" + p.ID + "/rules"
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
 	shuffled := make([]string, len(ids))
 	for i, j := range rand.Perm(len(ids)) {
 		shuffled[i] = "/api/v1/firewalls/" + ids[j]
@@ -165,6 +186,11 @@ func run() error {
 	}
 	if err := writeLines(filepath.Join(*out, "rules_path.txt"), []string{listPath}); err != nil {
 		return err
+	}
+	if *nPolicies > 0 {
+		if err := writeLines(filepath.Join(*out, "create_paths.txt"), createPaths); err != nil {
+			return err
+		}
 	}
 	lines := make([]string, len(bodies))
 	for i, b := range bodies {

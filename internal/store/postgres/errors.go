@@ -1,0 +1,86 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// SQLSTATE codes the store acts on; see
+// https://www.postgresql.org/docs/current/errcodes-appendix.html.
+const (
+	uniqueViolation      = "23505"
+	foreignKeyViolation  = "23503"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// classify wraps err with what was being done, and marks it unavailable when
+// it says the database cannot be reached rather than that the request is
+// wrong, so that the API answers 503 and the client retries.
+func classify(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var fe *firewall.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	wrapped := fmt.Errorf(format+": %w", append(args, err)...)
+	if unavailable(err) {
+		return firewall.Unavailable(wrapped)
+	}
+	return wrapped
+}
+
+// unavailable reports whether err means that the server could not be
+// reached or went away, as opposed to refusing the statement.
+func unavailable(err error) bool {
+	if code := sqlState(err); code != "" {
+		switch {
+		case strings.HasPrefix(code, "08"), // connection exception
+			strings.HasPrefix(code, "53"),  // insufficient resources, such as too many connections
+			strings.HasPrefix(code, "57P"): // admin or crash shutdown, cannot connect now
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connectErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, puddle.ErrClosedPool) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
+}
+
+// sqlState returns the SQLSTATE of a server error, or "".
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// violates reports whether err is a uniqueness violation of the named constraint.
+func violates(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == uniqueViolation && pe.ConstraintName == constraint
+}
+
+func isForeignKey(err error) bool { return sqlState(err) == foreignKeyViolation }
+
+// retryable reports whether a transaction that failed with err may succeed
+// when run again.
+func retryable(err error) bool {
+	code := sqlState(err)
+	return code == serializationFailure || code == deadlockDetected
+}
