@@ -24,8 +24,8 @@ import (
 type server struct {
 	url        string
 	metricsURL string // the metrics listener's /metrics
-	token string // the admin token the development server printed
-	done  chan error
+	token      string // the admin token the development server printed
+	done       chan error
 }
 
 // startServer runs "fireflow serve" on a free loopback port over the given
