@@ -22,7 +22,7 @@ ARGS ?=
 # Packages for `make test`, e.g. make test PKGS=./internal/engine/...
 PKGS ?= ./...
 
-.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench tools clean
+.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench dashboards tools clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,6 +63,9 @@ ci: lint test ## What CI runs: lint then test
 
 bench: ## API load benchmark against a local server (scripts/bench.sh)
 	scripts/bench.sh
+
+dashboards: ## Regenerate the Grafana dashboards (deploy/grafana/gen) into deploy/grafana and the Helm chart
+	$(GO) run ./deploy/grafana/gen
 
 tools: ## Download and build the pinned developer tools
 	$(TOOLS) golangci-lint version

@@ -215,8 +215,8 @@ func driveLoad(t *testing.T, s *server, dir string) {
 		}
 		res.Body.Close()
 		fetch(t, s.url+"/api/v1/firewalls/0190a0b0-0000-7000-8000-00000000dead", s.token) // 404
-		fetch(t, s.url+"/api/v1/firewalls", "expired.or.wrong")                         // 401
-		fetch(t, s.url+"/api/v1/audit-events", viewer)                                 // 403
+		fetch(t, s.url+"/api/v1/firewalls", "expired.or.wrong")                           // 401
+		fetch(t, s.url+"/api/v1/audit-events", viewer)                                    // 403
 		time.Sleep(time.Second)
 	}
 }
