@@ -178,7 +178,8 @@ func testToken(t *testing.T) (httpapi.Authenticator, string) {
 	return v, tok
 }
 
-// TestTraceSpanTree sends one traced request and checks the span tree: a
+// TestTraceSpanTree sends a probe, which is not traced, and one traced
+// request, and checks the span tree: a
 // server span named by the route, continuing the caller's W3C trace, with
 // the store's spans under it; and the trace id in the problem body and the
 // access log.
@@ -193,6 +194,10 @@ func TestTraceSpanTree(t *testing.T) {
 	logs := &syncBuffer{}
 	url, _ := testAPI(t, observability{metrics: obs.NewMetrics(obs.BuildInfo{}), tracing: tracing}, verifier, logs)
 
+	// Probes are not traced: the only server span must be the request's.
+	if code, _ := fetch(t, url+"/readyz", ""); code != http.StatusOK {
+		t.Fatalf("/readyz: %d", code)
+	}
 	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	const callerSpan = "00f067aa0ba902b7"
 	req, err := http.NewRequest(http.MethodGet, url+"/api/v1/firewalls/0190a0b0-0000-7000-8000-000000000001", nil)

@@ -43,8 +43,8 @@ type Options struct {
 	// its route, continuing a trace from the caller's W3C traceparent as
 	// read by Propagator. Nil turns tracing off at no cost.
 	TracerProvider trace.TracerProvider
-	// Propagator reads the caller's trace context; it is required with a
-	// TracerProvider.
+	// Propagator reads the caller's trace context; nil means W3C
+	// traceparent and tracestate.
 	Propagator propagation.TextMapPropagator
 }
 
@@ -116,8 +116,12 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 
 	h := withRequestID(withAccessLog(opts.Logger, opts.Observer, withProblemFallback(mux.ServeMux)))
 	if opts.TracerProvider != nil {
+		if opts.Propagator == nil {
+			opts.Propagator = propagation.TraceContext{}
+		}
 		h = otelhttp.NewHandler(h, "fireflow",
-			otelhttp.WithTracerProvider(opts.TracerProvider), otelhttp.WithPropagators(opts.Propagator))
+			otelhttp.WithTracerProvider(opts.TracerProvider), otelhttp.WithPropagators(opts.Propagator),
+			otelhttp.WithFilter(notProbe))
 	}
 	return h, a.humaAPI, mux.patterns
 }

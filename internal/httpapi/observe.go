@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -65,6 +66,16 @@ func routeOf(pattern string) string {
 		return path
 	}
 	return pattern
+}
+
+// notProbe keeps the health probes out of traces: an orchestrator calls
+// them every few seconds, and their spans would bury the real requests.
+func notProbe(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/health-check":
+		return false
+	}
+	return true
 }
 
 // traceID returns the trace id of ctx's span, or "" when there is none.
