@@ -23,9 +23,13 @@ type observability struct {
 // spans and audit counts through the observed wrapper, request metrics,
 // error reports and server spans through the API's options.
 func newHandler(db store.Store, driver string, o observability, opts httpapi.Options) http.Handler {
+	system := driver
+	if driver == "postgres" {
+		system = "postgresql" // the OpenTelemetry name
+	}
 	st := observed.Wrap(db, observed.Options{
 		Tracer: o.tracing.Tracer("github.com/fireflow/fireflow/internal/store"),
-		System: driver,
+		System: system,
 		Audit:  o.metrics,
 	})
 	opts.Observer = httpObserver{metrics: o.metrics, reporter: o.reporter}
