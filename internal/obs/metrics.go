@@ -13,13 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Label values the metrics use for what has no better name.
-const (
-	// UnmatchedRoute is the route label of requests that match no route, so
-	// that scanners probing random paths cannot create series.
-	UnmatchedRoute = "unmatched"
-)
-
 // authFailureReasons are the reasons the API reports, pre-set to zero so
 // that rates and alerts see every series from the start.
 func authFailureReasons() []string {
@@ -139,7 +132,8 @@ func (m *Metrics) WatchReadiness(ready func(context.Context) error) {
 func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
 
 // RequestFinished records an answered request. route is the route pattern
-// (or UnmatchedRoute), never the raw path.
+// (the API says "unmatched" for requests that match none), never the raw
+// path, so that scanners probing random paths cannot create series.
 func (m *Metrics) RequestFinished(method, route string, status int, requestBytes, responseBytes int64, elapsed time.Duration) {
 	m.inFlight.Dec()
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
