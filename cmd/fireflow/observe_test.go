@@ -165,7 +165,7 @@ func testAPI(t *testing.T, o observability, authn httpapi.Authenticator, logs io
 
 var testSecret = []byte("fireflow-observe-test-secret-0123456789")
 
-func testToken(t *testing.T) (httpapi.Authenticator, string) {
+func testToken(t testing.TB) (httpapi.Authenticator, string) {
 	t.Helper()
 	v, err := auth.NewVerifier(t.Context(), auth.Config{HS256Secret: testSecret})
 	if err != nil {
@@ -318,7 +318,7 @@ func TestSentryReports(t *testing.T) {
 	}{
 		{name: "panic", authn: func(*testing.T) (httpapi.Authenticator, string) { return panicking{}, secret },
 			wantRoute: "/api/v1/firewalls", wantCode: http.StatusInternalServerError},
-		{name: "5xx", breakDB: true, authn: testToken, wantRoute: "/api/v1/firewalls"},
+		{name: "5xx", breakDB: true, authn: func(t *testing.T) (httpapi.Authenticator, string) { return testToken(t) }, wantRoute: "/api/v1/firewalls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
