@@ -65,6 +65,18 @@ func TestMetricsListener(t *testing.T) {
 	if code, _ := fetch(t, s.url+"/api/v1/firewalls", "not-a-jwt"); code != http.StatusUnauthorized {
 		t.Fatalf("bad token: %d", code)
 	}
+	created, err := s.post(s.url+"/api/v1/firewalls", strings.NewReader(`{"name":"edge"}`))
+	if err != nil || created.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %v %v", created, err)
+	}
+	created.Body.Close()
+	evaluated, err := s.post(s.url+created.Header.Get("Location")+"/evaluate", strings.NewReader(`{"flows":[`+
+		`{"protocol":"icmp","source_ip":"192.0.2.1","destination_ip":"198.51.100.1"},`+
+		`{"protocol":"icmp","source_ip":"192.0.2.2","destination_ip":"198.51.100.1"}]}`))
+	if err != nil || evaluated.StatusCode != http.StatusOK {
+		t.Fatalf("evaluate: %v %v", evaluated, err)
+	}
+	evaluated.Body.Close()
 	if code, _ := fetch(t, s.url+"/metrics", ""); code != http.StatusNotFound {
 		t.Errorf("/metrics on the API port answered %d, want 404", code)
 	}
@@ -82,6 +94,11 @@ func TestMetricsListener(t *testing.T) {
 		"http_requests_in_flight 0",
 		`fireflow_auth_failures_total{reason="malformed"} 1`,
 		`fireflow_auth_failures_total{reason="expired"} 0`,
+		`fireflow_audit_events_total{action="create",resource_type="firewall"} 1`,
+		"fireflow_flows_evaluated_total 2",
+		"fireflow_evaluation_duration_seconds_count 1",
+		`http_request_size_bytes_count{method="POST",route="/api/v1/firewalls"} 1`,
+		`http_request_size_bytes_sum{method="POST",route="/api/v1/firewalls"} 15`,
 		`fireflow_build_info{goversion="go`,
 		"fireflow_ready 1",
 		`fireflow_db_pool_max_connections{pool="write"} 1`,
@@ -102,7 +119,7 @@ func TestMetricsListener(t *testing.T) {
 
 	var line string
 	for l := range strings.SplitSeq(logs.String(), "\n") {
-		if strings.Contains(l, "msg=request") && strings.Contains(l, "status=200") {
+		if strings.Contains(l, "msg=request") && strings.Contains(l, "method=GET") && strings.Contains(l, "status=200") {
 			line = l
 		}
 	}
