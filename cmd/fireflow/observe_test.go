@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -54,7 +55,19 @@ func TestMetricsListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &syncBuffer{}
-	s := startServerWith(t, ctx, filepath.Join(t.TempDir(), "fireflow.db"), nil, logs)
+	dir := t.TempDir()
+	s := startServerWith(t, ctx, filepath.Join(dir, "fireflow.db"), nil, logs)
+	secret, err := os.ReadFile(filepath.Join(dir, "dev-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := auth.Mint(bytes.TrimSpace(secret), "viewer", []string{string(auth.Viewer)}, time.Hour, "", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := fetch(t, s.url+"/api/v1/audit-events", viewer); code != http.StatusForbidden {
+		t.Fatalf("audit log as a viewer: %d, want 403", code)
+	}
 
 	if code, _ := fetch(t, s.url+"/api/v1/firewalls", s.token); code != http.StatusOK {
 		t.Fatalf("list firewalls: %d", code)
@@ -94,6 +107,7 @@ func TestMetricsListener(t *testing.T) {
 		"http_requests_in_flight 0",
 		`fireflow_auth_failures_total{reason="malformed"} 1`,
 		`fireflow_auth_failures_total{reason="expired"} 0`,
+		`fireflow_auth_failures_total{reason="forbidden"} 1`,
 		`fireflow_audit_events_total{action="create",resource_type="firewall"} 1`,
 		"fireflow_flows_evaluated_total 2",
 		"fireflow_evaluation_duration_seconds_count 1",
@@ -128,7 +142,7 @@ func TestMetricsListener(t *testing.T) {
 			t.Errorf("access log line %q lacks %q", line, want)
 		}
 	}
-	if strings.Contains(logs.String(), s.token) || strings.Contains(logs.String(), "not-a-jwt") {
+	if strings.Contains(logs.String(), s.token) || strings.Contains(logs.String(), viewer) || strings.Contains(logs.String(), "not-a-jwt") {
 		t.Error("the logs hold a token")
 	}
 	cancel()
