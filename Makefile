@@ -28,7 +28,7 @@ COMPOSE := docker compose -f deploy/compose/docker-compose.yml
 # make release-minor DRY_RUN=1 shows the release without making it.
 DRY_RUN ?=
 
-.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench tools clean \
+.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench dashboards tools clean \
 	test-deploy image image-push up down monitor monitor-urls check-release-tag release-patch release-minor release-major
 
 help: ## List the targets
@@ -113,6 +113,9 @@ release-patch release-minor release-major: ## Bump VERSION, update CHANGELOG.md,
 bench: ## API load benchmark (scripts/bench.sh), then SQLite vs PostgreSQL (scripts/bench-stores.sh)
 	scripts/bench.sh
 	scripts/bench-stores.sh
+
+dashboards: ## Regenerate the Grafana dashboards (deploy/grafana/gen) into deploy/grafana and the Helm chart
+	$(GO) run ./deploy/grafana/gen
 
 tools: ## Download and build the pinned developer tools
 	$(TOOLS) golangci-lint version

@@ -7,16 +7,21 @@
 #   (a) GET /api/v1/firewalls/{id} over random firewall ids;
 #   (b) GET .../filtering-policies/{pid}/rules?page_size=50;
 # then the same as (a) against a bare net/http server holding the same JSON in
-# memory (scripts/bench/bare). It reports fireflow's idle RSS (after seeding)
-# and peak RSS under load, and prints a summary against the targets:
-# idle RSS <= 30 MB, peak RSS under load <= 100 MB, (a) >= 50 % of bare.
+# memory (scripts/bench/bare). (a) also runs, in alternating rounds, against
+# the same API without metrics and access logs (scripts/bench/plainapi), and
+# against that with token checks stubbed out. fireflow serves with its full
+# middleware stack: metrics, access log at info level (to a file), tracing
+# off. It reports fireflow's idle RSS (after seeding) and peak RSS under
+# load, and prints a summary against the targets: idle RSS <= 30 MB, peak
+# RSS under load <= 100 MB, (a) >= 50 % of bare, metrics and logging cost
+# <= 10 % and token checks <= 5 % of (a)'s throughput.
 #
 # Everything listens on and targets 127.0.0.1 only. Every wait and attack is
 # bounded; all servers are stopped on exit.
 #
 # Settings (environment):
 #   BENCH_DURATION=5s     length of each attack
-#   BENCH_ROUNDS=3        alternating GET-by-id rounds of fireflow and auth-stubbed
+#   BENCH_ROUNDS=3        alternating GET-by-id rounds of fireflow, plain API and auth-stubbed
 #   BENCH_EVAL_WORKERS=4  concurrent 10,000-flow evaluate requests
 #   BENCH_WORKERS=16      vegeta -max-workers (with -rate=0)
 #   BENCH_WARMUP=2s       unmeasured warm-up before each measured attack
@@ -138,7 +143,7 @@ CGO_ENABLED=0 $GO build -trimpath -o "$WORK/fireflow" ./cmd/fireflow
 $GO build -o "$WORK/seed" ./scripts/bench/seed
 $GO build -o "$WORK/bare" ./scripts/bench/bare
 $GO build -o "$WORK/summary" ./scripts/bench/summary
-$GO build -o "$WORK/noauth" ./scripts/bench/noauth
+$GO build -o "$WORK/plain" ./scripts/bench/plainapi
 $GO build -modfile=tools/go.mod -o "$WORK/vegeta" github.com/tsenart/vegeta/v12
 
 # --- fireflow ---------------------------------------------------------------
@@ -154,7 +159,7 @@ log "starting fireflow serve on $BASE (metrics 127.0.0.1:$METRICS_PORT, db $WORK
     FIREFLOW_ADDR="127.0.0.1:$PORT" \
     FIREFLOW_METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
     FIREFLOW_DATABASE_URL="sqlite:$WORK/run/fireflow.db" \
-    FIREFLOW_LOG_LEVEL="${FIREFLOW_LOG_LEVEL:-warn}" \
+    FIREFLOW_LOG_LEVEL="${FIREFLOW_LOG_LEVEL:-info}" \
     "$WORK/fireflow" serve
 ) >"$WORK/fireflow.log" 2>&1 &
 FF_PID=$!
@@ -189,26 +194,31 @@ if ! { echo 5 >"/proc/$FF_PID/clear_refs"; } 2>/dev/null; then
   log "could not reset VmHWM: peak RSS is over the whole process life"
 fi
 
-# The same API over the same database, with token checks stubbed out, to
-# measure what authentication costs. Its rounds alternate with fireflow's,
-# and the median round of each is compared, so that load from elsewhere on
-# the machine hits both alike.
-log "starting the API with auth stubbed out over the same database"
+# The same API over the same database without metrics and access logs
+# ("plain"), to measure what observability costs, and that with token checks
+# stubbed out ("noauth"), to measure what authentication costs. Their rounds
+# alternate with fireflow's, and the median round of each is compared, so
+# that load from elsewhere on the machine hits all alike.
+log "starting the API without metrics and logs, and that with auth stubbed out, over the same database"
+cp "$WORK/plain" "$WORK/noauth" # the same binary, started without -secret-file
+start_helper plain -db "$WORK/run/fireflow.db" -secret-file "$WORK/run/data/dev-secret"
+PLAIN_PID=$HELPER_PID
 start_helper noauth -db "$WORK/run/fireflow.db"
 NOAUTH_PID=$HELPER_PID
 
-log "GET by id, fireflow and auth stubbed, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
+log "GET by id, fireflow, plain and auth stubbed, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
 attack ff_get_warmup "$WORK/ff_get.targets" "$WARMUP"
+attack plain_get_warmup "$WORK/plain_get.targets" "$WARMUP"
 attack noauth_get_warmup "$WORK/noauth_get.targets" "$WARMUP"
-FF_GET=() NOAUTH_GET=()
+FF_GET=() PLAIN_GET=() NOAUTH_GET=()
 for round in $(seq "$ROUNDS"); do
-  attack "ff_get_$round" "$WORK/ff_get.targets" "$DURATION"
-  one_line "ff_get_$round"
-  attack "noauth_get_$round" "$WORK/noauth_get.targets" "$DURATION"
-  one_line "noauth_get_$round"
-  FF_GET+=("$WORK/ff_get_$round.json") NOAUTH_GET+=("$WORK/noauth_get_$round.json")
+  for name in ff plain noauth; do
+    attack "${name}_get_$round" "$WORK/${name}_get.targets" "$DURATION"
+    one_line "${name}_get_$round"
+  done
+  FF_GET+=("$WORK/ff_get_$round.json") PLAIN_GET+=("$WORK/plain_get_$round.json") NOAUTH_GET+=("$WORK/noauth_get_$round.json")
 done
-kill "$NOAUTH_PID" 2>/dev/null || true
+kill "$PLAIN_PID" "$NOAUTH_PID" 2>/dev/null || true
 
 log "fireflow rules listing: warm-up $WARMUP, then $DURATION with $WORKERS workers"
 attack ff_rules_warmup "$WORK/ff_rules.targets" "$WARMUP"
@@ -250,7 +260,7 @@ attack bare_get "$WORK/bare_get.targets" "$DURATION"
 one_line bare_get
 
 join() { local IFS=,; echo "$*"; }
-summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -noauth "$(join "${NOAUTH_GET[@]}")" -eval "$WORK/ff_eval.json"
+summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -plain "$(join "${PLAIN_GET[@]}")" -noauth "$(join "${NOAUTH_GET[@]}")" -eval "$WORK/ff_eval.json"
   -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
   -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
 [ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)

@@ -22,9 +22,10 @@ import (
 
 // server is one run of "fireflow serve" inside the test process.
 type server struct {
-	url   string
-	token string // the admin token the development server printed
-	done  chan error
+	url        string
+	metricsURL string // the metrics listener's /metrics
+	token      string // the admin token the development server printed
+	done       chan error
 }
 
 // startServer runs "fireflow serve" on a free loopback port over the given
@@ -49,10 +50,14 @@ func startServerWith(t *testing.T, ctx context.Context, dbPath string, env map[s
 		s.done <- err
 	}()
 	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	metrics := regexp.MustCompile(`^Metrics: (http://\S+)`)
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 			s.url = m[1]
+		}
+		if m := metrics.FindStringSubmatch(sc.Text()); m != nil {
+			s.metricsURL = m[1]
 		}
 		if strings.HasPrefix(sc.Text(), "Admin token") && sc.Scan() {
 			s.token = sc.Text()

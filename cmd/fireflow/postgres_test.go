@@ -26,8 +26,9 @@ const replicaSecret = "replica-test-secret-0123456789abcdef-0123"
 // process with its own pool, engine cache and HTTP server: to the database
 // it is a separate FireFlow process.
 type replica struct {
-	t      *testing.T
-	url    string
+	t          *testing.T
+	url        string
+	metricsURL string
 	token  string
 	client *http.Client
 	done   chan error
@@ -51,13 +52,17 @@ func startReplica(t *testing.T, dbURL string) *replica {
 		r.done <- err
 	}()
 	listening := regexp.MustCompile(`listening on (http://\S+)`)
+	metrics := regexp.MustCompile(`^Metrics: (http://\S+)`)
 	sc := bufio.NewScanner(out)
-	for r.url == "" && sc.Scan() {
+	for (r.url == "" || r.metricsURL == "") && sc.Scan() {
 		if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 			r.url = m[1]
 		}
+		if m := metrics.FindStringSubmatch(sc.Text()); m != nil {
+			r.metricsURL = m[1]
+		}
 	}
-	if r.url == "" {
+	if r.url == "" || r.metricsURL == "" {
 		cancel()
 		t.Fatalf("replica did not start: %v", <-r.done)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -204,5 +205,25 @@ func TestIdempotencyKeysHoldAcrossReplicas(t *testing.T) {
 	}
 	if got := len(ruleIDs(rs[1], rulesPath)); got != rounds {
 		t.Fatalf("%d rules after %d keys, want %d", got, rounds, rounds)
+	}
+}
+
+// TestPostgresPoolMetrics checks that a server on PostgreSQL exports its
+// pgx pool's statistics, as a server on SQLite exports its two pools'.
+func TestPostgresPoolMetrics(t *testing.T) {
+	r := startReplicas(t, 1)[0]
+	r.must(http.StatusOK, "GET", "/api/v1/firewalls", nil)
+	code, text := fetch(t, r.metricsURL, "")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		`fireflow_db_pool_max_connections{pool="postgres"} `,
+		`fireflow_db_pool_connections{pool="postgres",state="idle"} `,
+		`fireflow_db_pool_connections{pool="postgres",state="in_use"} `,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

@@ -15,16 +15,8 @@ import (
 	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/config"
 	"github.com/fireflow/fireflow/internal/httpapi"
-	"github.com/fireflow/fireflow/internal/service"
+	"github.com/fireflow/fireflow/internal/obs"
 )
-
-func newLogger(c config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	if c.Production() {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
 
 // serve runs the API until ctx ends, then drains: readiness turns false,
 // in-flight requests finish, and the store closes last, so that no
@@ -34,8 +26,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
-	log.Info("starting fireflow", "version", version, "commit", commit, "config", cfg)
+	log := obs.NewLogger(stderr, cfg.LogLevel, cfg.Production())
+	tracing, err := obs.SetupTracing(ctx, getenv, version)
+	if err != nil {
+		return err
+	}
+	// Flushes the last spans after the servers stopped (defers run last in, first out).
+	defer flushTraces(tracing, log)
+	reporter, err := obs.NewReporter(cfg.SentryDSN, version, cfg.Env)
+	if err != nil {
+		return err
+	}
+	defer reporter.Flush(5 * time.Second)
+	log.Info("starting fireflow", "version", version, "commit", commit, "config", cfg,
+		"tracing", tracing.Provider != nil, "error_reporting", reporter != nil)
 
 	db, err := openStore(ctx, cfg)
 	if err != nil {
@@ -59,17 +63,38 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	var draining atomic.Bool
-	handler := httpapi.New(service.New(db), httpapi.Options{
+	ready := func(ctx context.Context) error {
+		if draining.Load() {
+			return errors.New("draining")
+		}
+		return db.Ready(ctx)
+	}
+	metrics := obs.NewMetrics(obs.BuildInfo{Version: version, Revision: commit})
+	metrics.WatchReadiness(ready)
+	if stats := poolStats(db); stats != nil {
+		metrics.WatchPools(stats)
+	}
+	driver, _, _ := config.ParseDatabaseURL(cfg.DatabaseURL) // openStore has checked it
+	handler := newHandler(db, driver, observability{metrics, reporter, tracing}, httpapi.Options{
 		Version: version,
 		Logger:  log,
 		Auth:    verifier,
-		Ready: func(ctx context.Context) error {
-			if draining.Load() {
-				return errors.New("draining")
-			}
-			return db.Ready(ctx)
-		},
+		Ready:   ready,
 	})
+
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s for metrics: %w", cfg.MetricsAddr, err)
+	}
+	metricsSrv := &http.Server{
+		Handler:           metrics.Handler(cfg.Pprof),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// The metrics listener outlives the API's drain, so that the last
+	// scrapes see readiness fall and the in-flight requests finish.
+	defer metricsSrv.Close()
+	go func() { _ = metricsSrv.Serve(metricsLn) }()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -84,7 +109,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	base := "http://" + displayAddr(ln.Addr())
-	fmt.Fprintf(stdout, "FireFlow %s listening on %s\nSwagger UI: %s/docs/swagger-ui\n", version, base, base)
+	fmt.Fprintf(stdout, "FireFlow %s listening on %s\nSwagger UI: %s/docs/swagger-ui\nMetrics: http://%s/metrics\n",
+		version, base, base, displayAddr(metricsLn.Addr()))
 	if !cfg.Production() && secret != nil {
 		if err := printDevToken(stdout, secret, cfg); err != nil {
 			return err
@@ -110,6 +136,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped: all in-flight requests finished")
 	return nil
+}
+
+func flushTraces(t *obs.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		log.Warn("could not flush traces", "error", err)
+	}
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.

@@ -3,6 +3,7 @@ package deploytest
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,9 +141,9 @@ func TestComposeStack(t *testing.T) {
 		want := map[string]map[string]string{
 			"prometheus": {"/etc/prometheus": filepath.Join(root, "deploy", "prometheus"), "/prometheus": "prometheus-data"},
 			"grafana": {
-				"/etc/grafana/provisioning":   filepath.Join(root, "deploy", "grafana", "provisioning"),
-				"/var/lib/grafana/dashboards": filepath.Join(root, "deploy", "grafana", "dashboards"),
-				"/var/lib/grafana":            "grafana-data",
+				"/etc/grafana/provisioning":            filepath.Join(root, "deploy", "grafana", "provisioning"),
+				"/var/lib/grafana/dashboards/fireflow": filepath.Join(root, "deploy", "grafana", "dashboards"),
+				"/var/lib/grafana":                     "grafana-data",
 			},
 			"postgres": {"/var/lib/postgresql/data": "postgres-data"},
 		}
@@ -156,6 +157,19 @@ func TestComposeStack(t *testing.T) {
 			}
 			if diff := cmp.Diff(mounts, got); diff != "" {
 				t.Errorf("%s volumes (-want +got):\n%s", name, diff)
+			}
+		}
+		// The files mounted must point the services at the mounted paths.
+		for file, want := range map[string]string{
+			filepath.Join(root, "deploy", "grafana", "provisioning", "dashboards", "fireflow.yaml"): "path: /var/lib/grafana/dashboards/fireflow",
+			filepath.Join(root, "deploy", "prometheus", "prometheus.yml"):                           "- /etc/prometheus/rules/*.yml",
+		} {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %q, so the mounted files would not be found", file, want)
 			}
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -44,6 +45,11 @@ type Config struct {
 	JWTIssuer     string
 	JWTAudience   string
 	DevSecretFile string
+
+	// Pprof serves /debug/pprof/ on the metrics listener.
+	Pprof bool
+	// SentryDSN turns error reporting to Sentry on.
+	SentryDSN string
 }
 
 // Production reports whether the server runs in production mode.
@@ -73,6 +79,15 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", getenv("FIREFLOW_JWT_ISSUER"), "required iss claim, if set (FIREFLOW_JWT_ISSUER)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", getenv("FIREFLOW_JWT_AUDIENCE"), "required aud claim, if set (FIREFLOW_JWT_AUDIENCE)")
 	fs.StringVar(&c.DevSecretFile, "dev-secret-file", env("FIREFLOW_DEV_SECRET_FILE", "./data/dev-secret"), "development only: where the generated HS256 secret lives (FIREFLOW_DEV_SECRET_FILE)")
+	fs.StringVar(&c.SentryDSN, "sentry-dsn", getenv("SENTRY_DSN"), "report panics and 5xx answers to this Sentry DSN (SENTRY_DSN)")
+	pprofDefault := false
+	if v := getenv("FIREFLOW_PPROF"); v != "" {
+		var err error
+		if pprofDefault, err = strconv.ParseBool(v); err != nil {
+			return Config{}, fmt.Errorf("configuration: FIREFLOW_PPROF: %q is not true or false", v)
+		}
+	}
+	fs.BoolVar(&c.Pprof, "pprof", pprofDefault, "serve /debug/pprof/ on the metrics listener (FIREFLOW_PPROF)")
 	durations := []struct {
 		p         *time.Duration
 		flag, key string
@@ -186,6 +201,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("jwt_jwks_url", MaskURL(c.JWKSURL)),
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),
+		slog.Bool("pprof", c.Pprof),
+		slog.String("sentry_dsn", maskSecret(c.SentryDSN)),
 	)
 }
 

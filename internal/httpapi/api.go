@@ -13,6 +13,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/swaggest/swgui/v5emb"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/service"
@@ -33,6 +36,16 @@ type Options struct {
 	MaxBodyBytes int64
 	// Auth verifies the bearer tokens of every /api/v1 operation. Required.
 	Auth Authenticator
+	// Observer receives each request's outcome, for metrics and error
+	// reports; nil observes nothing.
+	Observer Observer
+	// TracerProvider, when set, gives every request a server span named by
+	// its route, continuing a trace from the caller's W3C traceparent as
+	// read by Propagator. Nil turns tracing off at no cost.
+	TracerProvider trace.TracerProvider
+	// Propagator reads the caller's trace context; nil means W3C
+	// traceparent and tracestate.
+	Propagator propagation.TextMapPropagator
 }
 
 type api struct {
@@ -75,6 +88,9 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	if opts.Ready == nil {
 		opts.Ready = func(context.Context) error { return nil }
 	}
@@ -98,7 +114,16 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	mux.Handle("GET /docs/swagger-ui/", swagger)
 	mux.Handle("GET /docs/swagger-ui", http.RedirectHandler("/docs/swagger-ui/", http.StatusMovedPermanently))
 
-	return withRequestID(withAccessLog(opts.Logger, withProblemFallback(mux.ServeMux))), a.humaAPI, mux.patterns
+	h := withRequestID(withAccessLog(opts.Logger, opts.Observer, withProblemFallback(mux.ServeMux)))
+	if opts.TracerProvider != nil {
+		if opts.Propagator == nil {
+			opts.Propagator = propagation.TraceContext{}
+		}
+		h = otelhttp.NewHandler(h, "fireflow",
+			otelhttp.WithTracerProvider(opts.TracerProvider), otelhttp.WithPropagators(opts.Propagator),
+			otelhttp.WithFilter(notProbe))
+	}
+	return h, a.humaAPI, mux.patterns
 }
 
 func humaConfig(version string) huma.Config {

@@ -76,6 +76,7 @@ func (a *api) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	setSubject(ctx.Context(), p.Subject)
 	if !p.Can(need) {
+		a.opts.Observer.AuthFailed("forbidden")
 		held := string(p.Role)
 		if held == "" {
 			held = "no FireFlow role"
@@ -94,6 +95,7 @@ func (a *api) unauthorized(ctx huma.Context, reason, msg string) {
 		challenge += `, error="invalid_token"`
 	}
 	ctx.SetHeader("WWW-Authenticate", challenge)
+	a.opts.Observer.AuthFailed(reason)
 	a.log.InfoContext(ctx.Context(), "unauthenticated request", "request_id", requestID(ctx.Context()), "reason", reason)
 	_ = huma.WriteErr(a.humaAPI, ctx, http.StatusUnauthorized, msg)
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -101,10 +102,12 @@ func (a *api) registerEvaluate() {
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
 		}
+		started := time.Now()
 		decisions, err := a.svc.Evaluate(ctx, in.FirewallID, flows, input.Explain)
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
 		}
+		a.opts.Observer.Evaluated(len(decisions), time.Since(started))
 		body, err := encodeDecisions(decisions, input.Flow != nil)
 		if err != nil {
 			return nil, a.toProblem(ctx, err)

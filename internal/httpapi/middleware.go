@@ -97,36 +97,65 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// withAccessLog writes one log line per request and turns a panic into a
-// 500 problem, so that one bad request cannot take the server down.
-func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
+// withAccessLog writes one log line per request, tells the observer about
+// it, and turns a panic into a 500 problem, so that one bad request cannot
+// take the server down. The log line and the observer see the route
+// pattern, never the raw path, and nothing of the headers or body.
+func withAccessLog(log *slog.Logger, obs Observer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		obs.RequestStarted()
 		rec := &statusRecorder{ResponseWriter: w}
+		var body *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r.Body = body
+		}
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()), "panic", v, "stack", string(debug.Stack()))
+			ctx := r.Context()
+			v := recover()
+			aborted := v == http.ErrAbortHandler
+			if v != nil && !aborted {
+				log.ErrorContext(ctx, "panic", "request_id", requestID(ctx), "panic", v, "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeProblem(rec, newProblem(r.Context(), http.StatusInternalServerError, "an internal error occurred; quote the request_id when reporting it"))
+					writeProblem(rec, newProblem(ctx, http.StatusInternalServerError, "an internal error occurred; quote the request_id when reporting it"))
 				}
 			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
+			info := infoFrom(ctx)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK // what net/http sends for a handler that wrote nothing
 			}
-			info := infoFrom(r.Context())
-			log.InfoContext(r.Context(), "request",
-				"request_id", info.id,
+			done := &RequestRecord{
+				Method:        r.Method,
+				Route:         routeOf(r.Pattern),
+				Status:        status,
+				ResponseBytes: rec.bytes,
+				Duration:      time.Since(start),
+				RequestID:     info.id,
+				TraceID:       traceID(ctx),
+			}
+			if !aborted {
+				done.Panic = v
+			}
+			if body != nil {
+				done.RequestBytes = body.n
+			}
+			nameSpan(ctx, done.Method, done.Route)
+			obs.RequestFinished(done)
+			log.InfoContext(ctx, "request",
+				"request_id", done.RequestID,
+				"trace_id", done.TraceID,
 				"sub", info.subject,
-				"method", r.Method,
-				"route", route,
-				"status", rec.status,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000,
-				"bytes", rec.bytes,
+				"method", done.Method,
+				"route", done.Route,
+				"status", done.Status,
+				"duration_ms", float64(done.Duration.Microseconds())/1000,
+				"bytes", done.ResponseBytes,
 			)
+			if aborted {
+				panic(v)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -20,6 +20,7 @@ type Problem struct {
 	Detail    string          `json:"detail" doc:"What went wrong in this occurrence." example:"the rule is not valid"`
 	Errors    []ProblemDetail `json:"errors,omitempty" doc:"One entry for each problem with a field, parameter or header."`
 	RequestID string          `json:"request_id" doc:"The request's id; the server logs carry the same id." example:"0f9c2a4e1b7d3c55"`
+	TraceID   string          `json:"trace_id,omitempty" doc:"The request's W3C trace id, when tracing is on; the logs and the trace carry the same id." example:"4bf92f3577b34da6a3ce929d0e0e4736"`
 }
 
 // ProblemDetail is one problem with one part of the request.
@@ -72,6 +73,7 @@ func newProblem(ctx context.Context, status int, detail string, details ...Probl
 		Detail:    detail,
 		Errors:    details,
 		RequestID: requestID(ctx),
+		TraceID:   traceID(ctx),
 	}
 }
 

@@ -109,6 +109,12 @@ func (s *Store) Close() error {
 	return errors.Join(readErr, s.write.Close())
 }
 
+// PoolStats returns the statistics of the two connection pools, "write"
+// (one connection: SQLite has one writer) and "read", for metrics.
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"write": s.write.Stats(), "read": s.read.Stats()}
+}
+
 // Ready reports an error if the database does not answer or its schema is
 // older than the newest embedded migration. A newer schema is accepted, so
 // that the old version keeps serving while a rolling upgrade runs.

@@ -166,3 +166,17 @@ func TestOpenPaths(t *testing.T) {
 		}
 	})
 }
+
+func TestPoolStats(t *testing.T) {
+	s := open(t)
+	if _, err := s.GetRevision(t.Context(), "none"); firewall.CodeOf(err) != firewall.CodeNotFound {
+		t.Fatalf("GetRevision: %v", err)
+	}
+	stats := s.PoolStats()
+	if got := stats["write"].MaxOpenConnections; got != 1 {
+		t.Errorf("write pool max %d, want 1", got)
+	}
+	if got := stats["read"]; got.MaxOpenConnections < 4 || got.OpenConnections < 1 {
+		t.Errorf("read pool %+v: want at least 4 allowed and the one just used open", got)
+	}
+}

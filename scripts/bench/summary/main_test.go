@@ -71,3 +71,26 @@ func TestWriteTargets(t *testing.T) {
 		t.Errorf("unknown peak should be n/a:\n%s", buf.String())
 	}
 }
+
+// TestWriteCosts checks the two cost figures: metrics and logs against the
+// plain API, and auth against the plain API with auth stubbed out.
+func TestWriteCosts(t *testing.T) {
+	r, err := readReport(writeReport(t, sample)) // 19999.6 req/s
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, noauth := *r, *r
+	plain.Throughput = 21000  // fireflow loses 4.8 % to metrics and logs
+	noauth.Throughput = 23000 // the plain API loses 8.7 % to auth
+	var buf bytes.Buffer
+	missed := write(&buf, &input{get: r, plain: &plain, noauth: &noauth, startupKB: -1, idleKB: -1, peakKB: -1})
+	out := buf.String()
+	for _, want := range []string{"throughput lost to metrics+logs (tracing off)  4.8 %", "throughput lost to auth", "8.7 % (21000 vs 23000 req/s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if missed != 1 {
+		t.Errorf("missed = %d, want 1 (auth)\n%s", missed, out)
+	}
+}

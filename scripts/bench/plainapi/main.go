@@ -1,11 +1,15 @@
-// Command noauth serves the FireFlow API over an existing SQLite database
-// with token verification replaced by a stub that lets every request in as
-// admin. make bench runs it beside the real server to measure what
-// authentication costs; it is a benchmark baseline, never a way to run
+// Command plainapi serves the FireFlow API over an existing SQLite database
+// without metrics, tracing or access logs (the request id, error mapping
+// and panic recovery stay: they are the API's). With -secret-file it checks
+// tokens as fireflow does; without it, a stub lets every request in as
+// admin. make bench runs both beside the real server: fireflow against the
+// first measures what observability costs, the first against the second
+// what authentication costs. It is a benchmark baseline, never a way to run
 // FireFlow.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -31,7 +35,7 @@ func (allowAll) Verify(context.Context, string) (auth.Principal, error) {
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "noauth:", err)
+		fmt.Fprintln(os.Stderr, "plainapi:", err)
 		os.Exit(1)
 	}
 }
@@ -40,6 +44,7 @@ func run() error {
 	db := flag.String("db", "", "path of a migrated FireFlow SQLite database")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	addrFile := flag.String("addr-file", "", "write the bound address here once listening")
+	secretFile := flag.String("secret-file", "", "verify HS256 tokens with the secret in this file; without it every request is let in")
 	flag.Parse()
 	if *db == "" {
 		return errors.New("-db is required")
@@ -63,7 +68,17 @@ func run() error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: httpapi.New(service.New(store), httpapi.Options{Version: "noauth", Auth: allowAll{}})}
+	var authn httpapi.Authenticator = allowAll{}
+	if *secretFile != "" {
+		secret, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return err
+		}
+		if authn, err = auth.NewVerifier(ctx, auth.Config{HS256Secret: bytes.TrimSpace(secret)}); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Handler: httpapi.New(service.New(store), httpapi.Options{Version: "plain", Auth: authn})}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
