@@ -30,8 +30,13 @@ func hs256Secret(cfg config.Config) ([]byte, error) {
 		}
 		return []byte(cfg.JWTSecret), nil
 	}
-	if cfg.JWKSURL != "" || cfg.Production() {
+	if cfg.JWKSURL != "" {
 		return nil, nil
+	}
+	// Checked here, not in config, because only what verifies or mints
+	// tokens needs a key: "fireflow migrate" in production needs none.
+	if cfg.Production() {
+		return nil, errors.New("production needs FIREFLOW_JWT_JWKS_URL or FIREFLOW_JWT_SECRET; it never uses the development secret")
 	}
 	return loadDevSecret(cfg.DevSecretFile)
 }

@@ -236,6 +236,25 @@ func TestProductionRefusesImplicitDatabase(t *testing.T) {
 	}
 }
 
+// TestProductionKeys checks that a production server refuses to start
+// without a way to verify tokens, while a production migration, which
+// verifies none, needs only the database URL.
+func TestProductionKeys(t *testing.T) {
+	env := map[string]string{"FIREFLOW_ENV": "production", "FIREFLOW_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "fireflow.db")}
+	getenv := func(k string) string { return env[k] }
+	err := run(context.Background(), []string{"serve"}, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "production needs FIREFLOW_JWT_JWKS_URL or FIREFLOW_JWT_SECRET") {
+		t.Fatalf("serve: error %v, want a refusal to start without a token key", err)
+	}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"migrate", "up"}, getenv, &out, io.Discard); err != nil {
+		t.Fatalf("migrate up in production without a token key: %v", err)
+	}
+	if !strings.Contains(out.String(), "(current)") {
+		t.Fatalf("migrate up printed %q", out.String())
+	}
+}
+
 // syncBuffer is a bytes.Buffer that the server's goroutines may write to.
 type syncBuffer struct {
 	mu  sync.Mutex

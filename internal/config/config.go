@@ -139,9 +139,6 @@ func (c Config) check() []error {
 	if c.Env == Production && c.DatabaseURL == "" {
 		errs = append(errs, errors.New("production needs an explicit FIREFLOW_DATABASE_URL"))
 	}
-	if c.Env == Production && c.JWTSecret == "" && c.JWKSURL == "" {
-		errs = append(errs, errors.New("production needs FIREFLOW_JWT_JWKS_URL or FIREFLOW_JWT_SECRET; it never uses the development secret"))
-	}
 	if c.DatabaseURL != "" {
 		if _, _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
 			errs = append(errs, err)
