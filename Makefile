@@ -28,7 +28,7 @@ COMPOSE := docker compose -f deploy/compose/docker-compose.yml
 # make release-minor DRY_RUN=1 shows the release without making it.
 DRY_RUN ?=
 
-.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci bench dashboards tools clean \
+.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci ci-deps bench dashboards tools clean \
 	test-deploy image image-push up down monitor monitor-urls check-release-tag release-patch release-minor release-major
 
 help: ## List the targets
@@ -67,6 +67,9 @@ fmt-check: ## Fail if a Go file is not gofmt-formatted
 	echo "gofmt: ok"
 
 ci: lint test ## What CI runs: lint then test
+
+ci-deps: ## Install the system packages the tests need and the machine lacks (apt-get; Chromium, PostgreSQL, Prometheus)
+	scripts/ci-deps.sh
 
 test-deploy: ## Check the chart, Compose stack, Dockerfile, releases and the image's binary (deploy/test)
 	scripts/test-deploy.sh
