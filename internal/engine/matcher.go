@@ -275,13 +275,20 @@ func (m *Matcher) prepare(q *query, f *Flow, now time.Time, ex *[]int32) {
 func (m *Matcher) run(q *query) int32 {
 	best := int32(len(m.rules))
 	src, dst := &m.src, &m.dst
-	// Pairs with ANY on a side are reached from the chains directly.
-	best = m.scanSpan(&m.anyAny[bits.TrailingZeros8(q.pbit)], best, q)
+	// Pairs with ANY on a side are reached from the chains directly. A span
+	// is checked here, before the call, because most of them are skipped.
+	if sp := &m.anyAny[bits.TrailingZeros8(q.pbit)]; sp.useful(best, q.pbit) {
+		best = m.scanSpan(sp, best, q)
+	}
 	for s := q.sh; s > 0; s = src.nodes[s].parent {
-		best = m.scanSpan(&src.nodes[s].any, best, q)
+		if sp := &src.nodes[s].any; sp.useful(best, q.pbit) {
+			best = m.scanSpan(sp, best, q)
+		}
 	}
 	for d := q.dh; d > 0; d = dst.nodes[d].parent {
-		best = m.scanSpan(&dst.nodes[d].any, best, q)
+		if sp := &dst.nodes[d].any; sp.useful(best, q.pbit) {
+			best = m.scanSpan(sp, best, q)
+		}
 	}
 	// Pairs of two prefixes go through the filter, then the table.
 	for s := q.sh; s > 0; s = src.nodes[s].parent {
@@ -302,8 +309,10 @@ func (m *Matcher) run(q *query) int32 {
 			switch {
 			case e == nil || e.order >= best:
 			case e.proto == 0:
-				best = m.scanSpan(&m.spans[e.ext], best, q)
-			case m.match(e, q):
+				if sp := &m.spans[e.ext]; sp.useful(best, q.pbit) {
+					best = m.scanSpan(sp, best, q)
+				}
+			case e.fits(q.pbit, q.dp) && (e.flags == 0 || m.check(e, q)):
 				best = e.order
 			}
 		}
@@ -311,54 +320,67 @@ func (m *Matcher) run(q *query) int32 {
 	return best
 }
 
+// useful reports whether sp may hold a match for a flow of protocol bit
+// pbit that comes before best.
+func (sp *span) useful(best int32, pbit uint8) bool {
+	return sp.first < best && sp.protos&pbit != 0
+}
+
 // scanSpan returns the order of the first entry of sp that matches q and
-// comes before best, or best.
+// comes before best, or best. The caller has checked that sp is useful.
 func (m *Matcher) scanSpan(sp *span, best int32, q *query) int32 {
-	if sp.first >= best || sp.protos&q.pbit == 0 {
-		return best
-	}
+	var es, more []entry
 	if sp.n >= 0 {
-		return m.scan(m.entries[sp.off:sp.off+int32(sp.n)], best, q)
+		es = m.entries[sp.off : sp.off+int32(sp.n)]
+	} else {
+		es, more = m.bigLists(sp, q)
 	}
+	pbit, dp := q.pbit, q.dp
+	for {
+		for i := range es {
+			e := &es[i]
+			if e.order >= best {
+				break
+			}
+			if e.fits(pbit, dp) && (e.flags == 0 || m.check(e, q)) {
+				best = e.order // the other list may still hold an earlier one
+				break
+			}
+		}
+		if len(more) == 0 {
+			return best
+		}
+		es, more = more, nil
+	}
+}
+
+// bigLists returns the two lists of a big span that hold the candidates
+// for q: the entries listed under the flow's destination port (tcp and udp
+// only), and the rest of the flow's protocol class.
+func (m *Matcher) bigLists(sp *span, q *query) (ports, rest []entry) {
 	rec := m.bigs[sp.off:]
 	c := bits.TrailingZeros8(q.pbit)
 	if c < 2 {
 		if n := rec[bigPorts+2*c+1]; n > 0 {
 			t := m.bigs[rec[bigPorts+2*c] : rec[bigPorts+2*c]+2*n+2]
 			i := 2 * findPortTable(t[:2*n], q.dp)
-			best = m.scan(m.entries[t[i+1]:t[i+3]], best, q)
+			ports = m.entries[t[i+1]:t[i+3]]
 		}
 	}
 	off, n := rec[bigRest+2*c], rec[bigRest+2*c+1]
-	return m.scan(m.entries[off:off+n], best, q)
+	return ports, m.entries[off : off+n]
 }
 
-// scan returns the order of the first entry of es (sorted by order) that
-// matches q and comes before best, or best.
-func (m *Matcher) scan(es []entry, best int32, q *query) int32 {
-	for i := range es {
-		e := &es[i]
-		if e.order >= best {
-			break
-		}
-		if m.match(e, q) {
-			return e.order
-		}
-	}
-	return best
-}
-
-// match reports whether e matches q on protocol, ports and expiry (the
-// addresses were matched by the keys that led to e).
-func (m *Matcher) match(e *entry, q *query) bool {
+// fits reports whether e matches a flow of protocol bit pbit and
+// destination port dp on protocol and destination port; the entry's flags
+// ask for the other checks (the addresses were matched by the keys that led
+// to e).
+func (e *entry) fits(pbit uint8, dp uint16) bool {
 	// One branch for protocol and port: the top bit of each term is set
 	// when its check fails.
-	proto := uint32(e.proto&q.pbit) - 1
-	port := uint32(e.dW) - uint32(q.dp-e.dLo)
-	if (proto|port)>>31 != 0 {
-		return false
-	}
-	return e.flags == 0 || m.check(e, q)
+	proto := uint32(e.proto&pbit) - 1
+	port := uint32(e.dW) - uint32(dp-e.dLo)
+	return (proto|port)>>31 == 0
 }
 
 // check does the rare, slower checks an entry's flags ask for, expiry
