@@ -19,8 +19,12 @@ const crossLimit = 64
 // anyID is the id list of an empty prefix list. Read only.
 var anyID = []int32{0}
 
-// bigBucket is the size above which a span is split by protocol and destination port.
-const bigBucket = 64
+// bigBucket is the size above which a span is split by protocol and
+// destination port. Below it, a scan that stops at the first match is
+// cheaper than the split's record and port search (callgrind, realistic
+// 100,000 rules: at 64, 1178 instructions and 3.2 misses of a 1 MB cache a
+// flow; at 128, 1159 and 3.0).
+const bigBucket = 128
 
 func terminal(a firewall.Action) bool {
 	return a == firewall.Allow || a == firewall.Deny || a == firewall.Reject
@@ -51,12 +55,18 @@ func ruleProtoMask(p firewall.Protocol) uint8 {
 // The only errors are a firewall default action that cannot decide a flow,
 // and more than a billion distinct prefixes.
 func Compile(t Tree) (*Matcher, error) {
+	return compile(t, bigBucket)
+}
+
+// compile is Compile with big as the size above which a span is split;
+// tests lower it to check the split on small firewalls.
+func compile(t Tree, big int) (*Matcher, error) {
 	if !terminal(t.Firewall.DefaultAction) {
 		return nil, fmt.Errorf("engine: firewall %q has default action %q; it must be allow or deny",
 			t.Firewall.ID, t.Firewall.DefaultAction)
 	}
 	m := &Matcher{revision: t.Firewall.Revision, fwDefault: t.Firewall.DefaultAction, cut: -1}
-	b := newBuilder(m)
+	b := newBuilder(m, big)
 
 	pidx := make([]int, len(t.Policies))
 	for i := range pidx {
@@ -107,6 +117,7 @@ type builder struct {
 	srcP, dstP     []netip.Prefix // by id; id 0 is ANY
 	items          []item
 	sbuf, dbuf     []int32
+	big            int // spans of more entries are split
 }
 
 type item struct {
@@ -114,9 +125,10 @@ type item struct {
 	e   entry
 }
 
-func newBuilder(m *Matcher) *builder {
+func newBuilder(m *Matcher, big int) *builder {
 	return &builder{
 		m:      m,
+		big:    big,
 		srcIDs: map[netip.Prefix]int32{},
 		dstIDs: map[netip.Prefix]int32{},
 		srcP:   []netip.Prefix{{}},
@@ -291,7 +303,7 @@ func (b *builder) finish() {
 					}
 				}
 				if len(es) > 0 {
-					m.anyAny[c] = m.addSpan(es)
+					m.anyAny[c] = b.addSpan(es)
 				}
 			}
 			i = j
@@ -310,7 +322,7 @@ func (b *builder) finish() {
 		for k := i; k < j; k++ {
 			es = append(es, b.items[k].e)
 		}
-		sp := m.addSpan(es)
+		sp := b.addSpan(es)
 		i = j
 		switch {
 		case s == 0:
@@ -354,12 +366,13 @@ func (b *builder) finish() {
 }
 
 // addSpan stores entries (in order) and returns their span.
-func (m *Matcher) addSpan(es []entry) span {
+func (b *builder) addSpan(es []entry) span {
+	m := b.m
 	sp := span{first: es[0].order, off: int32(len(m.entries)), n: int16(len(es))}
 	for _, e := range es {
 		sp.protos |= e.proto
 	}
-	if len(es) > bigBucket {
+	if len(es) > b.big {
 		sp.off, sp.n = m.buildBigIndex(es), -1
 		return sp
 	}

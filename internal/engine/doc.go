@@ -58,7 +58,7 @@
 //     of its first entry and the protocols it holds, so a span that cannot
 //     beat the best match so far is skipped without being read (Open
 //     vSwitch's priority pruning), and a scan stops at its first match.
-//     Spans of more than 64 entries are split by protocol and by elementary
+//     Spans of more than 128 entries are split by protocol and by elementary
 //     destination-port interval. An entry checks protocol and destination
 //     port inline, in one branch; source ports, several destination ranges,
 //     long lists and expiry are in a side record read only for the entries
