@@ -280,11 +280,7 @@ func (b *builder) finish() {
 	for c := range m.anyAny {
 		m.anyAny[c] = empty
 	}
-	type pair struct {
-		key uint64
-		e   entry
-	}
-	var pairs []pair
+	var pairs []pairSlot
 	for i := 0; i < len(b.items); {
 		j := i
 		key := b.items[i].key
@@ -313,7 +309,7 @@ func (b *builder) finish() {
 			srcInfo[s].min = min(srcInfo[s].min, first.order)
 			dstInfo[d].min = min(dstInfo[d].min, first.order)
 			if j-i == 1 { // inline in the pair table
-				pairs = append(pairs, pair{key, first})
+				pairs = append(pairs, pairSlot{key, first})
 				i = j
 				continue
 			}
@@ -330,39 +326,50 @@ func (b *builder) finish() {
 		case d == 0:
 			srcInfo[s].any = sp
 		default:
-			pairs = append(pairs, pair{key, entry{order: sp.first, ext: int32(len(m.spans))}})
+			pairs = append(pairs, pairSlot{key, entry{order: sp.first, ext: int32(len(m.spans))}})
 			m.spans = append(m.spans, sp)
 		}
 	}
 	b.items = nil
 
-	// The filter has about 16 bits a pair; the table is at most 70% full.
-	m.bloom = pairFilter{n: uint64(max(1, (len(pairs)*16+63)/64))}
-	m.bloom.words = make([]filterWord, m.bloom.n)
-	for i := range m.bloom.words {
-		m.bloom.words[i].min = math.MaxInt32
-	}
+	// The table is at most 70% full.
+	m.bloom = newPairFilter(pairs, int32(len(m.rules)))
 	m.pairs = pairTable{n: uint64(len(pairs)*10/7 + 8)}
 	m.pairs.slots = make([]pairSlot, m.pairs.n)
 	for i := range m.pairs.slots {
 		m.pairs.slots[i].key = emptyKey
 	}
 	for _, p := range pairs {
-		h := hashKey(p.key)
-		w, _ := bits.Mul64(h, m.bloom.n)
-		m.bloom.words[w].bits |= filterBits(h)
-		m.bloom.words[w].min = min(m.bloom.words[w].min, p.e.order)
-		i, _ := bits.Mul64(h, m.pairs.n)
+		i, _ := bits.Mul64(hashKey(p.key), m.pairs.n)
 		for m.pairs.slots[i].key != emptyKey {
 			if i++; i == m.pairs.n {
 				i = 0
 			}
 		}
-		m.pairs.slots[i] = pairSlot(p)
+		m.pairs.slots[i] = p
 	}
 
 	buildSide(&m.src, b.srcP, srcInfo)
 	buildSide(&m.dst, b.dstP, dstInfo)
+}
+
+// newPairFilter returns the filter of pairs, whose orders are below none,
+// with about 12 bits a pair.
+func newPairFilter(pairs []pairSlot, none int32) pairFilter {
+	f := pairFilter{n: uint64(max(1, (len(pairs)*12+filterMinShift-1)/filterMinShift))}
+	f.shift = uint8(max(0, bits.Len32(uint32(none))-(64-filterMinShift)))
+	f.words = make([]uint64, f.n)
+	for i := range f.words {
+		f.words[i] = ^uint64(filterBitsMask) // no pair: the highest order
+	}
+	for _, p := range pairs {
+		h := hashKey(p.key)
+		wi, _ := bits.Mul64(h, f.n)
+		w := &f.words[wi]
+		low := min(*w>>filterMinShift, uint64(p.e.order>>f.shift))
+		*w = low<<filterMinShift | *w&filterBitsMask | filterBits(h)
+	}
+	return f
 }
 
 // addSpan stores entries (in order) and returns their span.

@@ -50,9 +50,10 @@
 //
 //  4. Pairs with ANY are reached from the chain itself: each prefix holds
 //     the span of its (prefix, ANY) entries; (ANY, ANY) is split by
-//     protocol. Pairs of two prefixes go through a small Bloom filter,
-//     whose words also hold the lowest order of their pairs, then an
-//     open-addressing table that holds a single entry inline.
+//     protocol. Pairs of two prefixes go through a small Bloom filter (2
+//     bytes a pair), whose words also hold the lowest order of their pairs
+//     (rounded down), then an open-addressing table that holds a single
+//     entry inline.
 //
 //  5. Spans and pruning. A span lists its entries in order, with the order
 //     of its first entry and the protocols it holds, so a span that cannot

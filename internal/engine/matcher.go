@@ -155,29 +155,41 @@ func hashKey(k uint64) uint64 {
 }
 
 // pairFilter is a blocked Bloom filter of the pairs that have entries:
-// about 16 bits a pair, three bits in one word, with the lowest first order
-// of the pairs hashed to the word. A check is one read of a table small
+// about 12 bits a pair, three bits in the low 48 bits of one 64-bit word,
+// whose top 16 bits hold the lowest first order of the pairs hashed to the
+// word, shifted right by shift. A check is one read of a table small
 // enough to stay in cache; it rules out the (source, destination)
 // combinations of a flow that no rule uses, and those whose rules all come
 // after the best match so far, without a probe of the big pair table.
+// Flows read it at random, so it is kept to 2 bytes a pair: at 100,000
+// rules, 16-byte words (16 bits a pair) made it 333 KB, a third of the
+// CPU's L2 cache.
 type pairFilter struct {
-	words []filterWord
+	words []uint64
 	n     uint64
+	shift uint8
 }
 
-type filterWord struct {
-	bits uint64
-	min  int32
-}
+// The filter bits of a word are its low filterMinShift bits.
+const (
+	filterMinShift = 48
+	filterBitsMask = 1<<filterMinShift - 1
+)
 
-func filterBits(h uint64) uint64 { return 1<<(h&63) | 1<<(h>>6&63) | 1<<(h>>12&63) }
+// filterBits returns the three filter bits of the pair of hash h, one in
+// each 16-bit lane of the filter bits of a word.
+func filterBits(h uint64) uint64 {
+	return 1<<(h&15) | 1<<(16+h>>4&15) | 1<<(32+h>>8&15)
+}
 
 // has reports whether the pair of hash h may have entries before best.
 func (f *pairFilter) has(h uint64, best int32) bool {
 	hi, _ := bits.Mul64(h, f.n)
-	w := &f.words[hi]
+	w := f.words[hi]
 	m := filterBits(h)
-	return w.bits&m == m && w.min < best
+	// The order stored is rounded down, so the test never rules out a
+	// pair with an entry before best.
+	return w&m == m && int32(w>>filterMinShift) <= (best-1)>>f.shift
 }
 
 // pairTable maps a pair key to its entry (when it has one) or to its span,
