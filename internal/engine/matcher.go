@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/bits"
 	"time"
 
@@ -292,15 +293,24 @@ func (m *Matcher) run(q *query) int32 {
 	if sp := &m.anyAny[bits.TrailingZeros8(q.pbit)]; sp.useful(best, q.pbit) {
 		best = m.scanSpan(sp, best, q)
 	}
+	// The walks also note the lowest order of the pairs of two prefixes on
+	// each chain: when one is not below best, no pair can beat it, and the
+	// second walk of the chains is skipped.
+	srcMin, dstMin := int32(math.MaxInt32), int32(math.MaxInt32)
 	for s := q.sh; s > 0; s = src.nodes[s].parent {
+		srcMin = min(srcMin, src.nodes[s].min)
 		if sp := &src.nodes[s].any; sp.useful(best, q.pbit) {
 			best = m.scanSpan(sp, best, q)
 		}
 	}
 	for d := q.dh; d > 0; d = dst.nodes[d].parent {
+		dstMin = min(dstMin, dst.nodes[d].min)
 		if sp := &dst.nodes[d].any; sp.useful(best, q.pbit) {
 			best = m.scanSpan(sp, best, q)
 		}
+	}
+	if max(srcMin, dstMin) >= best {
+		return best
 	}
 	// Pairs of two prefixes go through the filter, then the table.
 	for s := q.sh; s > 0; s = src.nodes[s].parent {
