@@ -101,17 +101,17 @@
 // unique and random sets are too noisy to quote in time; callgrind counts
 // instead (instructions, misses of a 48 KB L1 and of a 1 MB L2 a flow):
 //
-//	realistic 1,000       757 instructions,  6.1 L1,  1.1 L2 misses
-//	realistic 100,000    1167 instructions, 13.1 L1,  2.6 L2 misses
-//	unique 100,000       1330 instructions, 17.1 L1,  7.2 L2 misses
-//	random 10,000        1636 instructions, 15.1 L1,  4.1 L2 misses
+//	realistic 1,000       761 instructions,  6.1 L1,  1.1 L2 misses
+//	realistic 100,000    1174 instructions, 13.1 L1,  2.6 L2 misses
+//	unique 100,000       1335 instructions, 17.1 L1,  7.2 L2 misses
+//	random 10,000        1624 instructions, 15.1 L1,  4.0 L2 misses
 //
 // (1.1 of the L2 misses are the flows themselves, streamed.) The 100,000-
-// rule figures are 2.1× the 1,000-rule ones for Evaluate and 2.2-2.3× for
-// EvaluateBatch, where the aim was 2×. The gap is not one structure: a flow
+// rule figures are 2.1-2.2× the 1,000-rule ones for Evaluate and 2.2-2.3×
+// for EvaluateBatch, where the aim was 2×. The gap is not one structure: a flow
 // at 100,000 rules meets longer prefix chains (3.2 prefixes against 1.6)
 // and so more spans (2.9 against 1.3) and entries (6 against 1.4), which
-// costs 1.5× the instructions, twice the branch mispredictions (15 against
+// costs 1.5× the instructions, 1.7× the branch mispredictions (14 against
 // 8 a flow in callgrind's model, mostly at the ends of chain walks and
 // span scans) and 1.5 misses of the L2 cache, spread over the entries, the
 // pair filter and table, the rules and the address index.
