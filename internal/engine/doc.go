@@ -50,15 +50,16 @@
 //
 //  4. Pairs with ANY are reached from the chain itself: each prefix holds
 //     the span of its (prefix, ANY) entries; (ANY, ANY) is split by
-//     protocol. Pairs of two prefixes go through a small Bloom filter,
-//     whose words also hold the lowest order of their pairs, then an
-//     open-addressing table that holds a single entry inline.
+//     protocol. Pairs of two prefixes go through a small Bloom filter (2
+//     bytes a pair), whose words also hold the lowest order of their pairs
+//     (rounded down), then an open-addressing table that holds a single
+//     entry inline.
 //
 //  5. Spans and pruning. A span lists its entries in order, with the order
 //     of its first entry and the protocols it holds, so a span that cannot
 //     beat the best match so far is skipped without being read (Open
 //     vSwitch's priority pruning), and a scan stops at its first match.
-//     Spans of more than 64 entries are split by protocol and by elementary
+//     Spans of more than 128 entries are split by protocol and by elementary
 //     destination-port interval. An entry checks protocol and destination
 //     port inline, in one branch; source ports, several destination ranges,
 //     long lists and expiry are in a side record read only for the entries
@@ -89,17 +90,29 @@
 // much bigger index); "random" draws everything uniformly. ns per decision:
 //
 //	set                 Evaluate   EvaluateBatch   Compile
-//	realistic 100          78           70
-//	realistic 1,000       100           93          1.6 ms, 1.1 MB
-//	realistic 10,000      162          155
-//	realistic 100,000     214-225      208-216      140 ms, 59 MB
-//	unique 10,000         173          169
-//	unique 100,000        331-343      356-455      205 ms, 149 MB
-//	random 10,000         290          373          29 ms, 27 MB
+//	realistic 100          75-77        66-70
+//	realistic 1,000        95-99        88-90       1.6 ms, 1.1 MB
+//	realistic 10,000      152-157      146-154
+//	realistic 100,000     201-210      196-206      127-145 ms, 58 MB
 //
-// Figures move by 10-20% with the load of the shared machine. Past a few
-// thousand rules the cost is cache misses rather than work: the same
-// 100,000-rule matcher decides the same 16 flows over and over in about
-// 90 ns, so the 100,000-rule figures are about 2.2× the 1,000-rule ones
-// (3.4× with unique prefixes), where the aim was 2×.
+// (the fastest and the median of 12 runs on a quiet machine). The shared
+// machine is rarely quiet: under load, figures move by 10-50%, and the
+// 100,000-rule ones most, since other processes take the L3 cache. The
+// unique and random sets are too noisy to quote in time; callgrind counts
+// instead (instructions, misses of a 48 KB L1 and of a 1 MB L2 a flow):
+//
+//	realistic 1,000       761 instructions,  6.1 L1,  1.1 L2 misses
+//	realistic 100,000    1174 instructions, 13.1 L1,  2.6 L2 misses
+//	unique 100,000       1335 instructions, 17.1 L1,  7.2 L2 misses
+//	random 10,000        1624 instructions, 15.1 L1,  4.0 L2 misses
+//
+// (1.1 of the L2 misses are the flows themselves, streamed.) The 100,000-
+// rule figures are 2.1-2.2× the 1,000-rule ones for Evaluate and 2.2-2.3×
+// for EvaluateBatch, where the aim was 2×. The gap is not one structure: a flow
+// at 100,000 rules meets longer prefix chains (3.2 prefixes against 1.6)
+// and so more spans (2.9 against 1.3) and entries (6 against 1.4), which
+// costs 1.5× the instructions, 1.7× the branch mispredictions (14 against
+// 8 a flow in callgrind's model, mostly at the ends of chain walks and
+// span scans) and 1.5 misses of the L2 cache, spread over the entries, the
+// pair filter and table, the rules and the address index.
 package engine

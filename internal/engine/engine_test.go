@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"testing"
@@ -604,4 +606,43 @@ func TestConcurrentEvaluate(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestPairFilter checks that the filter never rules out a pair that has an
+// entry before best, also when orders are too big for its words and are
+// rounded (firewalls of more than 65,535 rules).
+func TestPairFilter(t *testing.T) {
+	for _, none := range []int32{100, 1 << 16, 1 << 20, math.MaxInt32} {
+		t.Run(fmt.Sprint(none), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(none), 1))
+			pairs := make([]pairSlot, 5000)
+			for i := range pairs {
+				pairs[i] = pairSlot{key: pairKey(r.Int32N(3000)+1, r.Int32N(3000)+1), e: entry{order: r.Int32N(none)}}
+			}
+			f := newPairFilter(pairs, none)
+			if f.shift == 0 && none > 1<<16 {
+				t.Fatalf("shift 0 with orders up to %d", none)
+			}
+			for _, p := range pairs {
+				h := hashKey(p.key)
+				for _, best := range []int32{p.e.order + 1, p.e.order + 2, none} {
+					if !f.has(h, best) {
+						t.Fatalf("pair %x of order %d ruled out before %d", p.key, p.e.order, best)
+					}
+				}
+			}
+			rejected := 0
+			for range 10000 {
+				if !f.has(hashKey(pairKey(r.Int32N(3000)+3001, r.Int32N(3000)+1)), none) {
+					rejected++
+				}
+			}
+			if rejected < 9000 {
+				t.Errorf("only %d of 10000 absent pairs ruled out", rejected)
+			}
+			if f.has(hashKey(pairs[0].key), 0) {
+				t.Errorf("a pair passes before order 0")
+			}
+		})
+	}
 }

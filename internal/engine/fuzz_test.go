@@ -149,16 +149,24 @@ func FuzzCompileEvaluate(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The same firewall with every span of more than two entries split
+		// by protocol and destination port.
+		split, err := compile(tree, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i := 0; i < 16 && (i == 0 || len(r.b) > 0); i++ {
 			fl := fuzzFlow(r)
 			now := []time.Time{genNow, genNow.Add(-time.Minute)}[i%2]
-			got := m.Evaluate(fl, now, true)
 			want := ref.evaluate(fl, now)
-			if !sameDecision(got, want) {
-				t.Fatalf("flow %+v at %v:\n got %+v\nwant %+v", fl, now, got, want)
-			}
-			if diff := cmp.Diff(ref.explain(fl, now), got.Path); diff != "" {
-				t.Fatalf("flow %+v: path (-want +got):\n%s", fl, diff)
+			for _, m := range []*Matcher{m, split} {
+				got := m.Evaluate(fl, now, true)
+				if !sameDecision(got, want) {
+					t.Fatalf("flow %+v at %v:\n got %+v\nwant %+v", fl, now, got, want)
+				}
+				if diff := cmp.Diff(ref.explain(fl, now), got.Path); diff != "" {
+					t.Fatalf("flow %+v: path (-want +got):\n%s", fl, diff)
+				}
 			}
 		}
 	})
