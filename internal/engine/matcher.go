@@ -350,47 +350,56 @@ func (sp *span) useful(best int32, pbit uint8) bool {
 
 // scanSpan returns the order of the first entry of sp that matches q and
 // comes before best, or best. The caller has checked that sp is useful.
+// Most spans are small and are scanned here in one loop, without the
+// slices and second list of a big span: at 100,000 rules a flow scans
+// about three spans, so their fixed cost counts.
 func (m *Matcher) scanSpan(sp *span, best int32, q *query) int32 {
-	var es, more []entry
-	if sp.n >= 0 {
-		es = m.entries[sp.off : sp.off+int32(sp.n)]
-	} else {
-		es, more = m.bigLists(sp, q)
+	if sp.n < 0 {
+		return m.scanBig(sp, best, q)
 	}
-	pbit, dp := q.pbit, q.dp
-	for {
-		for i := range es {
-			e := &es[i]
-			if e.order >= best {
-				break
-			}
-			if e.fits(pbit, dp) && (e.flags == 0 || m.check(e, q)) {
-				best = e.order // the other list may still hold an earlier one
-				break
-			}
-		}
-		if len(more) == 0 {
-			return best
-		}
-		es, more = more, nil
-	}
+	return m.scanList(sp.off, sp.off+int32(sp.n), best, q)
 }
 
-// bigLists returns the two lists of a big span that hold the candidates
-// for q: the entries listed under the flow's destination port (tcp and udp
-// only), and the rest of the flow's protocol class.
-func (m *Matcher) bigLists(sp *span, q *query) (ports, rest []entry) {
+// scanList returns the order of the first entry of m.entries[i:end] that
+// matches q and comes before best, or best.
+func (m *Matcher) scanList(i, end, best int32, q *query) int32 {
+	pbit, dp := q.pbit, q.dp
+	for ; i < end; i++ {
+		e := &m.entries[i]
+		if e.order >= best {
+			break
+		}
+		if e.fits(pbit, dp) && (e.flags == 0 || m.check(e, q)) {
+			return e.order
+		}
+	}
+	return best
+}
+
+// scanBig scans the two candidate lists of a big span; the rest list may
+// hold an earlier match than the port list.
+func (m *Matcher) scanBig(sp *span, best int32, q *query) int32 {
+	ports, rest := m.bigLists(sp, q)
+	best = m.scanList(ports[0], ports[1], best, q)
+	return m.scanList(rest[0], rest[1], best, q)
+}
+
+// bigLists returns the bounds in m.entries of the two lists of a big span
+// that hold the candidates for q: the entries listed under the flow's
+// destination port (tcp and udp only), and the rest of the flow's
+// protocol class.
+func (m *Matcher) bigLists(sp *span, q *query) (ports, rest [2]int32) {
 	rec := m.bigs[sp.off:]
 	c := bits.TrailingZeros8(q.pbit)
 	if c < 2 {
 		if n := rec[bigPorts+2*c+1]; n > 0 {
 			t := m.bigs[rec[bigPorts+2*c] : rec[bigPorts+2*c]+2*n+2]
 			i := 2 * findPortTable(t[:2*n], q.dp)
-			ports = m.entries[t[i+1]:t[i+3]]
+			ports = [2]int32{int32(t[i+1]), int32(t[i+3])}
 		}
 	}
-	off, n := rec[bigRest+2*c], rec[bigRest+2*c+1]
-	return ports, m.entries[off : off+n]
+	off, n := int32(rec[bigRest+2*c]), int32(rec[bigRest+2*c+1])
+	return ports, [2]int32{off, off + n}
 }
 
 // fits reports whether e matches a flow of protocol bit pbit and
