@@ -95,24 +95,40 @@
 //	realistic 10,000      152-157      146-154
 //	realistic 100,000     201-210      196-206      127-145 ms, 58 MB
 //
-// (the fastest and the median of 12 runs on a quiet machine). The shared
+// (the fastest and the median of 12 runs on a quiet machine; they predate
+// the scan of small spans without slices, 3-6% fewer instructions, whose
+// effect on time was within the noise of a loaded machine). The shared
 // machine is rarely quiet: under load, figures move by 10-50%, and the
 // 100,000-rule ones most, since other processes take the L3 cache. The
 // unique and random sets are too noisy to quote in time; callgrind counts
-// instead (instructions, misses of a 48 KB L1 and of a 1 MB L2 a flow):
+// instead (instructions, misses of a 48 KB L1 and of a 1 MB L2, and
+// mispredicted branches a flow; `valgrind --tool=callgrind --cache-sim=yes
+// --branch-sim=yes --D1=49152,12,64 --LL=1048576,16,64
+// --toggle-collect='*Matcher).Evaluate'` on the test binary with
+// -test.benchtime=100001x, GODEBUG=asyncpreemptoff=1 and GOMAXPROCS=1,
+// without which valgrind trips on the runtime's signals and RDTSCP):
 //
-//	realistic 1,000       761 instructions,  6.1 L1,  1.1 L2 misses
-//	realistic 100,000    1174 instructions, 13.1 L1,  2.6 L2 misses
-//	unique 100,000       1335 instructions, 17.1 L1,  7.2 L2 misses
-//	random 10,000        1624 instructions, 15.1 L1,  4.0 L2 misses
+//	realistic 1,000       680 instructions,  4.9 L1,  0.0 L2 misses,  8.4 mispredicted
+//	realistic 10,000      889 instructions,  9.1 L1,  0.5 L2 misses, 12.9 mispredicted
+//	realistic 100,000    1055 instructions, 12.0 L1,  1.5 L2 misses, 14.4 mispredicted
+//	unique 100,000       1213 instructions, 16.0 L1,  6.0 L2 misses, 18.6 mispredicted
+//	random 10,000        1554 instructions, 14.0 L1,  2.9 L2 misses, 15.6 mispredicted
 //
-// (1.1 of the L2 misses are the flows themselves, streamed.) The 100,000-
-// rule figures are 2.1-2.2× the 1,000-rule ones for Evaluate and 2.2-2.3×
+// (EvaluateBatch: 674 and 1051 instructions at 1,000 and 100,000 rules,
+// with 1.1 and 2.9 L2 misses, the flows and decisions streamed.) The
+// 100,000-rule figures are 2.1-2.2× the 1,000-rule ones for Evaluate and 2.2-2.3×
 // for EvaluateBatch, where the aim was 2×. The gap is not one structure: a flow
 // at 100,000 rules meets longer prefix chains (3.2 prefixes against 1.6)
 // and so more spans (2.9 against 1.3) and entries (6 against 1.4), which
-// costs 1.5× the instructions, 1.7× the branch mispredictions (14 against
+// costs 1.55× the instructions, 1.7× the branch mispredictions (14 against
 // 8 a flow in callgrind's model, mostly at the ends of chain walks and
-// span scans) and 1.5 misses of the L2 cache, spread over the entries, the
-// pair filter and table, the rules and the address index.
+// span scans), 2.4× the L1 misses (12 against 5: entries, pair filter,
+// chain nodes, address index, rules) and 1.5 misses of the L2 cache,
+// spread over the entries, the pair filter and table, the rules and the
+// address index. Measured and dropped as no better: stopping chain walks
+// on a per-prefix bound of everything above it (fewer mispredictions in
+// callgrind, more instructions and a bigger node), taking the first steps
+// of both chains a fixed number of times (predictable loop ends, but
+// +50-90 instructions, no clear gain in time), a single branch for a
+// span's order and protocol tests, and a leaf first-fit loop.
 package engine
