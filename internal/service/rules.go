@@ -8,7 +8,8 @@ import (
 	"github.com/fireflow/fireflow/internal/store"
 )
 
-// ListRules returns one page of a policy's rules, in position order.
+// ListRules returns one page of a policy's rules: those q.Filter selects,
+// by default in position order.
 func (s *Service) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
 	return s.store.ListRules(ctx, firewallID, policyID, clampPage(q))
 }
