@@ -53,7 +53,7 @@ func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
 func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
 		return openAt(t, pgtest.NewDatabase(t))
-	}, 2)
+	}, 4)
 }
 
 // TestUpdateRetriesDeadlocks makes two transactions lock two firewalls in

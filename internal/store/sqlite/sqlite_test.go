@@ -47,7 +47,7 @@ func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
 func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
 		return openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
-	}, 2)
+	}, 4)
 }
 
 func pragma(t *testing.T, db *sql.DB, name string) string {
