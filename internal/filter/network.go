@@ -126,6 +126,29 @@ func portEntry(p firewall.PortRange, side Side) cond {
 	}
 }
 
+// emptyOrAny is SQL true when the rule has no rows on side in the child
+// table (an empty list means any), or has one that match accepts; never
+// NULL. match binds its arguments when called.
+//
+// SQLite probes the table per rule with two EXISTS. PostgreSQL would turn
+// EXISTS under OR into a hashed subplan that reads every row of the side
+// before the first rule comes back, so it gets one aggregate probe per
+// rule instead, which a LIMIT stops early.
+func (b *Builder) emptyOrAny(table, alias string, side Side, match func() string) string {
+	if b.d.numbered {
+		sideArg := b.Arg(int64(side))
+		return "COALESCE((SELECT bool_or(" + match() + ") FROM " + table + " WHERE " + alias + ".rule_id = rules.id AND " +
+			alias + ".side = " + sideArg + "), TRUE)"
+	}
+	any := anyAddress
+	if alias == "p" {
+		any = anyPort
+	}
+	s := "(NOT " + any(b, side) + " OR EXISTS (SELECT 1 FROM " + table + " WHERE " + alias + ".rule_id = rules.id AND " +
+		alias + ".side = " + b.Arg(int64(side)) + " AND "
+	return s + match() + "))"
+}
+
 // networkFunc is one of the rule functions.
 type networkFunc struct {
 	name string
@@ -184,8 +207,9 @@ func (c *checker) network(e *expr.Expr, fn networkFunc, args []*expr.Expr) (cond
 			return nil, c.fail(arg, "%s takes a port from 1 to 65535, found %s", fn.name, describe(arg))
 		}
 		return func(b *Builder) string {
-			return "(NOT " + anyPort(b, side) + " OR EXISTS (SELECT 1 FROM rule_ports p WHERE p.rule_id = rules.id AND p.side = " +
-				b.Arg(int64(side)) + " AND p.lo <= " + b.Arg(n) + " AND p.hi >= " + b.Arg(n) + "))"
+			return b.emptyOrAny("rule_ports p", "p", side, func() string {
+				return "p.lo <= " + b.Arg(n) + " AND p.hi >= " + b.Arg(n)
+			})
 		}, nil
 	}
 	s, ok := stringConst(arg)
@@ -204,10 +228,10 @@ func (c *checker) network(e *expr.Expr, fn networkFunc, args []*expr.Expr) (cond
 		loBound, hiBound = r.hi, r.lo
 	}
 	return func(b *Builder) string {
-		// Placeholders are bound in the order they appear in the text.
-		s := "(NOT " + anyAddress(b, side) + " OR EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = "
-		s += b.Arg(int64(side)) + " AND a.family = " + b.Arg(int64(r.family))
-		s += " AND a.lo <= " + b.Arg(loBound) + " AND a.hi >= " + b.Arg(hiBound) + "))"
-		return s
+		return b.emptyOrAny("rule_addresses a", "a", side, func() string {
+			// Placeholders are bound in the order they appear in the text.
+			s := "a.family = " + b.Arg(int64(r.family))
+			return s + " AND a.lo <= " + b.Arg(loBound) + " AND a.hi >= " + b.Arg(hiBound)
+		})
 	}, nil
 }
