@@ -9,7 +9,9 @@ import (
 
 	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/pgtest"
 	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/postgres"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
 )
 
@@ -29,16 +31,41 @@ var fuzzSeeds = []string{
 	`(((a = 1)))`, `a.b.c(1, "x")`, `-1 = -2.5`, `"\u202e" : *`,
 }
 
-// fuzzStore is a migrated store holding one of each resource, so that
-// every condition has rows to run against.
-func fuzzStore(f *testing.F) (*sqlite.Store, firewall.Rule) {
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(f.TempDir(), "fuzz.db"))
+// TestMain starts the PostgreSQL cluster that FuzzFilterPostgres uses.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// sqliteStore is a migrated SQLite store in a temporary file.
+func sqliteStore(f *testing.F) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"))
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
+	return s
+}
+
+// postgresStore is a migrated PostgreSQL store on a fresh database.
+func postgresStore(f *testing.F) store.Store {
+	s, err := postgres.Open(context.Background(), pgtest.NewDatabase(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s
+}
+
+// migrator is what both stores offer to set up their schema.
+type migrator interface {
+	store.Store
+	Migrate(ctx context.Context) error
+	Close() error
+}
+
+// fuzzStore migrates s and fills it with one of each resource, so that
+// every condition has rows to run against.
+func fuzzStore(f *testing.F, s store.Store) firewall.Rule {
+	ctx := context.Background()
+	m := s.(migrator)
+	f.Cleanup(func() { _ = m.Close() })
+	if err := m.Migrate(ctx); err != nil {
 		f.Fatal(err)
 	}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
@@ -52,7 +79,7 @@ func fuzzStore(f *testing.F) (*sqlite.Store, firewall.Rule) {
 	r.Sources = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
 	r.DestinationPorts = []firewall.PortRange{{Low: 443, High: 443}}
 	r.ExpiresAt = &at
-	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.CreateFirewall(ctx, &fw); err != nil {
 			return err
 		}
@@ -68,14 +95,19 @@ func fuzzStore(f *testing.F) (*sqlite.Store, firewall.Rule) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	return s, r
+	return r
 }
 
 // FuzzFilter checks that any filter, order_by and page token either is
 // refused as invalid input or becomes SQL that SQLite runs: never a panic,
 // and never a database error, which the API would answer with 500.
-func FuzzFilter(f *testing.F) {
-	s, r := fuzzStore(f)
+func FuzzFilter(f *testing.F) { fuzzFilter(f, sqliteStore(f)) }
+
+// FuzzFilterPostgres is FuzzFilter on PostgreSQL.
+func FuzzFilterPostgres(f *testing.F) { fuzzFilter(f, postgresStore(f)) }
+
+func fuzzFilter(f *testing.F, s store.Store) {
+	r := fuzzStore(f, s)
 	ctx := context.Background()
 	page, err := s.ListRules(ctx, r.FirewallID, r.PolicyID, store.Query{PageSize: 1, OrderBy: "name desc"})
 	if err != nil {
