@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"go.einride.tech/aip/filtering"
+	expr "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 )
@@ -115,6 +116,11 @@ func (r *Resource) compileFilter(text string) (cond, error) {
 		return nil, problem("filter", text, offset, "%s", msg)
 	}
 	c := checker{res: r, text: text, lead: lead, positions: parsed.GetSourceInfo().GetPositions()}
+	if e := nulString(parsed.GetExpr()); e != nil {
+		// PostgreSQL text cannot hold NUL, so binding it would fail there;
+		// no stored value holds one either.
+		return nil, c.fail(e, "a string cannot hold the NUL character (\\u0000)")
+	}
 	where, err := c.boolExpr(parsed.GetExpr())
 	if err != nil {
 		return nil, err
@@ -154,4 +160,29 @@ func parseFailure(err error) (int, string) {
 		msg += "; expected a field, a value or '('"
 	}
 	return offset, msg
+}
+
+// nulString returns the first string constant in e that holds a NUL
+// character, or nil.
+func nulString(e *expr.Expr) *expr.Expr {
+	switch k := e.GetExprKind().(type) {
+	case *expr.Expr_ConstExpr:
+		if s, ok := stringConst(e); ok && strings.ContainsRune(s, 0) {
+			return e
+		}
+	case *expr.Expr_SelectExpr:
+		return nulString(k.SelectExpr.GetOperand())
+	case *expr.Expr_CallExpr:
+		if t := k.CallExpr.GetTarget(); t != nil {
+			if found := nulString(t); found != nil {
+				return found
+			}
+		}
+		for _, a := range k.CallExpr.GetArgs() {
+			if found := nulString(a); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
 }

@@ -28,7 +28,7 @@ var fuzzSeeds = []string{
 	`actor_roles:"admin" AND resource_type = rule`,
 	`priority >= 0x10 AND default_action != next`,
 	`name = "x'; DROP TABLE rules; --"`,
-	`(((a = 1)))`, `a.b.c(1, "x")`, `-1 = -2.5`, `"\u202e" : *`,
+	`name = "web\u0000"`, `(((a = 1)))`, `a.b.c(1, "x")`, `-1 = -2.5`, `"\u202e" : *`,
 }
 
 // TestMain starts the PostgreSQL cluster that FuzzFilterPostgres uses.

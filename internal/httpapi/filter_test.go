@@ -97,10 +97,10 @@ func TestFilterInjection(t *testing.T) {
 		{"filter", `name = "*' OR '1'='1"`, true},
 		{"filter", `description:"%' OR 1=1 --"`, true},
 		{"filter", `name = "/* comment */ web"`, true},
-		{"filter", `name = "web\u0000"`, true},
-		{"filter", `name = "ｗｅｂ"`, true},       // fullwidth letters are other characters
-		{"filter", `name = "we\u200bb"`, true}, // zero-width space inside
-		{"filter", `name = "\u202ebew"`, true}, // right-to-left override
+		{"filter", `name = "web\u0000"`, false}, // PostgreSQL text cannot hold NUL
+		{"filter", `name = "ｗｅｂ"`, true},        // fullwidth letters are other characters
+		{"filter", `name = "we\u200bb"`, true},  // zero-width space inside
+		{"filter", `name = "\u202ebew"`, true},  // right-to-left override
 		{"filter", `source_contains("10.0.0.1') OR 1=1 --")`, false},
 		{"filter", `name = 'web' OR 1=1`, false},
 		{"filter", `name = web; DROP TABLE rules`, false},

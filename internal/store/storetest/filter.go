@@ -398,6 +398,8 @@ func filterInvalid(t *testing.T, f *fixture) {
 		{`sources:"10.0.0.1/8"`, "", "host bits"},
 		{`source_contains("not an ip")`, "", "not an IPv4"},
 		{`destination_port_contains(70000)`, "", "1 to 65535"},
+		{`name = "web\u0000"`, "", "NUL"},
+		{`description = "x\x00*"`, "", "NUL"},
 		{`labels.env = "prod"`, "", `unknown field "labels.env"`},
 		{`(action = "deny"`, "", "character 17"},
 		{strings.Repeat(`name = "x" OR `, 200) + `name = "y"`, "", "at most 2048"},
