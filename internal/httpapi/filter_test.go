@@ -81,10 +81,14 @@ func TestListFilterAndOrder(t *testing.T) {
 }
 
 // TestFilterInjection sends SQL and Unicode tricks in filter, order_by and
-// page_token over real HTTP. Each must answer 400, or 200 treating the
+// page_token over real HTTP, on both stores. Each must answer 400, or 200 treating the
 // text as a literal that matches nothing, and leave every row in place.
 func TestFilterInjection(t *testing.T) {
-	s := newTestServer(t)
+	t.Run("sqlite", func(t *testing.T) { filterInjection(t, newTestServer(t)) })
+	t.Run("postgres", func(t *testing.T) { filterInjection(t, newPostgresTestServer(t)) })
+}
+
+func filterInjection(t *testing.T, s *testServer) {
 	tr := s.newTree("edge")
 	s.newRule(tr, map[string]any{"name": "web", "action": "allow"})
 	forge := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
