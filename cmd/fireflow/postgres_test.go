@@ -29,9 +29,9 @@ type replica struct {
 	t          *testing.T
 	url        string
 	metricsURL string
-	token  string
-	client *http.Client
-	done   chan error
+	token      string
+	client     *http.Client
+	done       chan error
 }
 
 // startReplica starts a production server on dbURL and returns once it

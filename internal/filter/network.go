@@ -140,11 +140,11 @@ func (b *Builder) emptyOrAny(table, alias string, side Side, match func() string
 		return "COALESCE((SELECT bool_or(" + match() + ") FROM " + table + " WHERE " + alias + ".rule_id = rules.id AND " +
 			alias + ".side = " + sideArg + "), TRUE)"
 	}
-	any := anyAddress
+	none := anyAddress
 	if alias == "p" {
-		any = anyPort
+		none = anyPort
 	}
-	s := "(NOT " + any(b, side) + " OR EXISTS (SELECT 1 FROM " + table + " WHERE " + alias + ".rule_id = rules.id AND " +
+	s := "(NOT " + none(b, side) + " OR EXISTS (SELECT 1 FROM " + table + " WHERE " + alias + ".rule_id = rules.id AND " +
 		alias + ".side = " + b.Arg(int64(side)) + " AND "
 	return s + match() + "))"
 }
