@@ -96,8 +96,11 @@ func (b *Builder) containsMatch(col, text string) string {
 }
 
 // collate makes string order bytewise in PostgreSQL, as it is in SQLite,
-// whatever the database's default collation. Id columns are left alone:
-// they may be of type uuid there, which orders bytewise already.
+// whatever the database's default collation. Id columns are left alone, so
+// that the primary and foreign key indexes serve the id tie-breaker: they
+// are text holding UUIDv7s (lower-case hex at fixed places), which every
+// usual collation orders as bytewise, and the keyset condition compares
+// them under the same collation as the ORDER BY.
 func (b *Builder) collate(col string, k Kind) string {
 	if b.d.numbered && (k == KindString || k == KindEnum) && !strings.HasSuffix(col, "id") {
 		return col + ` COLLATE "C"`
