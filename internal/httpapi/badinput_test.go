@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fireflow/fireflow/internal/store"
 )
 
 // badFixture is the data every bad-input row starts from: firewall "edge"
@@ -235,6 +238,50 @@ var badRows = []badRow{
 		status: 400, loc: "query.page_size", msg: ""},
 	{name: "list firewalls unknown query parameter", method: "GET", path: badPath(firewallsPath + "?colour=red"),
 		status: 400, loc: "query.colour", msg: "unknown query parameter"},
+
+	{name: "list firewalls filter unknown field", method: "GET", path: badPath(firewallsPath + "?filter=" + url.QueryEscape(`colour = "red"`)),
+		status: 400, loc: "query.filter", msg: `at character 1: unknown field "colour"`},
+	{name: "list firewalls filter syntax error", method: "GET", path: badPath(firewallsPath + "?filter=" + url.QueryEscape(`(name = "edge"`)),
+		status: 400, loc: "query.filter", msg: "at character 15: expected )"},
+	{name: "list firewalls filter type mismatch", method: "GET", path: badPath(firewallsPath + "?filter=" + url.QueryEscape(`revision = "high"`)),
+		status: 400, loc: "query.filter", msg: "at character 12: revision is an integer"},
+	{name: "list firewalls filter bad enum", method: "GET", path: badPath(firewallsPath + "?filter=" + url.QueryEscape(`default_action = "next"`)),
+		status: 400, loc: "query.filter", msg: "default_action is one of allow, deny"},
+	{name: "list firewalls filter over 2 KB", method: "GET", path: badPath(firewallsPath + "?filter=" + url.QueryEscape(strings.Repeat(`name = "x" OR `, 150)+`name = "y"`)),
+		status: 400, loc: "query.filter", msg: "at most 2048"},
+	{name: "list firewalls filter rule function", method: "GET", path: badPath(firewallsPath + "?filter=" + url.QueryEscape(`source_contains("10.0.0.1")`)),
+		status: 400, loc: "query.filter", msg: `unknown function "source_contains"`},
+	{name: "list firewalls order_by unknown field", method: "GET", path: badPath(firewallsPath + "?order_by=colour"),
+		status: 400, loc: "query.order_by", msg: `cannot order firewalls by "colour"; order_by accepts id, created_at, updated_at, name`},
+	{name: "list firewalls order_by bad direction", method: "GET", path: badPath(firewallsPath + "?order_by=" + url.QueryEscape("name up")),
+		status: 400, loc: "query.order_by", msg: "asc or desc"},
+	{name: "list firewalls order_by labels", method: "GET", path: badPath(firewallsPath + "?order_by=labels"),
+		status: 400, loc: "query.order_by", msg: `cannot order firewalls by "labels"`},
+	{name: "list policies filter bad boolean", method: "GET", path: func(fx badFixture) string { return fx.tr.policies() + "?filter=" + url.QueryEscape("enabled = maybe") },
+		status: 400, loc: "query.filter", msg: "at character 11: enabled is a boolean; expected true or false"},
+	{name: "list rules filter bad CIDR", method: "GET", path: func(fx badFixture) string {
+		return fx.tr.rules() + "?filter=" + url.QueryEscape(`source_overlaps("10.0.0.0/33")`)
+	},
+		status: 400, loc: "query.filter", msg: "at character 17:"},
+	{name: "list rules filter host bits in has", method: "GET", path: func(fx badFixture) string {
+		return fx.tr.rules() + "?filter=" + url.QueryEscape(`sources:"10.0.0.1/8"`)
+	},
+		status: 400, loc: "query.filter", msg: "did you mean 10.0.0.0/8?"},
+	{name: "list rules filter port out of range", method: "GET", path: func(fx badFixture) string {
+		return fx.tr.rules() + "?filter=" + url.QueryEscape(`destination_port_contains(0)`)
+	},
+		status: 400, loc: "query.filter", msg: "1 to 65535"},
+	{name: "list rules filter bad timestamp", method: "GET", path: func(fx badFixture) string {
+		return fx.tr.rules() + "?filter=" + url.QueryEscape(`expires_at < "tomorrow"`)
+	},
+		status: 400, loc: "query.filter", msg: "RFC 3339"},
+	{name: "list rules order_by expires_at", method: "GET", path: func(fx badFixture) string { return fx.tr.rules() + "?order_by=expires_at" },
+		status: 400, loc: "query.order_by", msg: `cannot order rules by "expires_at"`},
+	{name: "list rules token with another filter", method: "GET", path: func(fx badFixture) string {
+		return fx.tr.rules() + "?filter=enabled&page_token=" + store.EncodeCursor(store.NewCursor("other", []any{int64(1), "x"}))
+	}, status: 400, loc: "query.page_token", msg: "different filter or order_by"},
+	{name: "list audit events filter unknown field", method: "GET", path: badPath("/api/v1/audit-events?filter=" + url.QueryEscape(`who = "alice"`)),
+		status: 400, loc: "query.filter", msg: `unknown field "who"`},
 
 	// Filtering policies.
 	{name: "policy in missing firewall", method: "POST", path: badPath(firewallsPath + "/nope/filtering-policies"),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 	"github.com/fireflow/fireflow/internal/store"
@@ -35,14 +36,39 @@ type RuleParams struct {
 	RuleID string `path:"rule_id" maxLength:"64" doc:"The rule's id." example:"01936f8e-9e3c-7d50-9f41-7c8d9e0f1a2b"`
 }
 
-// ListParams selects a page of a collection.
+// ListParams selects a page of a collection. The descriptions of filter
+// and order_by are replaced per collection by describeList, so that each
+// lists its own fields.
 type ListParams struct {
 	PageSize  int    `query:"page_size" minimum:"1" maximum:"1000" default:"50" doc:"How many items to return, 1 to 1000."`
-	PageToken string `query:"page_token" maxLength:"2048" doc:"The next_page_token of the previous page; leave it out for the first page."`
+	PageToken string `query:"page_token" maxLength:"2048" doc:"The next_page_token of the previous page, with the same filter and order_by; leave it out for the first page."`
+	// The filter's length is checked by internal/filter, whose message
+	// says how long it was.
+	Filter  string `query:"filter" doc:"An AIP-160 filter expression."`
+	OrderBy string `query:"order_by" doc:"An AIP-132 order."`
 }
 
 func (p ListParams) query() store.Query {
-	return store.Query{PageSize: p.PageSize, PageToken: p.PageToken}
+	return store.Query{PageSize: p.PageSize, PageToken: p.PageToken, Filter: p.Filter, OrderBy: p.OrderBy}
+}
+
+// describeList writes the filter and order_by descriptions of the list
+// operation at path from the resource's declared fields.
+func (a *api) describeList(path string, res *filter.Resource) {
+	item := a.humaAPI.OpenAPI().Paths[path]
+	if item == nil || item.Get == nil {
+		panic("httpapi: no list operation at " + path)
+	}
+	for _, p := range item.Get.Parameters {
+		switch p.Name {
+		case "filter":
+			// The example goes in the text: as an example value, Swagger
+			// UI's "try it out" would send it.
+			p.Description = res.Describe() + " Example: " + res.Example
+		case "order_by":
+			p.Description = res.DescribeOrder()
+		}
+	}
 }
 
 // IfMatchHeader makes a write conditional on the resource's etag.

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
@@ -31,7 +32,7 @@ func (a *api) registerFirewalls() {
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "list-firewalls", Method: http.MethodGet, Path: firewallsPath, Tags: tags,
 		Summary:     "List firewalls",
-		Description: "Lists firewalls ordered by name, one page at a time.",
+		Description: "Lists firewalls, by default ordered by name, one page at a time. filter and order_by select and order them; see docs/filtering.md.",
 	}, auth.Viewer, http.StatusBadRequest), func(ctx context.Context, in *struct{ ListParams }) (*struct{ Body Page[Firewall] }, error) {
 		page, err := a.svc.ListFirewalls(ctx, in.query())
 		if err != nil {
@@ -39,6 +40,7 @@ func (a *api) registerFirewalls() {
 		}
 		return &struct{ Body Page[Firewall] }{Body: pageOf(page, firewallOut)}, nil
 	})
+	a.describeList(firewallsPath, filter.Firewalls)
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "create-firewall", Method: http.MethodPost, Path: firewallsPath, Tags: tags,

@@ -15,23 +15,32 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/pgtest"
 	"github.com/fireflow/fireflow/internal/service"
+	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/postgres"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
 )
 
 // testServer is the whole API over real HTTP on loopback, backed by a
-// fresh SQLite file.
+// fresh SQLite file unless made by newTestServerOn.
 type testServer struct {
 	t      *testing.T
 	url    string
 	api    huma.API
 	routes []string
 	http   *http.Client
-	db     *sqlite.Store
-	dbPath string
+	dbPath string // the SQLite file, "" on another store
 	// admin is sent as the bearer token unless a request sets its own
 	// Authorization header ("" to send none).
 	admin string
+}
+
+// testStore is a migrated store the server can run on.
+type testStore interface {
+	store.Store
+	Ready(ctx context.Context) error
+	Close() error
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -45,7 +54,29 @@ func newTestServer(t *testing.T) *testServer {
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	verifier, err := auth.NewVerifier(ctx, auth.Config{HS256Secret: testSecret})
+	s := newTestServerOn(t, db)
+	s.dbPath = dbPath
+	return s
+}
+
+// newPostgresTestServer is newTestServer on a fresh PostgreSQL database.
+func newPostgresTestServer(t *testing.T) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return newTestServerOn(t, db)
+}
+
+// newTestServerOn serves the API from db, which it closes at the end.
+func newTestServerOn(t *testing.T, db testStore) *testServer {
+	t.Helper()
+	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HS256Secret: testSecret})
 	if err != nil {
 		t.Fatalf("verifier: %v", err)
 	}
@@ -55,9 +86,12 @@ func newTestServer(t *testing.T) *testServer {
 		srv.Close()
 		db.Close()
 	})
-	return &testServer{t: t, url: srv.URL, api: humaAPI, routes: routes, http: srv.Client(), db: db, dbPath: dbPath,
+	return &testServer{t: t, url: srv.URL, api: humaAPI, routes: routes, http: srv.Client(),
 		admin: mintToken(t, "test-admin", auth.Admin)}
 }
+
+// TestMain starts the PostgreSQL cluster of the tests that run on both stores.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // testSecret signs the tokens of the test servers.
 var testSecret = []byte("fireflow-test-secret-0123456789abcdef")

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
@@ -35,7 +36,7 @@ func (a *api) registerPolicies() {
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "list-filtering-policies", Method: http.MethodGet, Path: policiesPath, Tags: tags,
 		Summary:     "List a firewall's filtering policies",
-		Description: "Lists the firewall's policies in priority order, lowest number first.",
+		Description: "Lists the firewall's policies, by default in priority order, lowest number first. filter and order_by select and order them; see docs/filtering.md.",
 	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		FirewallParams
 		ListParams
@@ -46,6 +47,7 @@ func (a *api) registerPolicies() {
 		}
 		return &struct{ Body Page[Policy] }{Body: pageOf(page, policyOut)}, nil
 	})
+	a.describeList(policiesPath, filter.Policies)
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "create-filtering-policy", Method: http.MethodPost, Path: policiesPath, Tags: tags,

@@ -185,8 +185,8 @@ func bodyLocation(loc string) string {
 	switch loc {
 	case "":
 		return "body"
-	case "page_token":
-		return "query.page_token"
+	case "page_token", "filter", "order_by":
+		return "query." + loc
 	default:
 		return "body." + loc
 	}

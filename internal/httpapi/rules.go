@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
@@ -58,7 +59,7 @@ func (a *api) registerRules() {
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "list-rules", Method: http.MethodGet, Path: rulesPath, Tags: tags,
 		Summary:     "List a policy's rules",
-		Description: "Lists the policy's rules in position order.",
+		Description: "Lists the policy's rules, by default in position order. filter selects them, including by address and port (source_contains, destination_port_contains ...); see docs/filtering.md.",
 	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		PolicyParams
 		ListParams
@@ -69,6 +70,7 @@ func (a *api) registerRules() {
 		}
 		return &struct{ Body Page[Rule] }{Body: pageOf(page, ruleOut)}, nil
 	})
+	a.describeList(rulesPath, filter.Rules)
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
 		OperationID: "create-rule", Method: http.MethodPost, Path: rulesPath, Tags: tags,

@@ -29,7 +29,8 @@ func callerFrom(ctx context.Context) Caller {
 	return c
 }
 
-// ListAuditEvents returns one page of the audit log, newest first.
+// ListAuditEvents returns one page of the audit log: the events q.Filter
+// selects, by default newest first.
 func (s *Service) ListAuditEvents(ctx context.Context, q store.Query) (store.Page[firewall.AuditEvent], error) {
 	return s.store.ListAuditEvents(ctx, clampPage(q))
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/fireflow/fireflow/internal/store"
 )
 
-// ListFirewalls returns one page of firewalls, ordered by name.
+// ListFirewalls returns one page of firewalls: those q.Filter selects, by
+// default ordered by name. A bad filter, order or token is invalid input.
 func (s *Service) ListFirewalls(ctx context.Context, q store.Query) (store.Page[firewall.Firewall], error) {
 	return s.store.ListFirewalls(ctx, clampPage(q))
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/fireflow/fireflow/internal/store"
 )
 
-// ListPolicies returns one page of a firewall's policies, by priority.
+// ListPolicies returns one page of a firewall's policies: those q.Filter
+// selects, by default in priority order.
 func (s *Service) ListPolicies(ctx context.Context, firewallID string, q store.Query) (store.Page[firewall.Policy], error) {
 	return s.store.ListPolicies(ctx, firewallID, clampPage(q))
 }

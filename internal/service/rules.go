@@ -8,7 +8,8 @@ import (
 	"github.com/fireflow/fireflow/internal/store"
 )
 
-// ListRules returns one page of a policy's rules, in position order.
+// ListRules returns one page of a policy's rules: those q.Filter selects,
+// by default in position order.
 func (s *Service) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
 	return s.store.ListRules(ctx, firewallID, policyID, clampPage(q))
 }
@@ -32,12 +33,17 @@ func (s *Service) CreateRule(ctx context.Context, firewallID, policyID string, r
 			if _, err := lockPolicy(ctx, tx, firewallID, policyID); err != nil {
 				return err
 			}
-			n, err := tx.CountRules(ctx, policyID)
-			if err != nil {
-				return err
-			}
-			if r.Position > n+1 {
-				return positionError("position", r.Position, n+1)
+			// An append (no position) needs no count: the store puts the
+			// rule after the last one. That saves a statement on the
+			// commonest write.
+			if r.Position > 0 {
+				n, err := tx.CountRules(ctx, policyID)
+				if err != nil {
+					return err
+				}
+				if r.Position > n+1 {
+					return positionError("position", r.Position, n+1)
+				}
 			}
 			out = r
 			if err := tx.CreateRule(ctx, &out); err != nil {

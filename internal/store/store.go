@@ -15,7 +15,13 @@ type Query struct {
 	// PageSize is the maximum number of items to return, 1 to MaxPageSize.
 	PageSize int
 	// PageToken continues a previous listing; "" starts at the beginning.
+	// It must come with the same Filter and OrderBy as that listing.
 	PageToken string
+	// Filter is an AIP-160 expression over the resource's fields (see
+	// internal/filter); "" selects everything.
+	Filter string
+	// OrderBy is an AIP-132 order; "" is the list's default order.
+	OrderBy string
 }
 
 // Page sizes accepted by every list.
@@ -31,20 +37,23 @@ type Page[T any] struct {
 	NextPageToken string
 }
 
-// Reader reads resources. Get and List return a firewall.CodeNotFound error
+// Reader reads resources. List methods compile the query's filter and
+// order with the matching internal/filter resource, and answer a
+// firewall.CodeInvalid error for a bad filter, order_by or page token.
+// Get and List return a firewall.CodeNotFound error
 // that names the first missing resource on the path, parents first, so that
 // a missing firewall is reported as such rather than as a missing rule.
 type Reader interface {
 	GetFirewall(ctx context.Context, id string) (firewall.Firewall, error)
-	// ListFirewalls orders by name (case-insensitive), then id.
+	// ListFirewalls orders by name (case-insensitive), then id, unless q.OrderBy says otherwise.
 	ListFirewalls(ctx context.Context, q Query) (Page[firewall.Firewall], error)
 	GetPolicy(ctx context.Context, firewallID, id string) (firewall.Policy, error)
-	// ListPolicies orders by priority, then id.
+	// ListPolicies orders by priority, then id, by default.
 	ListPolicies(ctx context.Context, firewallID string, q Query) (Page[firewall.Policy], error)
 	GetRule(ctx context.Context, firewallID, policyID, id string) (firewall.Rule, error)
-	// ListRules orders by position, then id.
+	// ListRules orders by position, then id, by default.
 	ListRules(ctx context.Context, firewallID, policyID string, q Query) (Page[firewall.Rule], error)
-	// ListAuditEvents orders newest first.
+	// ListAuditEvents orders newest first by default.
 	ListAuditEvents(ctx context.Context, q Query) (Page[firewall.AuditEvent], error)
 	// GetRevision returns the firewall's revision: one indexed read, cheap
 	// enough to check before every evaluation that a compiled tree is current.

@@ -3,10 +3,8 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -14,7 +12,7 @@ import (
 const auditColumns = `id, occurred_at, actor_subject, actor_roles, action, resource_type, resource_id,
 	firewall_id, before, after, request_id`
 
-func scanAuditEvent(row pgx.Row) (firewall.AuditEvent, error) {
+func scanAuditEvent(row scanner) (firewall.AuditEvent, error) {
 	var ev firewall.AuditEvent
 	var before, after *string
 	err := row.Scan(&ev.ID, &ev.OccurredAt, &ev.ActorSubject, &ev.ActorRoles, &ev.Action, &ev.ResourceType,
@@ -32,19 +30,10 @@ func scanAuditEvent(row pgx.Row) (firewall.AuditEvent, error) {
 	return ev, nil
 }
 
-// ListAuditEvents reads one page of the audit log, newest first.
+// ListAuditEvents reads one page of the audit log, by default newest first.
 func (r reader) ListAuditEvents(ctx context.Context, q store.Query) (store.Page[firewall.AuditEvent], error) {
-	l := listQuery[firewall.AuditEvent]{
-		columns: auditColumns,
-		from:    "audit_events",
-		order:   []sortKey{{column: "occurred_at", desc: true}, {column: "id", desc: true}},
-		scan:    scanAuditEvent,
-		cursor: func(ev firewall.AuditEvent) store.Cursor {
-			return store.Cursor{Int: ev.OccurredAt.UnixMicro(), ID: ev.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{time.UnixMicro(c.Int).UTC(), c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.AuditEvents, Columns: auditColumns, From: "audit_events"}
+	p, err := listPage(ctx, r.q, l, q, scanAuditEvent)
 	return p, classify(err, "list audit events")
 }
 

@@ -7,13 +7,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
 const firewallColumns = `id, name, description, labels, default_action, revision, etag, created_at, updated_at`
 
-func scanFirewall(row pgx.Row) (firewall.Firewall, error) {
+func scanFirewall(row scanner) (firewall.Firewall, error) {
 	var f firewall.Firewall
 	err := row.Scan(&f.ID, &f.Name, &f.Description, &f.Labels, &f.DefaultAction,
 		&f.Revision, &f.ETag, &f.CreatedAt, &f.UpdatedAt)
@@ -37,19 +38,10 @@ func (r reader) getFirewall(ctx context.Context, id, suffix string) (firewall.Fi
 	return f, classify(err, "get firewall %s", id)
 }
 
-// ListFirewalls reads one page of firewalls in name order.
+// ListFirewalls reads one page of firewalls, by default in name order.
 func (r reader) ListFirewalls(ctx context.Context, q store.Query) (store.Page[firewall.Firewall], error) {
-	l := listQuery[firewall.Firewall]{
-		columns: firewallColumns,
-		from:    "firewalls",
-		order:   []sortKey{{column: "name_key"}, {column: "id"}},
-		scan:    scanFirewall,
-		cursor: func(f firewall.Firewall) store.Cursor {
-			return store.Cursor{Str: firewall.NameKey(f.Name), ID: f.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{c.Str, c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.Firewalls, Columns: firewallColumns, From: "firewalls"}
+	p, err := listPage(ctx, r.q, l, q, scanFirewall)
 	return p, classify(err, "list firewalls")
 }
 

@@ -36,7 +36,8 @@ func newMigrationProvider(pool *pgxpool.Pool) (*goose.Provider, func() error, er
 	p, err := goose.NewProvider(goose.DialectPostgres, db, files,
 		goose.WithLogger(goose.NopLogger()),
 		goose.WithDisableGlobalRegistry(true),
-		goose.WithSessionLocker(locker))
+		goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(backfillMigration()))
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("load migrations: %w", err), db.Close())
 	}

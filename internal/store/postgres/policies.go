@@ -6,13 +6,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
 const policyColumns = `id, firewall_id, name, description, priority, default_action, enabled, etag, created_at, updated_at`
 
-func scanPolicy(row pgx.Row) (firewall.Policy, error) {
+func scanPolicy(row scanner) (firewall.Policy, error) {
 	var p firewall.Policy
 	err := row.Scan(&p.ID, &p.FirewallID, &p.Name, &p.Description, &p.Priority,
 		&p.DefaultAction, &p.Enabled, &p.ETag, &p.CreatedAt, &p.UpdatedAt)
@@ -39,21 +40,11 @@ func (r reader) policyNotFound(ctx context.Context, firewallID, id string) error
 	return firewall.NotFound("filtering policy", id)
 }
 
-// ListPolicies reads one page of a firewall's policies in priority order.
+// ListPolicies reads one page of a firewall's policies, by default in priority order.
 func (r reader) ListPolicies(ctx context.Context, firewallID string, q store.Query) (store.Page[firewall.Policy], error) {
-	l := listQuery[firewall.Policy]{
-		columns: policyColumns,
-		from:    "policies",
-		where:   []string{"firewall_id = ?"},
-		args:    []any{firewallID},
-		order:   []sortKey{{column: "priority"}, {column: "id"}},
-		scan:    scanPolicy,
-		cursor: func(p firewall.Policy) store.Cursor {
-			return store.Cursor{Int: int64(p.Priority), ID: p.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{c.Int, c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.Policies, Columns: policyColumns, From: "policies",
+		Where: func(b *filter.Builder) []string { return []string{"firewall_id = " + b.Arg(firewallID)} }}
+	p, err := listPage(ctx, r.q, l, q, scanPolicy)
 	if err != nil {
 		return p, classify(err, "list filtering policies of firewall %s", firewallID)
 	}

@@ -53,7 +53,7 @@ func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
 func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
 		return openAt(t, pgtest.NewDatabase(t))
-	}, 2)
+	}, 4)
 }
 
 // TestUpdateRetriesDeadlocks makes two transactions lock two firewalls in
@@ -146,5 +146,46 @@ func TestUnavailableCodes(t *testing.T) {
 		if got := unavailable(err); got != tc.want {
 			t.Errorf("unavailable(SQLSTATE %s) = %v, want %v", tc.code, got, tc.want)
 		}
+	}
+}
+
+// TestBackfillRuleIndex stores a rule the way the schema before 00003 did,
+// with no child rows, and checks that migrating indexes it for the filters.
+func TestBackfillRuleIndex(t *testing.T) {
+	ctx := t.Context()
+	s := openAt(t, pgtest.NewDatabase(t))
+	if _, err := s.migrations.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`INSERT INTO firewalls (id, name, name_key, default_action, etag, created_at, updated_at)
+			VALUES ('fw', 'edge', 'edge', 'deny', 'e', now(), now())`,
+		`INSERT INTO policies (id, firewall_id, name, name_key, priority, default_action, enabled, etag, created_at, updated_at)
+			VALUES ('p', 'fw', 'main', 'main', 1, 'next', true, 'e', now(), now())`,
+		`INSERT INTO rules (id, firewall_id, policy_id, name, position, action, protocol, sources, destination_ports, enabled, etag, created_at, updated_at)
+			VALUES ('r', 'fw', 'p', 'old', 1, 'allow', 'tcp', '["10.0.0.0/8","2001:db8::/32"]', '["443"]', true, 'e', now(), now())`,
+	} {
+		if _, err := s.pool.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{`sources:"10.0.0.0/8"`, `source_contains("2001:db8::1") AND destination_ports:443`, `NOT source_contains("192.0.2.1")`} {
+		page, err := s.ListRules(ctx, "fw", "p", store.Query{Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 1 {
+			t.Errorf("after the backfill, %s selects %d rules, want the old one", f, len(page.Items))
+		}
+	}
+	status, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := status[len(status)-1]; last.Name != "00004_backfill_rule_match_index.go" || !last.Applied {
+		t.Errorf("the backfill shows in the status as %+v", last)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -13,7 +14,7 @@ import (
 const ruleColumns = `id, firewall_id, policy_id, name, description, position, action, protocol,
 	sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`
 
-func scanRule(row pgx.Row) (firewall.Rule, error) {
+func scanRule(row scanner) (firewall.Rule, error) {
 	var r firewall.Rule
 	var src, dst, srcPorts, dstPorts []string
 	err := row.Scan(&r.ID, &r.FirewallID, &r.PolicyID, &r.Name, &r.Description, &r.Position,
@@ -24,15 +25,20 @@ func scanRule(row pgx.Row) (firewall.Rule, error) {
 	}
 	r.ExpiresAt = utcPtr(r.ExpiresAt)
 	r.CreatedAt, r.UpdatedAt = utc(r.CreatedAt), utc(r.UpdatedAt)
+	return r, decodeRuleLists(&r, src, dst, srcPorts, dstPorts)
+}
+
+// decodeRuleLists parses the four list columns of a stored rule into r.
+func decodeRuleLists(r *firewall.Rule, src, dst, srcPorts, dstPorts []string) error {
 	var errs [4]error
 	r.Sources, errs[0] = decodePrefixes(src)
 	r.Destinations, errs[1] = decodePrefixes(dst)
 	r.SourcePorts, errs[2] = decodePorts(srcPorts)
 	r.DestinationPorts, errs[3] = decodePorts(dstPorts)
 	if err := errors.Join(errs[:]...); err != nil {
-		return r, errors.Join(errors.New("decode stored rule "+r.ID), err)
+		return errors.Join(errors.New("decode stored rule "+r.ID), err)
 	}
-	return r, nil
+	return nil
 }
 
 // GetRule reads one rule of a policy.
@@ -54,21 +60,13 @@ func (r reader) ruleNotFound(ctx context.Context, firewallID, policyID, id strin
 	return firewall.NotFound("rule", id)
 }
 
-// ListRules reads one page of a policy's rules in position order.
+// ListRules reads one page of a policy's rules, by default in position order.
 func (r reader) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
-	l := listQuery[firewall.Rule]{
-		columns: ruleColumns,
-		from:    "rules",
-		where:   []string{"policy_id = ?", "firewall_id = ?"},
-		args:    []any{policyID, firewallID},
-		order:   []sortKey{{column: "position"}, {column: "id"}},
-		scan:    scanRule,
-		cursor: func(r firewall.Rule) store.Cursor {
-			return store.Cursor{Int: int64(r.Position), ID: r.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{c.Int, c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.Rules, Columns: ruleColumns, From: "rules",
+		Where: func(b *filter.Builder) []string {
+			return []string{"policy_id = " + b.Arg(policyID), "firewall_id = " + b.Arg(firewallID)}
+		}}
+	p, err := listPage(ctx, r.q, l, q, scanRule)
 	if err != nil {
 		return p, classify(err, "list rules of filtering policy %s", policyID)
 	}
@@ -103,11 +101,8 @@ func (t *tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if r.Position == n+1 {
 		at = int64(r.Position)
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO rules (`+ruleInsertColumns+`, position)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		append(ruleValues(r), at)...)
-	if err != nil {
-		return t.ruleWriteError(ctx, err, r, "create")
+	if _, err := t.insertRule(ctx, r, "$18", at); err != nil {
+		return err
 	}
 	if r.Position <= n {
 		return t.renumber(ctx, r.PolicyID, r.Position, n, +1, r.ID, r.Position)
@@ -115,20 +110,34 @@ func (t *tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	return nil
 }
 
-// appendRule inserts r after the policy's last rule in one statement, the
-// common case, which saves a round trip per create. The caller holds the
-// firewall's lock, so no other append can take the same position.
+// appendRule inserts r after the policy's last rule, the common case,
+// which saves the count's round trip. The caller holds the firewall's
+// lock, so no other append can take the same position.
 func (t *tx) appendRule(ctx context.Context, r *firewall.Rule) error {
-	var pos int
-	err := t.q.QueryRow(ctx, `INSERT INTO rules (`+ruleInsertColumns+`, position)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-		        (SELECT COALESCE(MAX(position), 0) + 1 FROM rules WHERE policy_id = $3))
-		RETURNING position`, ruleValues(r)...).Scan(&pos)
+	pos, err := t.insertRule(ctx, r, "(SELECT COALESCE(MAX(position), 0) + 1 FROM rules WHERE policy_id = $3)")
 	if err != nil {
-		return t.ruleWriteError(ctx, err, r, "create")
+		return err
 	}
 	r.Position = pos
 	return nil
+}
+
+// insertRule inserts r at position (an SQL expression, whose arguments
+// follow ruleValues' as $18 ...) together with its rule_addresses and
+// rule_ports rows, in one round trip, and returns the position it took.
+func (t *tx) insertRule(ctx context.Context, r *firewall.Rule, position string, args ...any) (int, error) {
+	b := &pgx.Batch{}
+	var pos int
+	b.Queue(`INSERT INTO rules (`+ruleInsertColumns+`, position)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, `+position+`)
+		RETURNING position`, append(ruleValues(r), args...)...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&pos)
+	})
+	queueIndex(b, r)
+	if err := t.q.SendBatch(ctx, b).Close(); err != nil {
+		return 0, t.ruleWriteError(ctx, err, r, "create")
+	}
+	return pos, nil
 }
 
 // ruleInsertColumns are the columns a new rule sets, but for its position.
@@ -159,7 +168,11 @@ func (t *tx) UpdateRule(ctx context.Context, r *firewall.Rule) error {
 	if tag.RowsAffected() == 0 {
 		return t.ruleNotFound(ctx, r.FirewallID, r.PolicyID, r.ID)
 	}
-	return nil
+	b := &pgx.Batch{}
+	b.Queue(`DELETE FROM rule_addresses WHERE rule_id = $1`, r.ID)
+	b.Queue(`DELETE FROM rule_ports WHERE rule_id = $1`, r.ID)
+	queueIndex(b, r)
+	return classify(t.q.SendBatch(ctx, b).Close(), "index rule %s", r.ID)
 }
 
 // MoveRule moves r to position and writes its etag and updated_at.

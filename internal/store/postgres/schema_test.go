@@ -93,11 +93,12 @@ func sqliteShapes(ctx context.Context, db *sql.DB) (map[string]tableShape, error
 		}
 		for rows.Next() {
 			var name string
-			var notNull, pk bool
+			var notNull bool
+			var pk int // the column's place in the primary key, 0 if not in it
 			if err := rows.Scan(&name, &notNull, &pk); err != nil {
 				return nil, err
 			}
-			s.Columns[name] = nullability(notNull || pk, checked[name])
+			s.Columns[name] = nullability(notNull || pk > 0, checked[name])
 		}
 		if err := rows.Err(); err != nil {
 			return nil, err

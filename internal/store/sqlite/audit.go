@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -36,19 +37,10 @@ func scanAuditEvent(row scanner) (firewall.AuditEvent, error) {
 	return ev, nil
 }
 
-// ListAuditEvents reads one page of the audit log, newest first.
+// ListAuditEvents reads one page of the audit log, by default newest first.
 func (r reader) ListAuditEvents(ctx context.Context, q store.Query) (store.Page[firewall.AuditEvent], error) {
-	l := listQuery[firewall.AuditEvent]{
-		columns: auditColumns,
-		from:    "audit_events",
-		order:   []sortKey{{column: "occurred_at", desc: true}, {column: "id", desc: true}},
-		scan:    scanAuditEvent,
-		cursor: func(ev firewall.AuditEvent) store.Cursor {
-			return store.Cursor{Int: micros(ev.OccurredAt), ID: ev.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{c.Int, c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.AuditEvents, Columns: auditColumns, From: "audit_events"}
+	p, err := listPage(ctx, r.q, l, q, scanAuditEvent)
 	return p, classify(err, "list audit events")
 }
 

@@ -24,7 +24,8 @@ func newMigrationProvider(db *sql.DB) (*goose.Provider, error) {
 	// The CLI reports outcomes itself, so goose stays quiet.
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, files,
 		goose.WithLogger(goose.NopLogger()),
-		goose.WithDisableGlobalRegistry(true))
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(backfillMigration()))
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -39,21 +40,11 @@ func (r reader) policyNotFound(ctx context.Context, firewallID, id string) error
 	return firewall.NotFound("filtering policy", id)
 }
 
-// ListPolicies reads one page of a firewall's policies in priority order.
+// ListPolicies reads one page of a firewall's policies, by default in priority order.
 func (r reader) ListPolicies(ctx context.Context, firewallID string, q store.Query) (store.Page[firewall.Policy], error) {
-	l := listQuery[firewall.Policy]{
-		columns: policyColumns,
-		from:    "policies",
-		where:   []string{"firewall_id = ?"},
-		args:    []any{firewallID},
-		order:   []sortKey{{column: "priority"}, {column: "id"}},
-		scan:    scanPolicy,
-		cursor: func(p firewall.Policy) store.Cursor {
-			return store.Cursor{Int: int64(p.Priority), ID: p.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{c.Int, c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.Policies, Columns: policyColumns, From: "policies",
+		Where: func(b *filter.Builder) []string { return []string{"firewall_id = " + b.Arg(firewallID)} }}
+	p, err := listPage(ctx, r.q, l, q, scanPolicy)
 	if err != nil {
 		return p, classify(err, "list filtering policies of firewall %s", firewallID)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -25,15 +26,20 @@ func scanRule(row scanner) (firewall.Rule, error) {
 	}
 	r.ExpiresAt = fromNullMicros(expires)
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return r, decodeRuleLists(&r, src, dst, srcPorts, dstPorts)
+}
+
+// decodeRuleLists parses the four list columns of a stored rule into r.
+func decodeRuleLists(r *firewall.Rule, src, dst, srcPorts, dstPorts string) error {
 	var errs [4]error
 	r.Sources, errs[0] = decodePrefixes(src)
 	r.Destinations, errs[1] = decodePrefixes(dst)
 	r.SourcePorts, errs[2] = decodePorts(srcPorts)
 	r.DestinationPorts, errs[3] = decodePorts(dstPorts)
 	if err := errors.Join(errs[:]...); err != nil {
-		return r, errors.Join(errors.New("decode stored rule "+r.ID), err)
+		return errors.Join(errors.New("decode stored rule "+r.ID), err)
 	}
-	return r, nil
+	return nil
 }
 
 // GetRule reads one rule of a policy.
@@ -55,21 +61,13 @@ func (r reader) ruleNotFound(ctx context.Context, firewallID, policyID, id strin
 	return firewall.NotFound("rule", id)
 }
 
-// ListRules reads one page of a policy's rules in position order.
+// ListRules reads one page of a policy's rules, by default in position order.
 func (r reader) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
-	l := listQuery[firewall.Rule]{
-		columns: ruleColumns,
-		from:    "rules",
-		where:   []string{"policy_id = ?", "firewall_id = ?"},
-		args:    []any{policyID, firewallID},
-		order:   []sortKey{{column: "position"}, {column: "id"}},
-		scan:    scanRule,
-		cursor: func(r firewall.Rule) store.Cursor {
-			return store.Cursor{Int: int64(r.Position), ID: r.ID}
-		},
-		values: func(c store.Cursor) []any { return []any{c.Int, c.ID} },
-	}
-	p, err := l.page(ctx, r.q, q)
+	l := store.ListStatement{Resource: filter.Rules, Columns: ruleColumns, From: "rules",
+		Where: func(b *filter.Builder) []string {
+			return []string{"policy_id = " + b.Arg(policyID), "firewall_id = " + b.Arg(firewallID)}
+		}}
+	p, err := listPage(ctx, r.q, l, q, scanRule)
 	if err != nil {
 		return p, classify(err, "list rules of filtering policy %s", policyID)
 	}
@@ -111,10 +109,40 @@ func (t *tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if err != nil {
 		return t.ruleWriteError(ctx, err, r, "create")
 	}
+	if err := t.indexRule(ctx, r, false); err != nil {
+		return err
+	}
 	if err := t.renumber(ctx, r.PolicyID, pos, n, +1, r.ID, pos); err != nil {
 		return err
 	}
 	r.Position = pos
+	return nil
+}
+
+// indexRule writes the rule's rows in rule_addresses and rule_ports, which
+// the list filters search, replacing any it had.
+func (t *tx) indexRule(ctx context.Context, r *firewall.Rule, replace bool) error {
+	if replace {
+		for _, table := range []string{"rule_addresses", "rule_ports"} {
+			if _, err := t.q.ExecContext(ctx, `DELETE FROM `+table+` WHERE rule_id = ?`, r.ID); err != nil {
+				return classify(err, "index rule %s", r.ID)
+			}
+		}
+	}
+	for _, a := range filter.AddressRows(*r) {
+		_, err := t.q.ExecContext(ctx, `INSERT INTO rule_addresses (rule_id, side, family, lo, hi) VALUES (?, ?, ?, ?, ?)`,
+			r.ID, a.Side, a.Family, a.Lo, a.Hi)
+		if err != nil {
+			return classify(err, "index addresses of rule %s", r.ID)
+		}
+	}
+	for _, p := range filter.PortRows(*r) {
+		_, err := t.q.ExecContext(ctx, `INSERT INTO rule_ports (rule_id, side, lo, hi) VALUES (?, ?, ?, ?)`,
+			r.ID, p.Side, p.Lo, p.Hi)
+		if err != nil {
+			return classify(err, "index ports of rule %s", r.ID)
+		}
+	}
 	return nil
 }
 
@@ -135,7 +163,7 @@ func (t *tx) UpdateRule(ctx context.Context, r *firewall.Rule) error {
 	if !affected(res) {
 		return t.ruleNotFound(ctx, r.FirewallID, r.PolicyID, r.ID)
 	}
-	return nil
+	return t.indexRule(ctx, r, true)
 }
 
 // MoveRule moves r to position and writes its etag and updated_at.

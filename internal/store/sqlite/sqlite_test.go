@@ -47,7 +47,7 @@ func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
 func TestMigrations(t *testing.T) {
 	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
 		return openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
-	}, 2)
+	}, 4)
 }
 
 func pragma(t *testing.T, db *sql.DB, name string) string {
@@ -109,6 +109,46 @@ func TestUpdateTakesWriteLockAtBegin(t *testing.T) {
 	}
 	if _, err := other.ExecContext(t.Context(), `BEGIN IMMEDIATE; ROLLBACK`); err != nil {
 		t.Errorf("the write lock is still held after Update: %v", err)
+	}
+}
+
+// TestBackfillRuleIndex stores a rule the way the schema before 00003 did,
+// with no child rows, and checks that migrating indexes it for the filters.
+func TestBackfillRuleIndex(t *testing.T) {
+	ctx := t.Context()
+	s := openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
+	if _, err := s.migrations.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	fw := createFirewall(t, s, "edge")
+	for _, stmt := range []string{
+		`INSERT INTO policies (id, firewall_id, name, name_key, priority, default_action, enabled, etag, created_at, updated_at)
+			VALUES ('p', '` + fw.ID + `', 'main', 'main', 1, 'next', 1, 'e', 0, 0)`,
+		`INSERT INTO rules (id, firewall_id, policy_id, name, position, action, protocol, sources, destination_ports, enabled, etag, created_at, updated_at)
+			VALUES ('r', '` + fw.ID + `', 'p', 'old', 1, 'allow', 'tcp', '["10.0.0.0/8","2001:db8::/32"]', '["443"]', 1, 'e', 0, 0)`,
+	} {
+		if _, err := s.write.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{`sources:"10.0.0.0/8"`, `source_contains("2001:db8::1") AND destination_ports:443`, `NOT source_contains("192.0.2.1")`} {
+		page, err := s.ListRules(ctx, fw.ID, "p", store.Query{Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 1 {
+			t.Errorf("after the backfill, %s selects %d rules, want the old one", f, len(page.Items))
+		}
+	}
+	status, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := status[len(status)-1]; last.Name != "00004_backfill_rule_match_index.go" || !last.Applied {
+		t.Errorf("the backfill shows in the status as %+v", last)
 	}
 }
 

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, group := range [][]testCase{
 		firewallCases(), policyCases(), ruleCases(), pagingCases(), txCases(), idempotencyCases(), auditCases(), treeCases(),
 		storeCases(),
+		filterCases(),
 	} {
 		all = append(all, group...)
 	}
