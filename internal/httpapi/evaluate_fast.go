@@ -17,12 +17,12 @@ func fastEvaluateInput(body []byte) (EvaluateInput, bool) {
 	p := fastParser{b: body}
 	var in EvaluateInput
 	seen := map[string]bool{}
-	ok := p.object(func(key string) bool {
-		if seen[key] {
+	ok := p.object(func(key []byte) bool {
+		if seen[string(key)] {
 			return false
 		}
-		seen[key] = true
-		switch key {
+		seen[string(key)] = true
+		switch string(key) {
 		case "flows":
 			return p.flows(&in.Flows)
 		case "flow":
@@ -64,7 +64,7 @@ func (p *fastParser) consume(c byte) bool {
 }
 
 // object reads {"key": value, ...}, calling member to read each value.
-func (p *fastParser) object(member func(key string) bool) bool {
+func (p *fastParser) object(member func(key []byte) bool) bool {
 	if !p.consume('{') {
 		return false
 	}
@@ -72,7 +72,7 @@ func (p *fastParser) object(member func(key string) bool) bool {
 		return true
 	}
 	for {
-		key, ok := p.str()
+		key, ok := p.raw()
 		if !ok || !p.consume(':') || !member(key) {
 			return false
 		}
@@ -87,21 +87,43 @@ func (p *fastParser) object(member func(key string) bool) bool {
 
 // str reads a string without escapes or control characters.
 func (p *fastParser) str() (string, bool) {
+	s, ok := p.raw()
+	return string(s), ok
+}
+
+// raw reads a string like str but returns its bytes, so that keys and
+// protocols, which are only compared, cost no allocation per flow.
+func (p *fastParser) raw() ([]byte, bool) {
 	if !p.consume('"') {
-		return "", false
+		return nil, false
 	}
 	end := bytes.IndexByte(p.b[p.i:], '"')
 	if end < 0 {
-		return "", false
+		return nil, false
 	}
 	s := p.b[p.i : p.i+end]
 	for _, c := range s {
 		if c < 0x20 || c == '\\' || c >= 0x80 {
-			return "", false
+			return nil, false
 		}
 	}
 	p.i += end + 1
-	return string(s), true
+	return s, true
+}
+
+// protocol reads a protocol name and returns it as one of the constant
+// names, so that a batch shares them instead of allocating each.
+func (p *fastParser) protocol() (string, bool) {
+	s, ok := p.raw()
+	if !ok {
+		return "", false
+	}
+	for _, name := range [...]string{"tcp", "udp", "icmp", "icmpv6"} {
+		if string(s) == name {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 func (p *fastParser) boolean(v *bool) bool {
@@ -172,14 +194,13 @@ func (p *fastParser) flows(out *[]Flow) bool {
 
 func (p *fastParser) flow(f *Flow) bool {
 	seen := 0
-	return p.object(func(key string) bool {
+	return p.object(func(key []byte) bool {
 		var bit int
 		var ok bool
-		switch key {
+		switch string(key) {
 		case "protocol":
 			bit = 1
-			f.Protocol, ok = p.str()
-			ok = ok && (f.Protocol == "tcp" || f.Protocol == "udp" || f.Protocol == "icmp" || f.Protocol == "icmpv6")
+			f.Protocol, ok = p.protocol()
 		case "source_ip":
 			bit = 2
 			f.SourceIP, ok = p.str()
