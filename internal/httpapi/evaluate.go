@@ -198,11 +198,7 @@ func (in EvaluateInput) flows() ([]engine.Flow, error) {
 	}
 	out := make([]engine.Flow, len(raw))
 	for i, f := range raw {
-		loc := fmt.Sprintf("%s[%d]", prefix, i)
-		if prefix == "flow" {
-			loc = "flow"
-		}
-		out[i] = f.engineFlow(loc, &ps)
+		out[i] = f.engineFlow(flowLoc{prefix: prefix, index: i}, &ps)
 		if len(ps) >= maxFlowProblems {
 			ps.Add("", nil, "stopped after %d problems", maxFlowProblems)
 			break
@@ -211,40 +207,56 @@ func (in EvaluateInput) flows() ([]engine.Flow, error) {
 	return out, ps.Err("the flows are not valid")
 }
 
-func (f Flow) engineFlow(loc string, ps *firewall.Problems) engine.Flow {
+// flowLoc names a flow in problems. The name is built only when there is
+// a problem to report, so a valid batch of 10,000 flows formats none.
+type flowLoc struct {
+	prefix string // "flow" or "flows"
+	index  int
+}
+
+func (l flowLoc) field(name string) string {
+	if l.prefix == "flow" {
+		return "flow." + name
+	}
+	return fmt.Sprintf("%s[%d].%s", l.prefix, l.index, name)
+}
+
+func (f Flow) engineFlow(loc flowLoc, ps *firewall.Problems) engine.Flow {
 	out := engine.Flow{Protocol: firewall.Protocol(f.Protocol)}
-	out.Source = parseFlowAddr(loc+".source_ip", f.SourceIP, ps)
-	out.Destination = parseFlowAddr(loc+".destination_ip", f.DestinationIP, ps)
+	out.Source = parseFlowAddr(loc, "source_ip", f.SourceIP, ps)
+	out.Destination = parseFlowAddr(loc, "destination_ip", f.DestinationIP, ps)
 	if out.Source.IsValid() && out.Destination.IsValid() && out.Source.Is4() != out.Destination.Is4() {
-		ps.Add(loc+".destination_ip", f.DestinationIP, "the source and destination must be of the same address family")
+		ps.Add(loc.field("destination_ip"), f.DestinationIP, "the source and destination must be of the same address family")
 	}
 	hasPorts := out.Protocol.HasPorts()
-	for _, p := range []struct {
-		field string
-		port  *int
-		dst   *uint16
-	}{{"source_port", f.SourcePort, &out.SourcePort}, {"destination_port", f.DestinationPort, &out.DestinationPort}} {
-		switch {
-		case hasPorts && p.port == nil:
-			ps.Add(loc+"."+p.field, nil, "%s is required for protocol %s", p.field, f.Protocol)
-		case !hasPorts && p.port != nil:
-			ps.Add(loc+"."+p.field, *p.port, "%s is only allowed with protocol tcp or udp", p.field)
-		case p.port != nil && (*p.port < 1 || *p.port > 65535):
-			ps.Add(loc+"."+p.field, *p.port, "ports are 1 to 65535")
-		case p.port != nil:
-			*p.dst = uint16(*p.port)
-		}
-	}
+	out.SourcePort = flowPort(loc, "source_port", f.SourcePort, hasPorts, f.Protocol, ps)
+	out.DestinationPort = flowPort(loc, "destination_port", f.DestinationPort, hasPorts, f.Protocol, ps)
 	return out
 }
 
-func parseFlowAddr(loc, s string, ps *firewall.Problems) netip.Addr {
+// flowPort checks a flow's port against its protocol and returns it, or 0
+// after adding a problem.
+func flowPort(loc flowLoc, field string, port *int, hasPorts bool, protocol string, ps *firewall.Problems) uint16 {
+	switch {
+	case hasPorts && port == nil:
+		ps.Add(loc.field(field), nil, "%s is required for protocol %s", field, protocol)
+	case !hasPorts && port != nil:
+		ps.Add(loc.field(field), *port, "%s is only allowed with protocol tcp or udp", field)
+	case port != nil && (*port < 1 || *port > 65535):
+		ps.Add(loc.field(field), *port, "ports are 1 to 65535")
+	case port != nil:
+		return uint16(*port)
+	}
+	return 0
+}
+
+func parseFlowAddr(loc flowLoc, field, s string, ps *firewall.Problems) netip.Addr {
 	addr, err := netip.ParseAddr(s)
 	switch {
 	case err != nil:
-		ps.Add(loc, s, "%q is not an IPv4 or IPv6 address", s)
+		ps.Add(loc.field(field), s, "%q is not an IPv4 or IPv6 address", s)
 	case addr.Zone() != "":
-		ps.Add(loc, s, "%q has a zone; zones are not allowed", s)
+		ps.Add(loc.field(field), s, "%q has a zone; zones are not allowed", s)
 	default:
 		return addr
 	}
