@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fireflow/fireflow/internal/httpapi"
 	"github.com/fireflow/fireflow/internal/obs"
@@ -19,7 +20,8 @@ import (
 // without the network, so that the figures show what the middleware costs
 // rather than what loopback costs: "plain" is the API without metrics and
 // with logs discarded, "observed" is it as fireflow serves it, with
-// metrics, store decorator and an info-level access log written to a file,
+// metrics, store decorator and an info-level access log written to a file
+// through the log buffer,
 // tracing off. Compare ns/op: make bench measures the same over HTTP.
 func BenchmarkObservationCost(b *testing.B) {
 	ctx := b.Context()
@@ -38,10 +40,12 @@ func BenchmarkObservationCost(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer logFile.Close()
+	logBuf := obs.NewLogBuffer(logFile, 64<<10, time.Second) // as serve logs
+	defer logBuf.Close()
 	handlers := map[string]http.Handler{
 		"plain": httpapi.New(service.New(db), httpapi.Options{Auth: verifier, Logger: slog.New(slog.DiscardHandler)}),
 		"observed": newHandler(db, "sqlite", observability{metrics: obs.NewMetrics(obs.BuildInfo{}), tracing: &obs.Tracing{}},
-			httpapi.Options{Auth: verifier, Logger: obs.NewLogger(logFile, slog.LevelInfo, true)}),
+			httpapi.Options{Auth: verifier, Logger: logBuf.Logger(slog.LevelInfo, true)}),
 	}
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/firewalls", strings.NewReader(`{"name":"bench"}`))
 	req.Header.Set("Authorization", "Bearer "+token)

@@ -131,13 +131,16 @@ func TestMetricsListener(t *testing.T) {
 		t.Errorf("pprof answered %d without --pprof, want 404", code)
 	}
 
+	// The access log is buffered; shutting down writes it out.
+	cancel()
+	s.wait(t)
 	var line string
 	for l := range strings.SplitSeq(logs.String(), "\n") {
 		if strings.Contains(l, "msg=request") && strings.Contains(l, "method=GET") && strings.Contains(l, "status=200") {
 			line = l
 		}
 	}
-	for _, want := range []string{"request_id=", "trace_id=", "method=GET", "route=/api/v1/firewalls", "sub=dev-admin", "duration_ms=", "bytes="} {
+	for _, want := range []string{"request_id=", "trace_id=", "method=GET", "route=/api/v1/firewalls", "sub=dev-admin", "duration_us=", "bytes="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("access log line %q lacks %q", line, want)
 		}
@@ -145,8 +148,6 @@ func TestMetricsListener(t *testing.T) {
 	if strings.Contains(logs.String(), s.token) || strings.Contains(logs.String(), viewer) || strings.Contains(logs.String(), "not-a-jwt") {
 		t.Error("the logs hold a token")
 	}
-	cancel()
-	s.wait(t)
 }
 
 // grepLines returns the lines of text that contain s.

@@ -26,7 +26,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := obs.NewLogger(stderr, cfg.LogLevel, cfg.Production())
+	// Every request logs a line; writing them out in batches keeps that
+	// cheap. Deferred first, so that it runs last, after the last line.
+	logBuf := obs.NewLogBuffer(stderr, 64<<10, time.Second)
+	defer logBuf.Close()
+	log := logBuf.Logger(cfg.LogLevel, cfg.Production())
 	tracing, err := obs.SetupTracing(ctx, getenv, version)
 	if err != nil {
 		return err

@@ -150,7 +150,7 @@ func withAccessLog(log *slog.Logger, obs Observer, next http.Handler) http.Handl
 				"method", done.Method,
 				"route", done.Route,
 				"status", done.Status,
-				"duration_ms", float64(done.Duration.Microseconds())/1000,
+				"duration_us", done.Duration.Microseconds(),
 				"bytes", done.ResponseBytes,
 			)
 			if aborted {
