@@ -143,22 +143,36 @@ func withAccessLog(log *slog.Logger, obs Observer, next http.Handler) http.Handl
 			}
 			nameSpan(ctx, done.Method, done.Route)
 			obs.RequestFinished(done)
-			log.InfoContext(ctx, "request",
-				"request_id", done.RequestID,
-				"trace_id", done.TraceID,
-				"sub", info.subject,
-				"method", done.Method,
-				"route", done.Route,
-				"status", done.Status,
-				"duration_us", done.Duration.Microseconds(),
-				"bytes", done.ResponseBytes,
-			)
+			logRequest(ctx, log, done, info.subject)
 			if aborted {
 				panic(v)
 			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// logRequest writes the access log line of r. It builds the record itself
+// rather than calling log.InfoContext, which looks up its caller's program
+// counter on every call: a tenth of the line's cost, for a source location
+// that the access log never shows.
+func logRequest(ctx context.Context, log *slog.Logger, r *RequestRecord, subject string) {
+	h := log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(
+		slog.String("request_id", r.RequestID),
+		slog.String("trace_id", r.TraceID),
+		slog.String("sub", subject),
+		slog.String("method", r.Method),
+		slog.String("route", r.Route),
+		slog.Int("status", r.Status),
+		slog.Int64("duration_us", r.Duration.Microseconds()),
+		slog.Int64("bytes", r.ResponseBytes),
+	)
+	_ = h.Handle(ctx, rec) // a log line that cannot be written must not fail the request
 }
 
 // writeProblem writes p outside huma, for requests no operation handles.
