@@ -1,6 +1,7 @@
 // Command plainapi serves the FireFlow API over an existing SQLite database
-// without metrics, tracing or access logs (the request id, error mapping
-// and panic recovery stay: they are the API's). With -secret-file it checks
+// as fireflow serve does, with its server timeouts, but without metrics,
+// tracing or access logs (the request id, error mapping and panic recovery
+// stay: they are the API's). With -secret-file it checks
 // tokens as fireflow does; without it, a stub lets every request in as
 // admin. make bench runs both beside the real server: fireflow against the
 // first measures what observability costs, the first against the second
@@ -14,13 +15,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/config"
 	"github.com/fireflow/fireflow/internal/httpapi"
 	"github.com/fireflow/fireflow/internal/service"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
@@ -78,7 +82,19 @@ func run() error {
 			return err
 		}
 	}
-	srv := &http.Server{Handler: httpapi.New(service.New(store), httpapi.Options{Version: "plain", Auth: authn})}
+	// The same server timeouts as fireflow serve's defaults, since they cost
+	// a deadline per request: the comparison is meant to show the middleware.
+	defaults, err := config.Load("serve", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           httpapi.New(service.New(store), httpapi.Options{Version: "plain", Auth: authn}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       defaults.ReadTimeout,
+		WriteTimeout:      defaults.WriteTimeout,
+		IdleTimeout:       defaults.IdleTimeout,
+	}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
