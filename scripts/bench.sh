@@ -21,7 +21,7 @@
 #
 # Settings (environment):
 #   BENCH_DURATION=5s     length of each attack
-#   BENCH_ROUNDS=3        alternating GET-by-id rounds of fireflow, plain API and auth-stubbed
+#   BENCH_ROUNDS=5        alternating GET-by-id rounds of fireflow, plain API and auth-stubbed
 #   BENCH_EVAL_WORKERS=4  concurrent 10,000-flow evaluate requests
 #   BENCH_WORKERS=16      vegeta -max-workers (with -rate=0)
 #   BENCH_WARMUP=2s       unmeasured warm-up before each measured attack
@@ -37,7 +37,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 DURATION=${BENCH_DURATION:-5s}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 EVAL_WORKERS=${BENCH_EVAL_WORKERS:-4}
 WORKERS=${BENCH_WORKERS:-16}
 WARMUP=${BENCH_WARMUP:-2s}
