@@ -353,11 +353,24 @@ func (sp *span) useful(best int32, pbit uint8) bool {
 // Most spans are small and are scanned here in one loop, without the
 // slices and second list of a big span: at 100,000 rules a flow scans
 // about three spans, so their fixed cost counts.
+//
+// The loop is scanList's, written out here so that a small span costs one
+// call, not two.
 func (m *Matcher) scanSpan(sp *span, best int32, q *query) int32 {
 	if sp.n < 0 {
 		return m.scanBig(sp, best, q)
 	}
-	return m.scanList(sp.off, sp.off+int32(sp.n), best, q)
+	pbit, dp := q.pbit, q.dp
+	for i, end := sp.off, sp.off+int32(sp.n); i < end; i++ {
+		e := &m.entries[i]
+		if e.order >= best {
+			break
+		}
+		if e.fits(pbit, dp) && (e.flags == 0 || m.check(e, q)) {
+			return e.order
+		}
+	}
+	return best
 }
 
 // scanList returns the order of the first entry of m.entries[i:end] that
