@@ -269,6 +269,11 @@ func (b *builder) finish() {
 	m := b.m
 	// Group the entries by key; within a key they stay in order.
 	slices.SortStableFunc(b.items, func(x, y item) int { return cmp.Compare(x.key, y.key) })
+	// The address indexes and chains first: dropping the shadowed entries
+	// follows the chains.
+	buildSide(&m.src, b.srcP)
+	buildSide(&m.dst, b.dstP)
+	b.dropShadowed()
 
 	empty := span{first: math.MaxInt32}
 	srcInfo, dstInfo := make([]pinfo, len(b.srcP)), make([]pinfo, len(b.dstP))
@@ -349,8 +354,70 @@ func (b *builder) finish() {
 		m.pairs.slots[i] = p
 	}
 
-	buildSide(&m.src, b.srcP, srcInfo)
-	buildSide(&m.dst, b.dstP, dstInfo)
+	for _, x := range []struct {
+		nodes []pnode
+		info  []pinfo
+	}{{m.src.nodes, srcInfo}, {m.dst.nodes, dstInfo}} {
+		for id, in := range x.info {
+			x.nodes[id].min, x.nodes[id].any = in.min, in.any
+		}
+	}
+}
+
+// dropShadowed removes from b.items (grouped by key, in order within a
+// key) the entries that can never decide a flow: those all of whose flows
+// an earlier entry without flags matches, keyed on the same prefixes or on
+// prefixes that contain them (ANY included), with protocols and a port
+// range that hold the later entry's. Such an entry is dead: scanning it
+// only costs. Rule bases repeat themselves and hide rules behind broader
+// ones, the more so the more rules they have: the realistic 1,000-rule
+// benchmark set keeps 1,051 of its 1,232 entries, the 100,000-rule one
+// 16,892 of 126,065 (the "unique" one 21,278 of 126,712; the uniformly
+// random 10,000-rule one, where an early any-to-any rule hides nearly
+// everything, 281 of 32,491). The decisions are the same, and so is
+// explain: a dropped entry never comes before the entry that beats it.
+// Each entry is compared with the first shadowWindow entries without
+// flags of each key on its chains, so that compiling stays linear in the
+// entries.
+func (b *builder) dropShadowed() {
+	covers := map[uint64][]entry{}
+	for _, it := range b.items {
+		if c := covers[it.key]; it.e.flags == 0 && len(c) < shadowWindow {
+			covers[it.key] = append(c, it.e)
+		}
+	}
+	src, dst := b.m.src.nodes, b.m.dst.nodes
+	out := b.items[:0]
+	for _, it := range b.items {
+		if !shadowed(it, covers, src, dst) {
+			out = append(out, it)
+		}
+	}
+	b.items = out
+}
+
+// shadowed reports whether an entry of covers, keyed on prefixes on the
+// chains of the prefixes of it (ANY included), comes before it and covers
+// it.
+func shadowed(it item, covers map[uint64][]entry, src, dst []pnode) bool {
+	for s := int32(it.key >> 32); ; s = src[s].parent {
+		for d := int32(uint32(it.key)); ; d = dst[d].parent {
+			for _, c := range covers[pairKey(s, d)] {
+				if c.order >= it.e.order {
+					break
+				}
+				if c.covers(&it.e) {
+					return true
+				}
+			}
+			if d == 0 {
+				break
+			}
+		}
+		if s == 0 {
+			return false
+		}
+	}
 }
 
 // newPairFilter returns the filter of pairs, whose orders are below none,
@@ -375,7 +442,6 @@ func newPairFilter(pairs []pairSlot, none int32) pairFilter {
 // addSpan stores entries (in order) and returns their span.
 func (b *builder) addSpan(es []entry) span {
 	m := b.m
-	es = dropShadowed(es)
 	sp := span{first: es[0].order, off: int32(len(m.entries)), n: int16(len(es))}
 	for _, e := range es {
 		sp.protos |= e.proto
@@ -386,31 +452,6 @@ func (b *builder) addSpan(es []entry) span {
 	}
 	m.entries = append(m.entries, es...)
 	return sp
-}
-
-// dropShadowed removes from es, the entries of one pair in order, those
-// that can never be the first match: the entries all of whose flows an
-// earlier entry without flags matches (same pair, so same addresses; its
-// protocols and port range hold the later one's). Real rule bases repeat
-// themselves, and the more rules a pair has, the more of them are
-// shadowed: on the realistic 100,000-rule set, 54% of the entries of
-// spans (50,034 -> 22,842; 337 of 354 at 1,000 rules). It compares
-// each entry with at most shadowWindow earlier ones, so that compiling
-// stays linear.
-func dropShadowed(es []entry) []entry {
-	var covers [shadowWindow]entry
-	n := 0
-	out := es[:0]
-	for _, e := range es {
-		if !slices.ContainsFunc(covers[:n], func(c entry) bool { return c.covers(&e) }) {
-			out = append(out, e)
-			if e.flags == 0 && n < len(covers) {
-				covers[n] = e
-				n++
-			}
-		}
-	}
-	return out
 }
 
 // shadowWindow bounds the entries dropShadowed compares an entry with.
@@ -429,12 +470,10 @@ type pinfo struct {
 	min int32 // lowest order of an entry of the pair table keyed on this prefix
 }
 
-// buildSide indexes the prefixes of one side.
-func buildSide(s *side, byID []netip.Prefix, info []pinfo) {
-	s.nodes = make([]pnode, len(info))
-	for id := range info {
-		s.nodes[id] = pnode{min: info[id].min, any: info[id].any}
-	}
+// buildSide indexes the prefixes of one side, and links each node to its
+// parent.
+func buildSide(s *side, byID []netip.Prefix) {
+	s.nodes = make([]pnode, len(byID))
 	var v4, v6 []prefixRange
 	for id := 1; id < len(byID); id++ {
 		p := byID[id]
