@@ -362,6 +362,11 @@ func (b *builder) finish() {
 			x.nodes[id].min, x.nodes[id].any = in.min, in.any
 		}
 	}
+	for _, p := range pairs {
+		s, d := int32(p.key>>32), int32(uint32(p.key))
+		m.src.nodes[s].partners |= idBit(d)
+		m.dst.nodes[d].partners |= idBit(s)
+	}
 }
 
 // dropShadowed removes from b.items (grouped by key, in order within a
