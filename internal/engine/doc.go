@@ -100,16 +100,17 @@
 // address objects in 180 networks, with common ports and ranges and mostly
 // tcp and udp; "unique" sets draw fresh prefixes for nearly every rule (a
 // much bigger index); "random" draws everything uniformly. ns per decision,
-// the fastest and the median of 5 runs interleaved between sizes:
+// the lowest fastest and the highest median of two sets of 5 runs, each
+// run interleaved between sizes:
 //
 //	set                 Evaluate   EvaluateBatch   Compile
-//	realistic 100          78-81        68-71
-//	realistic 1,000        96-100       89-96       1.4 ms, 1.2 MB
-//	realistic 10,000      139-149      132-140
-//	realistic 100,000     161-171      156-159      165-180 ms, 53 MB
+//	realistic 100          76-81        67-71
+//	realistic 1,000        95-100       87-96       1.4 ms, 1.2 MB
+//	realistic 10,000      139-149      129-140
+//	realistic 100,000     161-171      153-159      165-180 ms, 53 MB
 //
-// so 100,000 rules cost 1.67-1.70× the per-decision time of 1,000 for
-// Evaluate and 1.66-1.75× for EvaluateBatch (before the dead entries and
+// so 100,000 rules cost 1.67-1.72× the per-decision time of 1,000 for
+// Evaluate and 1.66-1.77× for EvaluateBatch (before the dead entries and
 // the partner masks: 2.15-2.2× and 2.15-2.3×, 209-219 and 196-221 ns at
 // 100,000 rules in the same runs). The shared machine is rarely quiet:
 // under load, figures move by 10-50%, and the 100,000-rule ones most,
