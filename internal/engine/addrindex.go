@@ -342,7 +342,14 @@ type pnode struct {
 	parent int32 // innermost enclosing prefix, or 0
 	min    int32 // the lowest order of an entry of the pair table keyed on the prefix
 	any    span  // the entries of the pair (prefix, ANY on the other side)
+	// partners has the bit idBit(p) of each prefix p of the other side
+	// that pairs with this one in the pair table.
+	partners uint64
 }
+
+// idBit returns the bit that stands for prefix id in pnode.partners: one of
+// 64, by multiplicative hashing.
+func idBit(id int32) uint64 { return 1 << (uint32(id) * 0x9E3779B1 >> 26) }
 
 // head returns the innermost prefix that contains a, or 0. Containment is
 // netip.Prefix.Contains's: no match across families, none for a zoned or

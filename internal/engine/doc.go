@@ -53,7 +53,10 @@
 //     protocol. Pairs of two prefixes go through a small Bloom filter (2
 //     bytes a pair), whose words also hold the lowest order of their pairs
 //     (rounded down), then an open-addressing table that holds a single
-//     entry inline.
+//     entry inline. Each prefix also holds a 64-bit mask of the prefixes
+//     it pairs with (a hashed bit each): when the masks of one chain miss
+//     the prefixes of the other, no pair can match and the nested walk of
+//     both chains is skipped.
 //
 //  5. Spans and pruning. A span lists its entries in order, with the order
 //     of its first entry and the protocols it holds, so a span that cannot
@@ -64,6 +67,15 @@
 //     port inline, in one branch; source ports, several destination ranges,
 //     long lists and expiry are in a side record read only for the entries
 //     that have them.
+//
+//  6. Dead entries. An entry that an earlier entry without flags always
+//     beats (keyed on the same prefixes or on prefixes that contain them,
+//     ANY included, with protocols and a port range that hold its own) can
+//     never decide, nor be an expired match listed before the decision, so
+//     Compile drops it. Rule bases repeat themselves and hide rules behind
+//     broader ones, the more so the bigger they are: the realistic
+//     benchmark sets below keep 85% of their entries at 1,000 rules and
+//     13% at 100,000, so the structures a flow reads stay small.
 //
 // Everything is computed by Compile (sorting, O(n log n)); Evaluate reads a
 // fixed handful of cache lines, allocates nothing without explain, and the
@@ -87,48 +99,81 @@
 // policies and draw prefixes (/8–/32, /32–/128) from a fixed pool of 3,800
 // address objects in 180 networks, with common ports and ranges and mostly
 // tcp and udp; "unique" sets draw fresh prefixes for nearly every rule (a
-// much bigger index); "random" draws everything uniformly. ns per decision:
+// much bigger index); "random" draws everything uniformly. ns per decision,
+// the lowest fastest and the highest median of two sets of 5 runs, each
+// run interleaved between sizes:
 //
 //	set                 Evaluate   EvaluateBatch   Compile
-//	realistic 100          75-77        66-70
-//	realistic 1,000        95-99        88-90       1.6 ms, 1.1 MB
-//	realistic 10,000      152-157      146-154
-//	realistic 100,000     201-210      196-206      127-145 ms, 58 MB
+//	realistic 100          76-81        67-71
+//	realistic 1,000        95-100       87-96       1.4 ms, 1.2 MB
+//	realistic 10,000      139-149      129-140
+//	realistic 100,000     161-171      153-159      165-180 ms, 53 MB
 //
-// (the fastest and the median of 12 runs on a quiet machine; they predate
-// the scan of small spans without slices, 3-6% fewer instructions, whose
-// effect on time was within the noise of a loaded machine). The shared
-// machine is rarely quiet: under load, figures move by 10-50%, and the
-// 100,000-rule ones most, since other processes take the L3 cache. The
-// unique and random sets are too noisy to quote in time; callgrind counts
-// instead (instructions, misses of a 48 KB L1 and of a 1 MB L2, and
-// mispredicted branches a flow; `valgrind --tool=callgrind --cache-sim=yes
-// --branch-sim=yes --D1=49152,12,64 --LL=1048576,16,64
-// --toggle-collect='*Matcher).Evaluate'` on the test binary with
-// -test.benchtime=100001x, GODEBUG=asyncpreemptoff=1 and GOMAXPROCS=1,
-// without which valgrind trips on the runtime's signals and RDTSCP):
+// so 100,000 rules cost 1.67-1.72× the per-decision time of 1,000 for
+// Evaluate and 1.66-1.77× for EvaluateBatch (before the dead entries and
+// the partner masks: 2.15-2.2× and 2.15-2.3×, 209-219 and 196-221 ns at
+// 100,000 rules in the same runs). Most of that gain is the dead
+// entries: the realistic generator draws 100,000 rules from 3,800 address
+// objects and a few dozen ports, so 87% of their entries are hidden
+// behind earlier ones, and without dropping them the partner masks alone
+// leave the ratio at 2.14-2.26×. A rule base of 100,000 live, distinct
+// rules would still see the growth described below. The shared machine
+// is rarely quiet:
+// under load, figures move by 10-50%, and the 100,000-rule ones most,
+// since other processes take the L3 cache. The unique and random sets are
+// too noisy to quote in time; callgrind counts instead (instructions,
+// misses of a 48 KB L1 and of a 1 MB L2, and mispredicted branches a flow;
+// `valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes
+// --D1=49152,12,64 --LL=1048576,16,64 --toggle-collect='*Matcher).Evaluate'`
+// on the test binary with -test.benchtime=100001x, GOMAXPROCS=1 and
+// GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off, without which valgrind trips
+// on the runtime's signals and RDTSCP; building the 100,000-rule set under
+// valgrind takes most of 20 minutes, so starting it with
+// --instr-atstart=no and switching instrumentation on with
+// `callgrind_control -i on` once the set is built gives the same counts
+// in seconds):
 //
-//	realistic 1,000       680 instructions,  4.9 L1,  0.0 L2 misses,  8.4 mispredicted
-//	realistic 10,000      889 instructions,  9.1 L1,  0.5 L2 misses, 12.9 mispredicted
-//	realistic 100,000    1055 instructions, 12.0 L1,  1.5 L2 misses, 14.4 mispredicted
-//	unique 100,000       1213 instructions, 16.0 L1,  6.0 L2 misses, 18.6 mispredicted
-//	random 10,000        1554 instructions, 14.0 L1,  2.9 L2 misses, 15.6 mispredicted
+//	realistic 1,000       676 instructions,  4.9 L1,  0.0 L2 misses,  8.3 mispredicted
+//	realistic 10,000      808 instructions,  7.8 L1,  0.4 L2 misses, 10.8 mispredicted
+//	realistic 100,000     883 instructions,  9.2 L1,  0.6 L2 misses, 11.9 mispredicted
+//	unique 100,000       1115 instructions, 14.4 L1,  5.8 L2 misses, 14.6 mispredicted
+//	random 10,000        1156 instructions, 11.4 L1,  2.9 L2 misses,  8.9 mispredicted
 //
-// (EvaluateBatch: 674 and 1051 instructions at 1,000 and 100,000 rules,
-// with 1.1 and 2.9 L2 misses, the flows and decisions streamed.) The
-// 100,000-rule figures are 2.1-2.2× the 1,000-rule ones for Evaluate and 2.2-2.3×
-// for EvaluateBatch, where the aim was 2×. The gap is not one structure: a flow
-// at 100,000 rules meets longer prefix chains (3.2 prefixes against 1.6)
-// and so more spans (2.9 against 1.3) and entries (6 against 1.4), which
-// costs 1.55× the instructions, 1.7× the branch mispredictions (14 against
-// 8 a flow in callgrind's model, mostly at the ends of chain walks and
-// span scans), 2.4× the L1 misses (12 against 5: entries, pair filter,
-// chain nodes, address index, rules) and 1.5 misses of the L2 cache,
-// spread over the entries, the pair filter and table, the rules and the
-// address index. Measured and dropped as no better: stopping chain walks
-// on a per-prefix bound of everything above it (fewer mispredictions in
-// callgrind, more instructions and a bigger node), taking the first steps
-// of both chains a fixed number of times (predictable loop ends, but
-// +50-90 instructions, no clear gain in time), a single branch for a
-// span's order and protocol tests, and a leaf first-fit loop.
+// (before: 680, 889 and 1055 instructions, 0.0, 0.4 and 1.5 L2 misses,
+// 8.4, 12.9 and 14.4 mispredicted at 1,000, 10,000 and 100,000 rules.
+// EvaluateBatch: 670 and 877 instructions at 1,000 and 100,000 rules,
+// with 1.1 and 1.9 L2 misses, the flows and decisions streamed.)
+//
+// Where the time goes, timed in parts before the partner masks (the
+// address lookups alone, then with the chain walks, the span scans and
+// the pair walk; ns a flow at 1,000 and at 100,000 rules): the address
+// lookups 50-53 and 58-69, the chain walks 18-22 and 18-28, the span
+// scans 6 and 46-52, the pair walk 6 and 10-19 (which the masks cut
+// further: 64 instructions and 1.5 mispredicted branches a flow at
+// 100,000 rules), the decision (the rule's id, read at random) 14-17 and
+// 16-27. What still grows with the rule count is mostly the span scans:
+// at 100,000 rules a flow scans 1.7 spans besides (ANY, ANY) and 5.2
+// entries (1.4 at 1,000), of which 1.0 are of another protocol and 2.6
+// for another port (1.0 at 1,000, mostly the telnet catch-all), and their
+// loop ends and tests are the mispredicted branches.
+//
+// Measured and dropped as no better: stopping chain walks on a per-prefix
+// bound of everything above it (fewer mispredictions in callgrind, more
+// instructions and a bigger node), taking the first steps of both chains
+// a fixed number of times (predictable loop ends, but +50-90
+// instructions, no clear gain in time), a single branch for a span's
+// order and protocol tests, a leaf first-fit loop; testing a span's
+// entries two or four at a time into a bit mask (fewer mispredictions,
+// but +60-240 instructions a flow and slower at both sizes); lists by
+// protocol class within a span (1.8 fewer entries read a flow at 100,000
+// rules, but the class lists' header or arithmetic and the copies of
+// any-protocol entries ate the gain); splitting spans by port from 8, 16,
+// 32 or 64 entries rather than 128 (more instructions and misses); an
+// 8- or 12-byte rule table with the ids in one string (the decision's
+// random read: 0.17 -> 0.13 misses, more instructions, no change in
+// time); in EvaluateBatch, taking flows through each stage in groups of
+// 8 (lookups, then decisions; or address lookups, then matches), or
+// looking up the next flow's addresses while matching this one, and
+// reading the first entries of a chain's spans before scanning them (all
+// slower at 1,000 rules and no faster at 100,000).
 package engine

@@ -531,6 +531,82 @@ func TestCompile(t *testing.T) {
 	})
 }
 
+// TestShadowedEntries checks the entries Compile drops because an earlier
+// entry always beats them: a later rule that an earlier one covers only in
+// part, or only under a condition, must still decide the flows outside it.
+func TestShadowedEntries(t *testing.T) {
+	many := make([]string, 9)
+	for i := range many {
+		many[i] = fmt.Sprintf("10.9.%d.0/24", i)
+	}
+	past := now.Add(-time.Hour)
+	cases := []struct {
+		name  string
+		first firewall.Rule // in policy p1
+		later firewall.Rule // in policy p1 after first, or in p2 when inP2
+		inP2  bool
+		flow  Flow
+		want  string // the rule that decides
+	}{
+		{"port range one below", rule("a", allow, proto("tcp"), dst("10.0.0.0/8"), dports("1024-2000")),
+			rule("b", deny, proto("tcp"), dst("10.1.0.0/16"), dports("1023-1500")), false,
+			tcp("192.0.2.1", "10.1.2.3", 5000, 1023), "b"},
+		{"port range one above", rule("a", allow, proto("tcp"), dports("80-90")),
+			rule("b", deny, proto("tcp"), dports("80-91")), false,
+			tcp("192.0.2.1", "10.1.2.3", 5000, 91), "b"},
+		{"inside the range, the earlier rule", rule("a", allow, proto("tcp"), dports("80-90")),
+			rule("b", deny, proto("tcp"), dports("85")), false,
+			tcp("192.0.2.1", "10.1.2.3", 5000, 85), "a"},
+		{"more protocols", rule("a", allow, proto("tcp")),
+			rule("b", deny, proto("any"), src("10.0.0.0/8")), false,
+			flow(firewall.UDP, "10.0.0.1", "10.1.2.3", 5000, 53), "b"},
+		{"a broader source", rule("a", allow, src("10.1.0.0/16")),
+			rule("b", deny, src("10.0.0.0/8")), false,
+			tcp("10.2.0.1", "10.1.2.3", 5000, 80), "b"},
+		{"a broader source, inside the earlier one", rule("a", allow, src("10.1.0.0/16")),
+			rule("b", deny, src("10.0.0.0/8")), false,
+			tcp("10.1.0.1", "10.1.2.3", 5000, 80), "a"},
+		{"an earlier policy", rule("a", allow, dst("2001:db8::/32")),
+			rule("b", deny, dst("2001:db8::1/128"), proto("udp")), true,
+			flow(firewall.UDP, "2001:db8::9", "2001:db8::1", 5000, 53), "a"},
+		{"an expired rule does not shadow", rule("a", allow, expires(past)),
+			rule("b", deny, src("10.0.0.0/8")), false,
+			tcp("10.0.0.1", "10.1.2.3", 5000, 80), "b"},
+		{"source ports do not shadow", rule("a", allow, proto("tcp"), sports("1024-65535")),
+			rule("b", deny, proto("tcp"), dst("10.1.0.0/16")), false,
+			tcp("10.0.0.1", "10.1.2.3", 1000, 80), "b"},
+		{"several ranges do not shadow the gap", rule("a", allow, proto("tcp"), dports("80", "90")),
+			rule("b", deny, proto("tcp"), dports("85")), false,
+			tcp("10.0.0.1", "10.1.2.3", 5000, 85), "b"},
+		{"a long list does not shadow outside it", rule("a", allow, src(many...), dst(many[:8]...)),
+			rule("b", deny, src("10.0.0.0/8"), dst("10.9.1.0/24")), false,
+			tcp("10.8.0.1", "10.9.1.1", 5000, 80), "b"},
+		{"any protocol without ports, icmp", rule("a", allow, src("10.0.0.0/8")),
+			rule("b", deny, src("10.1.0.0/16"), proto("icmp")), false,
+			flow(firewall.ICMP, "10.1.0.1", "10.1.2.3"), "a"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.first.Position, tc.later.Position = 1, 2
+			tree := fw(deny, pol("p1", 1, next, tc.first, tc.later))
+			if tc.inP2 {
+				tree = fw(deny, pol("p1", 1, next, tc.first), pol("p2", 2, next, tc.later))
+			}
+			m, err := Compile(tree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := m.Evaluate(tc.flow, now, false)
+			if got.RuleID != tc.want {
+				t.Errorf("decided by %+v, want rule %s", got, tc.want)
+			}
+			if ref := newRef(&tree).evaluate(tc.flow, now); !sameDecision(ref, got) {
+				t.Errorf("reference decided %+v", ref)
+			}
+		})
+	}
+}
+
 func TestEvaluateBatch(t *testing.T) {
 	tree := realisticTree(3, 2000, false)
 	m, err := Compile(tree)

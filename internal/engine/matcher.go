@@ -294,27 +294,33 @@ func (m *Matcher) run(q *query) int32 {
 		best = m.scanSpan(sp, best, q)
 	}
 	// The walks also note the lowest order of the pairs of two prefixes on
-	// each chain: when one is not below best, no pair can beat it, and the
-	// second walk of the chains is skipped.
+	// each chain, and which prefixes each chain pairs with: when no pair
+	// can beat best, or no prefix of one chain pairs with one of the
+	// other, the second walk of the chains is skipped.
 	srcMin, dstMin := int32(math.MaxInt32), int32(math.MaxInt32)
+	var srcBits, srcPartners, dstBits, dstPartners uint64
 	for s := q.sh; s > 0; s = src.nodes[s].parent {
-		srcMin = min(srcMin, src.nodes[s].min)
-		if sp := &src.nodes[s].any; sp.useful(best, q.pbit) {
+		n := &src.nodes[s]
+		srcMin = min(srcMin, n.min)
+		srcBits, srcPartners = srcBits|idBit(s), srcPartners|n.partners
+		if sp := &n.any; sp.useful(best, q.pbit) {
 			best = m.scanSpan(sp, best, q)
 		}
 	}
 	for d := q.dh; d > 0; d = dst.nodes[d].parent {
-		dstMin = min(dstMin, dst.nodes[d].min)
-		if sp := &dst.nodes[d].any; sp.useful(best, q.pbit) {
+		n := &dst.nodes[d]
+		dstMin = min(dstMin, n.min)
+		dstBits, dstPartners = dstBits|idBit(d), dstPartners|n.partners
+		if sp := &n.any; sp.useful(best, q.pbit) {
 			best = m.scanSpan(sp, best, q)
 		}
 	}
-	if max(srcMin, dstMin) >= best {
+	if max(srcMin, dstMin) >= best || srcPartners&dstBits == 0 || dstPartners&srcBits == 0 {
 		return best
 	}
 	// Pairs of two prefixes go through the filter, then the table.
 	for s := q.sh; s > 0; s = src.nodes[s].parent {
-		if src.nodes[s].min >= best {
+		if src.nodes[s].min >= best || src.nodes[s].partners&dstBits == 0 {
 			continue
 		}
 		base := uint64(s) << 32
@@ -353,11 +359,24 @@ func (sp *span) useful(best int32, pbit uint8) bool {
 // Most spans are small and are scanned here in one loop, without the
 // slices and second list of a big span: at 100,000 rules a flow scans
 // about three spans, so their fixed cost counts.
+//
+// The loop is scanList's, written out here so that a small span costs one
+// call, not two.
 func (m *Matcher) scanSpan(sp *span, best int32, q *query) int32 {
 	if sp.n < 0 {
 		return m.scanBig(sp, best, q)
 	}
-	return m.scanList(sp.off, sp.off+int32(sp.n), best, q)
+	pbit, dp := q.pbit, q.dp
+	for i, end := sp.off, sp.off+int32(sp.n); i < end; i++ {
+		e := &m.entries[i]
+		if e.order >= best {
+			break
+		}
+		if e.fits(pbit, dp) && (e.flags == 0 || m.check(e, q)) {
+			return e.order
+		}
+	}
+	return best
 }
 
 // scanList returns the order of the first entry of m.entries[i:end] that
