@@ -6,6 +6,7 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,8 @@ type Metrics struct {
 	auditEvents  *prometheus.CounterVec
 	flows        prometheus.Counter
 	evaluations  prometheus.Histogram
+
+	series sync.Map // seriesKey → *requestSeries
 }
 
 // NewMetrics registers every FireFlow metric, the Go runtime and process
@@ -133,13 +136,58 @@ func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
 
 // RequestFinished records an answered request. route is the route pattern
 // (the API says "unmatched" for requests that match none), never the raw
-// path, so that scanners probing random paths cannot create series.
+// path, and a method outside the standard ones counts as "other", so that
+// scanners probing random paths or methods cannot create series.
 func (m *Metrics) RequestFinished(method, route string, status int, requestBytes, responseBytes int64, elapsed time.Duration) {
 	m.inFlight.Dec()
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
-	m.requestSize.WithLabelValues(method, route).Observe(float64(requestBytes))
-	m.responseSize.WithLabelValues(method, route).Observe(float64(responseBytes))
+	s := m.seriesOf(seriesKey{method: standardMethod(method), route: route, code: status})
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
+	s.requestSize.Observe(float64(requestBytes))
+	s.responseSize.Observe(float64(responseBytes))
+}
+
+// seriesKey names the request series that one answer updates.
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+// requestSeries holds the children of the request metrics for one
+// seriesKey.
+type requestSeries struct {
+	requests                            prometheus.Counter
+	duration, requestSize, responseSize prometheus.Observer
+}
+
+// seriesOf returns key's series, resolving them on first use. Looking the
+// children up per request (WithLabelValues) hashes the labels and takes
+// each vector's read lock, whose shared counter every core writes; on two
+// cores that made the metrics cost about 3 % of a GET in process instead
+// of 1 %. A sync.Map read of a known key writes nothing shared.
+func (m *Metrics) seriesOf(key seriesKey) *requestSeries {
+	if s, ok := m.series.Load(key); ok {
+		return s.(*requestSeries)
+	}
+	s := &requestSeries{
+		requests:     m.requests.WithLabelValues(key.method, key.route, strconv.Itoa(key.code)),
+		duration:     m.duration.WithLabelValues(key.method, key.route),
+		requestSize:  m.requestSize.WithLabelValues(key.method, key.route),
+		responseSize: m.responseSize.WithLabelValues(key.method, key.route),
+	}
+	actual, _ := m.series.LoadOrStore(key, s)
+	return actual.(*requestSeries)
+}
+
+// standardMethod returns method if it is one of HTTP's standard methods,
+// else "other".
+func standardMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // AuthFailed counts a refused request.

@@ -126,3 +126,51 @@ func gaugeOf(t *testing.T, m *Metrics, name string) float64 {
 	t.Fatalf("no %s", name)
 	return 0
 }
+
+func TestRequestFinished(t *testing.T) {
+	m := NewMetrics(BuildInfo{})
+	for _, r := range []struct {
+		method string
+		status int
+	}{{"GET", 200}, {"GET", 200}, {"GET", 404}, {"BREW", 405}, {"PROPFIND", 405}} {
+		m.RequestStarted()
+		m.RequestFinished(r.method, "/api/v1/firewalls", r.status, 10, 100, 3*time.Millisecond)
+	}
+	want := `
+# HELP http_requests_in_flight HTTP requests being served now.
+# TYPE http_requests_in_flight gauge
+http_requests_in_flight 0
+# HELP http_requests_total HTTP requests answered, by method, route pattern and status code.
+# TYPE http_requests_total counter
+http_requests_total{code="200",method="GET",route="/api/v1/firewalls"} 2
+http_requests_total{code="404",method="GET",route="/api/v1/firewalls"} 1
+http_requests_total{code="405",method="other",route="/api/v1/firewalls"} 2
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "http_requests_in_flight", "http_requests_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.duration); n != 2 {
+		t.Errorf("%d duration series, want 2 (GET and other)", n)
+	}
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range families {
+		if f.GetName() != "http_response_size_bytes" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			if s.GetLabel()[0].GetValue() == "GET" {
+				found = true
+				if h := s.GetHistogram(); h.GetSampleCount() != 3 || h.GetSampleSum() != 300 {
+					t.Errorf("GET response sizes: %d samples summing to %v, want 3 and 300", h.GetSampleCount(), h.GetSampleSum())
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no GET series of http_response_size_bytes")
+	}
+}
