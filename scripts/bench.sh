@@ -5,11 +5,12 @@
 # database in a temp dir, seeds it (scripts/bench/seed), and measures with
 # vegeta (pinned in tools/go.mod) at maximum throughput:
 #   (a) GET /api/v1/firewalls/{id} over random firewall ids;
-#   (b) GET .../filtering-policies/{pid}/rules?page_size=50;
-# then the same as (a) against a bare net/http server holding the same JSON in
-# memory (scripts/bench/bare). (a) also runs, in alternating rounds, against
-# the same API without metrics and access logs (scripts/bench/plainapi), and
-# against that with token checks stubbed out. fireflow serves with its full
+#   (b) GET .../filtering-policies/{pid}/rules?page_size=50.
+# (a) runs in alternating rounds against fireflow, the same API without
+# metrics and access logs (scripts/bench/plainapi), that with token checks
+# stubbed out, and a bare net/http server holding the same JSON in memory
+# (scripts/bench/bare); the median rounds are compared, so that load from
+# elsewhere on the machine hits every side alike. fireflow serves with its full
 # middleware stack: metrics, access log at info level (to a file), tracing
 # off. It reports fireflow's idle RSS (after seeding) and peak RSS under
 # load, and prints a summary against the targets: idle RSS <= 30 MB, peak
@@ -196,29 +197,33 @@ fi
 
 # The same API over the same database without metrics and access logs
 # ("plain"), to measure what observability costs, and that with token checks
-# stubbed out ("noauth"), to measure what authentication costs. Their rounds
-# alternate with fireflow's, and the median round of each is compared, so
-# that load from elsewhere on the machine hits all alike.
+# stubbed out ("noauth"), to measure what authentication costs, and the bare
+# baseline. Their rounds alternate with fireflow's, and the median round of
+# each is compared, so that load from elsewhere on the machine hits all alike.
 log "starting the API without metrics and logs, and that with auth stubbed out, over the same database"
 cp "$WORK/plain" "$WORK/noauth" # the same binary, started without -secret-file
 start_helper plain -db "$WORK/run/fireflow.db" -secret-file "$WORK/run/data/dev-secret"
 PLAIN_PID=$HELPER_PID
 start_helper noauth -db "$WORK/run/fireflow.db"
 NOAUTH_PID=$HELPER_PID
+log "starting the bare net/http baseline"
+start_helper bare -data "$WORK/seed-out/firewalls.jsonl"
+BARE_PID=$HELPER_PID
 
-log "GET by id, fireflow, plain and auth stubbed, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
-attack ff_get_warmup "$WORK/ff_get.targets" "$WARMUP"
-attack plain_get_warmup "$WORK/plain_get.targets" "$WARMUP"
-attack noauth_get_warmup "$WORK/noauth_get.targets" "$WARMUP"
-FF_GET=() PLAIN_GET=() NOAUTH_GET=()
+log "GET by id, fireflow, plain, auth stubbed and bare, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
+for name in ff plain noauth bare; do
+  attack "${name}_get_warmup" "$WORK/${name}_get.targets" "$WARMUP"
+done
+FF_GET=() PLAIN_GET=() NOAUTH_GET=() BARE_GET=()
 for round in $(seq "$ROUNDS"); do
-  for name in ff plain noauth; do
+  for name in ff plain noauth bare; do
     attack "${name}_get_$round" "$WORK/${name}_get.targets" "$DURATION"
     one_line "${name}_get_$round"
   done
-  FF_GET+=("$WORK/ff_get_$round.json") PLAIN_GET+=("$WORK/plain_get_$round.json") NOAUTH_GET+=("$WORK/noauth_get_$round.json")
+  FF_GET+=("$WORK/ff_get_$round.json") PLAIN_GET+=("$WORK/plain_get_$round.json")
+  NOAUTH_GET+=("$WORK/noauth_get_$round.json") BARE_GET+=("$WORK/bare_get_$round.json")
 done
-kill "$PLAIN_PID" "$NOAUTH_PID" 2>/dev/null || true
+kill "$PLAIN_PID" "$NOAUTH_PID" "$BARE_PID" 2>/dev/null || true
 
 log "fireflow rules listing: warm-up $WARMUP, then $DURATION with $WORKERS workers"
 attack ff_rules_warmup "$WORK/ff_rules.targets" "$WARMUP"
@@ -250,17 +255,8 @@ log "peak RSS under load: $PEAK_KB kB; stopping fireflow"
 kill "$FF_PID" 2>/dev/null || true
 for _ in $(seq 100); do kill -0 "$FF_PID" 2>/dev/null || break; sleep 0.1; done
 
-# --- bare net/http baseline -------------------------------------------------
-log "starting the bare net/http baseline"
-start_helper bare -data "$WORK/seed-out/firewalls.jsonl"
-
-log "bare GET by id: warm-up $WARMUP, then $DURATION with $WORKERS workers"
-attack bare_get_warmup "$WORK/bare_get.targets" "$WARMUP"
-attack bare_get "$WORK/bare_get.targets" "$DURATION"
-one_line bare_get
-
 join() { local IFS=,; echo "$*"; }
-summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$WORK/bare_get.json" -plain "$(join "${PLAIN_GET[@]}")" -noauth "$(join "${NOAUTH_GET[@]}")" -eval "$WORK/ff_eval.json"
+summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$(join "${BARE_GET[@]}")" -plain "$(join "${PLAIN_GET[@]}")" -noauth "$(join "${NOAUTH_GET[@]}")" -eval "$WORK/ff_eval.json"
   -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
   -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
 [ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)

@@ -109,7 +109,7 @@ func main() {
 	)
 	flag.StringVar(&getPath, "get", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id")
 	flag.StringVar(&rulesPath, "rules", "", "vegeta JSON report: FireFlow rules listing")
-	flag.StringVar(&barePath, "bare", "", "vegeta JSON report: bare net/http GET-by-id")
+	flag.StringVar(&barePath, "bare", "", "vegeta JSON report(s), comma-separated rounds: bare net/http GET-by-id")
 	flag.StringVar(&evalPath, "eval", "", "vegeta JSON report: POST evaluate with 10,000 flows per request")
 	flag.StringVar(&plainPath, "plain", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id without metrics and access logs")
 	flag.StringVar(&noauthPath, "noauth", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id without metrics, access logs and token checks")
