@@ -153,9 +153,9 @@ func withAccessLog(log *slog.Logger, obs Observer, next http.Handler) http.Handl
 }
 
 // logRequest writes the access log line of r. It builds the record itself
-// rather than calling log.InfoContext, which looks up its caller's program
-// counter on every call: a tenth of the line's cost, for a source location
-// that the access log never shows.
+// rather than calling log.InfoContext, which boxes every argument and
+// looks up its caller's program counter on every call, for a source
+// location that the access log never shows.
 func logRequest(ctx context.Context, log *slog.Logger, r *RequestRecord, subject string) {
 	h := log.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {

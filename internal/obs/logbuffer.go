@@ -12,7 +12,8 @@ import (
 // LogBuffer batches log lines in memory and writes them out when the
 // buffer fills, every flush interval, and on Close, as nginx's
 // "access_log buffer= flush=" does. Writing every access log line with its
-// own write(2) was the largest part of what observation cost a request.
+// own write(2) was the largest single part of what observation cost a
+// request.
 // Lines of level warn and above are written at once (see Logger), so what
 // a crash can lose is the last interval of info and debug lines.
 type LogBuffer struct {
