@@ -9,8 +9,9 @@
 # (a) runs in alternating rounds against fireflow, the same API without
 # metrics and access logs (scripts/bench/plainapi), that with token checks
 # stubbed out, and a bare net/http server holding the same JSON in memory
-# (scripts/bench/bare); the median rounds are compared, so that load from
-# elsewhere on the machine hits every side alike. fireflow serves with its full
+# (scripts/bench/bare); each round starts with the next of them, and the
+# median rounds are compared, so that load from elsewhere on the machine
+# hits every side alike. fireflow serves with its full
 # middleware stack: metrics, access log at info level (to a file), tracing
 # off. It reports fireflow's idle RSS (after seeding) and peak RSS under
 # load, and prints a summary against the targets: idle RSS <= 30 MB, peak
@@ -101,7 +102,7 @@ wait_ready() {
   return 1
 }
 
-# kb FIELD PID: a field of /proc/PID/status (VmRSS, VmHWM) in kB.
+# kb FIELD PID: a field of /proc/PID/status (VmRSS, VmHWM, RssFile, RssAnon) in kB.
 kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
 
 # attack NAME TARGETS DURATION: max-throughput attack, JSON report in $WORK/NAME.json.
@@ -118,7 +119,7 @@ attack() {
 
 # one_line NAME: req/s, p50, p99 of a report, for progress output.
 one_line() {
-  awk '/^Requests/ { split($0, a, "]"); print "  requests, rate, throughput: " a[2] }
+  awk -v n="$1" '/^Requests/ { split($0, a, "]"); print "  " n ": requests, rate, throughput: " a[2] }
        /^Latencies/ { split($0, a, "]"); print "  latencies min, mean, 50, 90, 95, 99, max: " a[2] }
        /^Success/ { split($0, a, "]"); print "  success: " a[2] }
        /^Status Codes/ { split($0, a, "]"); print "  status codes: " a[2] }' "$WORK/$1.txt" >&2
@@ -186,7 +187,9 @@ awk -v b="$BASE" '{ print "GET " b $0 }' "$WORK/seed-out/rules_path.txt" >"$WORK
 
 sleep "$SETTLE"
 IDLE_KB=$(kb VmRSS "$FF_PID")
-log "idle RSS after seeding and ${SETTLE}s settle: $IDLE_KB kB"
+IDLE_FILE_KB=$(kb RssFile "$FF_PID")
+IDLE_ANON_KB=$(kb RssAnon "$FF_PID")
+log "idle RSS after seeding and ${SETTLE}s settle: $IDLE_KB kB ($IDLE_FILE_KB kB mapped from files, $IDLE_ANON_KB kB private)"
 
 # Reset the peak RSS counter so VmHWM covers the load only (Linux >= 4.0).
 PEAK_LIFETIME=false
@@ -215,8 +218,12 @@ for name in ff plain noauth bare; do
   attack "${name}_get_warmup" "$WORK/${name}_get.targets" "$WARMUP"
 done
 FF_GET=() PLAIN_GET=() NOAUTH_GET=() BARE_GET=()
+NAMES=(ff plain noauth bare)
 for round in $(seq "$ROUNDS"); do
-  for name in ff plain noauth bare; do
+  # Each round starts with the next server, so that none always runs
+  # right after the same one (the bare server loads the machine most).
+  for i in "${!NAMES[@]}"; do
+    name=${NAMES[$(( (i + round - 1) % ${#NAMES[@]} ))]}
     attack "${name}_get_$round" "$WORK/${name}_get.targets" "$DURATION"
     one_line "${name}_get_$round"
   done
@@ -257,7 +264,8 @@ for _ in $(seq 100); do kill -0 "$FF_PID" 2>/dev/null || break; sleep 0.1; done
 
 join() { local IFS=,; echo "$*"; }
 summary_args=(-get "$(join "${FF_GET[@]}")" -rules "$WORK/ff_rules.json" -bare "$(join "${BARE_GET[@]}")" -plain "$(join "${PLAIN_GET[@]}")" -noauth "$(join "${NOAUTH_GET[@]}")" -eval "$WORK/ff_eval.json"
-  -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
+  -startup-rss-kb "${STARTUP_KB:--1}" -idle-rss-kb "${IDLE_KB:--1}"
+  -idle-file-kb "${IDLE_FILE_KB:--1}" -idle-anon-kb "${IDLE_ANON_KB:--1}" -peak-rss-kb "${PEAK_KB:--1}"
   -workers "$WORKERS" -duration "$DURATION" -firewalls "$FIREWALLS" -rules-count "$RULES")
 [ "$PEAK_LIFETIME" = true ] && summary_args+=(-peak-is-lifetime)
 [ "$STRICT" = 1 ] && summary_args+=(-strict)

@@ -92,6 +92,8 @@ type input struct {
 	get, rules, bare    *report
 	noauth, eval, plain *report
 	startupKB, idleKB   int64
+	idleFileKB          int64 // of idleKB, the pages mapped from files: the binary's code and data
+	idleAnonKB          int64 // of idleKB, private memory: Go heap, stacks, SQLite caches
 	peakKB              int64
 	peakIsLifetime      bool
 	workers             int
@@ -115,6 +117,8 @@ func main() {
 	flag.StringVar(&noauthPath, "noauth", "", "vegeta JSON report(s), comma-separated rounds: FireFlow GET-by-id without metrics, access logs and token checks")
 	flag.Int64Var(&in.startupKB, "startup-rss-kb", -1, "FireFlow VmRSS right after /readyz, in kB")
 	flag.Int64Var(&in.idleKB, "idle-rss-kb", -1, "FireFlow VmRSS after seeding and settling, in kB")
+	flag.Int64Var(&in.idleFileKB, "idle-file-kb", -1, "of the idle RSS, RssFile (pages mapped from files), in kB")
+	flag.Int64Var(&in.idleAnonKB, "idle-anon-kb", -1, "of the idle RSS, RssAnon (private memory), in kB")
 	flag.Int64Var(&in.peakKB, "peak-rss-kb", -1, "FireFlow VmHWM after the load, in kB")
 	flag.BoolVar(&in.peakIsLifetime, "peak-is-lifetime", false, "VmHWM could not be reset before the load")
 	flag.IntVar(&in.workers, "workers", 0, "vegeta -max-workers used")
@@ -218,6 +222,12 @@ func write(w io.Writer, in *input) int {
 	}
 	check("idle RSS after seeding", mb(in.idleKB), fmt.Sprintf("<= %.0f MB", maxIdleRSSMB),
 		float64(in.idleKB)/1024 <= maxIdleRSSMB, in.idleKB >= 0)
+	// The split shows what a miss is made of: file pages follow the binary's
+	// size, private memory follows what the server holds.
+	if in.idleFileKB >= 0 && in.idleAnonKB >= 0 {
+		fmt.Fprintf(tw, "  of which the binary's pages (info)\t%s\t-\t-\n", mb(in.idleFileKB))
+		fmt.Fprintf(tw, "  of which private memory (info)\t%s\t-\t-\n", mb(in.idleAnonKB))
+	}
 	peakName := "peak RSS under load"
 	if in.peakIsLifetime {
 		peakName += " (lifetime)"

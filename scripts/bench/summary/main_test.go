@@ -50,12 +50,12 @@ func TestWriteTargets(t *testing.T) {
 	bare.Throughput = 30000
 
 	var buf bytes.Buffer
-	missed := write(&buf, &input{get: r, rules: r, bare: &bare, startupKB: 10 * 1024, idleKB: 20 * 1024, peakKB: 50 * 1024})
+	missed := write(&buf, &input{get: r, rules: r, bare: &bare, startupKB: 10 * 1024, idleKB: 20 * 1024, idleFileKB: 15 * 1024, idleAnonKB: 5 * 1024, peakKB: 50 * 1024})
 	out := buf.String()
 	if missed != 0 {
 		t.Errorf("missed = %d, want 0\n%s", missed, out)
 	}
-	for _, want := range []string{"0.20ms", "1.50ms", "66.7 %", "20.0 MB", "50.0 MB", "all measured targets met"} {
+	for _, want := range []string{"0.20ms", "1.50ms", "66.7 %", "20.0 MB", "15.0 MB", "5.0 MB", "50.0 MB", "all measured targets met"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -63,7 +63,7 @@ func TestWriteTargets(t *testing.T) {
 
 	buf.Reset()
 	bare.Throughput = 50000
-	missed = write(&buf, &input{get: r, bare: &bare, startupKB: -1, idleKB: 40 * 1024, peakKB: -1})
+	missed = write(&buf, &input{get: r, bare: &bare, startupKB: -1, idleKB: 40 * 1024, idleFileKB: -1, idleAnonKB: -1, peakKB: -1})
 	if missed != 2 {
 		t.Errorf("missed = %d, want 2 (idle RSS and ratio)\n%s", missed, buf.String())
 	}
@@ -83,7 +83,7 @@ func TestWriteCosts(t *testing.T) {
 	plain.Throughput = 21000  // fireflow loses 4.8 % to metrics and logs
 	noauth.Throughput = 23000 // the plain API loses 8.7 % to auth
 	var buf bytes.Buffer
-	missed := write(&buf, &input{get: r, plain: &plain, noauth: &noauth, startupKB: -1, idleKB: -1, peakKB: -1})
+	missed := write(&buf, &input{get: r, plain: &plain, noauth: &noauth, startupKB: -1, idleKB: -1, idleFileKB: -1, idleAnonKB: -1, peakKB: -1})
 	out := buf.String()
 	for _, want := range []string{"throughput lost to metrics+logs (tracing off)  4.8 %", "throughput lost to auth", "8.7 % (21000 vs 23000 req/s)"} {
 		if !strings.Contains(out, want) {
