@@ -11,12 +11,12 @@
 # stubbed out, and a bare net/http server holding the same JSON in memory
 # (scripts/bench/bare); each round starts with the next of them, and the
 # median rounds are compared, so that load from elsewhere on the machine
-# hits every side alike. fireflow serves with its full
-# middleware stack: metrics, access log at info level (to a file), tracing
-# off. It reports fireflow's idle RSS (after seeding) and peak RSS under
-# load, and prints a summary against the targets: idle RSS <= 30 MB, peak
-# RSS under load <= 100 MB, (a) >= 50 % of bare, metrics and logging cost
-# <= 10 % and token checks <= 5 % of (a)'s throughput.
+# hits every side alike. fireflow serves with its full middleware stack:
+# metrics, access log at info level (to a file), tracing off. It reports
+# fireflow's idle RSS (after seeding) and peak RSS under load, and prints a
+# summary against the targets: idle RSS <= 30 MB, peak RSS under load
+# <= 100 MB, (a) >= 50 % of bare, metrics and logging cost <= 10 % and
+# token checks <= 5 % of (a)'s throughput.
 #
 # Everything listens on and targets 127.0.0.1 only. Every wait and attack is
 # bounded; all servers are stopped on exit.
@@ -214,11 +214,11 @@ start_helper bare -data "$WORK/seed-out/firewalls.jsonl"
 BARE_PID=$HELPER_PID
 
 log "GET by id, fireflow, plain, auth stubbed and bare, alternating: warm-up $WARMUP each, then $ROUNDS rounds of $DURATION with $WORKERS workers"
-for name in ff plain noauth bare; do
+NAMES=(ff plain noauth bare)
+for name in "${NAMES[@]}"; do
   attack "${name}_get_warmup" "$WORK/${name}_get.targets" "$WARMUP"
 done
 FF_GET=() PLAIN_GET=() NOAUTH_GET=() BARE_GET=()
-NAMES=(ff plain noauth bare)
 for round in $(seq "$ROUNDS"); do
   # Each round starts with the next server, so that none always runs
   # right after the same one (the bare server loads the machine most).
