@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/fireflow/fireflow/internal/firewall"
 )
 
 // Run the "one core" figures with:
@@ -15,9 +17,9 @@ var benchSizes = []int{100, 1000, 10000, 100000}
 const benchFlows = 1 << 14
 
 type benchSet struct {
-	tree  Tree
+	tree  firewall.Tree
 	m     *Matcher
-	flows []Flow
+	flows []firewall.Flow
 }
 
 var (
@@ -54,7 +56,7 @@ func getBenchSet(b *testing.B, kind string, n int) *benchSet {
 	return s
 }
 
-var sinkDecision Decision
+var sinkDecision firewall.Decision
 
 func benchEvaluate(b *testing.B, s *benchSet) {
 	b.ReportAllocs()
@@ -69,7 +71,7 @@ func benchEvaluateBatch(b *testing.B, s *benchSet) {
 	b.ReportAllocs()
 	const batch = 1024
 	m := s.m
-	out := make([]Decision, batch)
+	out := make([]firewall.Decision, batch)
 	b.ResetTimer()
 	n := 0
 	for i := 0; b.Loop(); i++ {

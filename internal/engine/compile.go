@@ -54,13 +54,13 @@ func ruleProtoMask(p firewall.Protocol) uint8 {
 // A policy default other than allow, deny or reject moves on like next.
 // The only errors are a firewall default action that cannot decide a flow,
 // and more than a billion distinct prefixes.
-func Compile(t Tree) (*Matcher, error) {
+func Compile(t firewall.Tree) (*Matcher, error) {
 	return compile(t, bigBucket)
 }
 
 // compile is Compile with big as the size above which a span is split;
 // tests lower it to check the split on small firewalls.
-func compile(t Tree, big int) (*Matcher, error) {
+func compile(t firewall.Tree, big int) (*Matcher, error) {
 	if !terminal(t.Firewall.DefaultAction) {
 		return nil, fmt.Errorf("engine: firewall %q has default action %q; it must be allow or deny",
 			t.Firewall.ID, t.Firewall.DefaultAction)

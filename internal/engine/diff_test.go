@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -87,10 +88,10 @@ func TestDifferential(t *testing.T) {
 					want := ref.evaluate(f, now)
 					nFlows++
 					switch want.DecidedBy {
-					case ByRule:
+					case firewall.ByRule:
 						nRule++
 						deciders[ruleKey{ti, want.RuleID}] = true
-					case ByPolicyDefault:
+					case firewall.ByPolicyDefault:
 						nDef++
 					default:
 						nFw++
@@ -119,7 +120,7 @@ func TestDifferential(t *testing.T) {
 }
 
 // sameDecision compares everything but the path.
-func sameDecision(a, b Decision) bool {
+func sameDecision(a, b firewall.Decision) bool {
 	return a.Action == b.Action && a.DecidedBy == b.DecidedBy && a.PolicyID == b.PolicyID &&
 		a.RuleID == b.RuleID && a.Revision == b.Revision
 }

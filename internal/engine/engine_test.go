@@ -18,13 +18,13 @@ var now = time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // Helpers that keep the table below short.
 
-func fw(def firewall.Action, policies ...PolicyTree) Tree {
+func fw(def firewall.Action, policies ...firewall.PolicyTree) firewall.Tree {
 	f := firewall.NewFirewall()
 	f.ID, f.Name, f.DefaultAction, f.Revision = "fw", "fw", def, 7
-	return Tree{Firewall: f, Policies: policies}
+	return firewall.Tree{Firewall: f, Policies: policies}
 }
 
-func pol(id string, priority int, def firewall.Action, rules ...firewall.Rule) PolicyTree {
+func pol(id string, priority int, def firewall.Action, rules ...firewall.Rule) firewall.PolicyTree {
 	p := firewall.NewPolicy()
 	p.ID, p.Name, p.Priority, p.DefaultAction = id, "name of "+id, priority, def
 	for i := range rules {
@@ -33,10 +33,10 @@ func pol(id string, priority int, def firewall.Action, rules ...firewall.Rule) P
 		}
 		rules[i].PolicyID = id
 	}
-	return PolicyTree{Policy: p, Rules: rules}
+	return firewall.PolicyTree{Policy: p, Rules: rules}
 }
 
-func disabledPol(id string, priority int, def firewall.Action, rules ...firewall.Rule) PolicyTree {
+func disabledPol(id string, priority int, def firewall.Action, rules ...firewall.Rule) firewall.PolicyTree {
 	p := pol(id, priority, def, rules...)
 	p.Policy.Enabled = false
 	return p
@@ -91,26 +91,26 @@ func portRanges(ss []string) []firewall.PortRange {
 	return out
 }
 
-func flow(p firewall.Protocol, from, to string, ports ...uint16) Flow {
-	f := Flow{Protocol: p, Source: netip.MustParseAddr(from), Destination: netip.MustParseAddr(to)}
+func flow(p firewall.Protocol, from, to string, ports ...uint16) firewall.Flow {
+	f := firewall.Flow{Protocol: p, Source: netip.MustParseAddr(from), Destination: netip.MustParseAddr(to)}
 	if len(ports) == 2 {
 		f.SourcePort, f.DestinationPort = ports[0], ports[1]
 	}
 	return f
 }
 
-func tcp(from, to string, sp, dp uint16) Flow { return flow(firewall.TCP, from, to, sp, dp) }
+func tcp(from, to string, sp, dp uint16) firewall.Flow { return flow(firewall.TCP, from, to, sp, dp) }
 
-func byRule(a firewall.Action, policy, rule string) Decision {
-	return Decision{Action: a, DecidedBy: ByRule, PolicyID: policy, RuleID: rule, Revision: 7}
+func byRule(a firewall.Action, policy, rule string) firewall.Decision {
+	return firewall.Decision{Action: a, DecidedBy: firewall.ByRule, PolicyID: policy, RuleID: rule, Revision: 7}
 }
 
-func byPolicy(a firewall.Action, policy string) Decision {
-	return Decision{Action: a, DecidedBy: ByPolicyDefault, PolicyID: policy, Revision: 7}
+func byPolicy(a firewall.Action, policy string) firewall.Decision {
+	return firewall.Decision{Action: a, DecidedBy: firewall.ByPolicyDefault, PolicyID: policy, Revision: 7}
 }
 
-func byFirewall(a firewall.Action) Decision {
-	return Decision{Action: a, DecidedBy: ByFirewallDefault, Revision: 7}
+func byFirewall(a firewall.Action) firewall.Decision {
+	return firewall.Decision{Action: a, DecidedBy: firewall.ByFirewallDefault, Revision: 7}
 }
 
 const (
@@ -125,10 +125,10 @@ func TestEvaluateSemantics(t *testing.T) {
 	hour := time.Hour
 	cases := []struct {
 		name string
-		tree Tree
-		flow Flow
+		tree firewall.Tree
+		flow firewall.Flow
 		at   time.Time // now when zero
-		want Decision
+		want firewall.Decision
 	}{
 		{
 			name: "lower priority number first, whatever the stored order",
@@ -333,7 +333,7 @@ func TestEvaluateSemantics(t *testing.T) {
 		},
 	}
 	// Port boundaries, destination and source: 443 and 1000-2000.
-	portTree := func(opt func(...string) ruleOpt) Tree {
+	portTree := func(opt func(...string) ruleOpt) firewall.Tree {
 		return fw(deny, pol("p1", 1, next, rule("r-ports", allow, proto(firewall.TCP), opt("1000-2000", "443"))))
 	}
 	for _, pc := range []struct {
@@ -347,17 +347,17 @@ func TestEvaluateSemantics(t *testing.T) {
 		cases = append(cases,
 			struct {
 				name string
-				tree Tree
-				flow Flow
+				tree firewall.Tree
+				flow firewall.Flow
 				at   time.Time
-				want Decision
+				want firewall.Decision
 			}{fmt.Sprintf("destination port %d", pc.port), portTree(dports), tcp("10.0.0.1", "10.0.0.2", 5, pc.port), time.Time{}, want},
 			struct {
 				name string
-				tree Tree
-				flow Flow
+				tree firewall.Tree
+				flow firewall.Flow
 				at   time.Time
-				want Decision
+				want firewall.Decision
 			}{fmt.Sprintf("source port %d", pc.port), portTree(sports), tcp("10.0.0.1", "10.0.0.2", pc.port, 5), time.Time{}, want},
 		)
 	}
@@ -411,12 +411,12 @@ func TestExplainPath(t *testing.T) {
 	}
 	f := tcp("10.0.0.1", "10.0.0.2", 1000, 80)
 	got := m.Evaluate(f, now, true)
-	want := Decision{
-		Action: allow, DecidedBy: ByRule, PolicyID: "p-match", RuleID: "r-hit", Revision: 7,
-		Path: []Step{
-			{PolicyID: "p-off", PolicyName: "name of p-off", Outcome: OutcomeDisabled},
-			{PolicyID: "p-next", PolicyName: "name of p-next", Outcome: OutcomeFellThrough, ExpiredRules: []string{"r-exp1", "r-exp2"}},
-			{PolicyID: "p-match", PolicyName: "name of p-match", Outcome: OutcomeRuleMatched, RuleID: "r-hit", ExpiredRules: []string{"r-exp3"}},
+	want := firewall.Decision{
+		Action: allow, DecidedBy: firewall.ByRule, PolicyID: "p-match", RuleID: "r-hit", Revision: 7,
+		Path: []firewall.Step{
+			{PolicyID: "p-off", PolicyName: "name of p-off", Outcome: firewall.OutcomeDisabled},
+			{PolicyID: "p-next", PolicyName: "name of p-next", Outcome: firewall.OutcomeFellThrough, ExpiredRules: []string{"r-exp1", "r-exp2"}},
+			{PolicyID: "p-match", PolicyName: "name of p-match", Outcome: firewall.OutcomeRuleMatched, RuleID: "r-hit", ExpiredRules: []string{"r-exp3"}},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -426,13 +426,13 @@ func TestExplainPath(t *testing.T) {
 	t.Run("later policy, expired rules after a miss are all reported", func(t *testing.T) {
 		f := tcp("10.0.0.1", "10.9.9.9", 1000, 80)
 		got := m.Evaluate(f, now, true)
-		want := Decision{
-			Action: deny, DecidedBy: ByRule, PolicyID: "p-later", RuleID: "r-later", Revision: 7,
-			Path: []Step{
-				{PolicyID: "p-off", PolicyName: "name of p-off", Outcome: OutcomeDisabled},
-				{PolicyID: "p-next", PolicyName: "name of p-next", Outcome: OutcomeFellThrough, ExpiredRules: []string{"r-exp1", "r-exp2"}},
-				{PolicyID: "p-match", PolicyName: "name of p-match", Outcome: OutcomeFellThrough, ExpiredRules: []string{"r-exp3", "r-exp-after"}},
-				{PolicyID: "p-later", PolicyName: "name of p-later", Outcome: OutcomeRuleMatched, RuleID: "r-later"},
+		want := firewall.Decision{
+			Action: deny, DecidedBy: firewall.ByRule, PolicyID: "p-later", RuleID: "r-later", Revision: 7,
+			Path: []firewall.Step{
+				{PolicyID: "p-off", PolicyName: "name of p-off", Outcome: firewall.OutcomeDisabled},
+				{PolicyID: "p-next", PolicyName: "name of p-next", Outcome: firewall.OutcomeFellThrough, ExpiredRules: []string{"r-exp1", "r-exp2"}},
+				{PolicyID: "p-match", PolicyName: "name of p-match", Outcome: firewall.OutcomeFellThrough, ExpiredRules: []string{"r-exp3", "r-exp-after"}},
+				{PolicyID: "p-later", PolicyName: "name of p-later", Outcome: firewall.OutcomeRuleMatched, RuleID: "r-later"},
 			},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -446,9 +446,9 @@ func TestExplainPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := m.Evaluate(tcp("10.0.0.1", "10.0.0.2", 1, 2), now, true)
-		want := Decision{Action: allow, DecidedBy: ByFirewallDefault, Revision: 7, Path: []Step{
-			{PolicyID: "p1", PolicyName: "name of p1", Outcome: OutcomeFellThrough},
-			{PolicyID: "p2", PolicyName: "name of p2", Outcome: OutcomeDisabled},
+		want := firewall.Decision{Action: allow, DecidedBy: firewall.ByFirewallDefault, Revision: 7, Path: []firewall.Step{
+			{PolicyID: "p1", PolicyName: "name of p1", Outcome: firewall.OutcomeFellThrough},
+			{PolicyID: "p2", PolicyName: "name of p2", Outcome: firewall.OutcomeDisabled},
 		}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("explain (-want +got):\n%s", diff)
@@ -461,8 +461,8 @@ func TestExplainPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := m.Evaluate(tcp("10.0.0.1", "10.0.0.2", 1, 2), now, true)
-		want := Decision{Action: deny, DecidedBy: ByPolicyDefault, PolicyID: "p1", Revision: 7, Path: []Step{
-			{PolicyID: "p1", PolicyName: "name of p1", Outcome: OutcomePolicyDefault},
+		want := firewall.Decision{Action: deny, DecidedBy: firewall.ByPolicyDefault, PolicyID: "p1", Revision: 7, Path: []firewall.Step{
+			{PolicyID: "p1", PolicyName: "name of p1", Outcome: firewall.OutcomePolicyDefault},
 		}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("explain (-want +got):\n%s", diff)
@@ -479,8 +479,8 @@ func TestExplainPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := m.Evaluate(tcp("10.0.0.1", "10.0.0.2", 1, 2), now, true)
-		if len(got.Path) != 1 || len(got.Path[0].ExpiredRules) != MaxExpiredRules || got.Path[0].ExpiredRules[0] != "r-00" {
-			t.Errorf("path %+v, want one step listing the first %d expired rules", got.Path, MaxExpiredRules)
+		if len(got.Path) != 1 || len(got.Path[0].ExpiredRules) != firewall.MaxExpiredRules || got.Path[0].ExpiredRules[0] != "r-00" {
+			t.Errorf("path %+v, want one step listing the first %d expired rules", got.Path, firewall.MaxExpiredRules)
 		}
 	})
 }
@@ -494,7 +494,7 @@ func TestCompile(t *testing.T) {
 		}
 	})
 	t.Run("zero values do not panic", func(t *testing.T) {
-		tree := Tree{Firewall: firewall.Firewall{DefaultAction: firewall.Deny}, Policies: []PolicyTree{
+		tree := firewall.Tree{Firewall: firewall.Firewall{DefaultAction: firewall.Deny}, Policies: []firewall.PolicyTree{
 			{}, {Policy: firewall.Policy{Enabled: true}, Rules: []firewall.Rule{{}, {Enabled: true, Action: allow}}},
 		}}
 		m, err := Compile(tree)
@@ -502,7 +502,7 @@ func TestCompile(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The rule with protocol "" is not valid and matches nothing.
-		if got := m.Evaluate(Flow{}, time.Time{}, true); got.DecidedBy != ByFirewallDefault {
+		if got := m.Evaluate(firewall.Flow{}, time.Time{}, true); got.DecidedBy != firewall.ByFirewallDefault {
 			t.Errorf("got %+v", got)
 		}
 	})
@@ -513,7 +513,7 @@ func TestCompile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Revision() != 42 || m.Evaluate(Flow{}, now, false).Revision != 42 {
+		if m.Revision() != 42 || m.Evaluate(firewall.Flow{}, now, false).Revision != 42 {
 			t.Errorf("revision %d, want 42", m.Revision())
 		}
 	})
@@ -545,7 +545,7 @@ func TestShadowedEntries(t *testing.T) {
 		first firewall.Rule // in policy p1
 		later firewall.Rule // in policy p1 after first, or in p2 when inP2
 		inP2  bool
-		flow  Flow
+		flow  firewall.Flow
 		want  string // the rule that decides
 	}{
 		{"port range one below", rule("a", allow, proto("tcp"), dst("10.0.0.0/8"), dports("1024-2000")),
@@ -615,7 +615,7 @@ func TestEvaluateBatch(t *testing.T) {
 	}
 	flows := realisticFlows(4, &tree, 500)
 	for _, explain := range []bool{false, true} {
-		out := make([]Decision, len(flows))
+		out := make([]firewall.Decision, len(flows))
 		m.EvaluateBatch(flows, genNow, explain, out)
 		for i, f := range flows {
 			if diff := cmp.Diff(m.Evaluate(f, genNow, explain), out[i]); diff != "" {
@@ -629,7 +629,7 @@ func TestEvaluateBatch(t *testing.T) {
 				t.Error("no panic")
 			}
 		}()
-		m.EvaluateBatch(flows, genNow, false, make([]Decision, 1))
+		m.EvaluateBatch(flows, genNow, false, make([]firewall.Decision, 1))
 	})
 }
 
@@ -643,7 +643,7 @@ func TestNoAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	flows := realisticFlows(6, &tree, 256)
-	out := make([]Decision, len(flows))
+	out := make([]firewall.Decision, len(flows))
 	i := 0
 	if n := testing.AllocsPerRun(1000, func() {
 		out[0] = m.Evaluate(flows[i%len(flows)], genNow, false)
@@ -671,7 +671,7 @@ func TestConcurrentEvaluate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out := make([]Decision, len(flows))
+			out := make([]firewall.Decision, len(flows))
 			m.EvaluateBatch(flows, genNow, g%2 == 0, out)
 			for i, f := range flows {
 				if !sameDecision(out[i], ref.evaluate(f, genNow)) {

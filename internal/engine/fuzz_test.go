@@ -87,18 +87,18 @@ func (r *byteReader) ports() []firewall.PortRange {
 }
 
 // fuzzTree builds a small firewall from the fuzz bytes.
-func fuzzTree(r *byteReader) Tree {
+func fuzzTree(r *byteReader) firewall.Tree {
 	actions := []firewall.Action{firewall.Allow, firewall.Deny, firewall.Reject, firewall.Next, ""}
 	protos := []firewall.Protocol{firewall.AnyProtocol, firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6, "", "sctp"}
 	expiries := []*time.Time{nil, nil, ptrTime(genNow.Add(-time.Hour)), ptrTime(genNow), ptrTime(genNow.Add(time.Nanosecond))}
 	f := firewall.NewFirewall()
 	f.ID, f.DefaultAction, f.Revision = "fw", actions[r.n(len(actions))], int64(r.byte())
-	t := Tree{Firewall: f}
+	t := firewall.Tree{Firewall: f}
 	for pi := range 1 + r.n(4) {
 		p := firewall.NewPolicy()
 		p.ID, p.Name = fmt.Sprintf("p%d", pi), fmt.Sprintf("policy %d", pi)
 		p.Priority, p.Enabled, p.DefaultAction = r.n(8), r.n(6) != 0, actions[r.n(len(actions))]
-		pt := PolicyTree{Policy: p}
+		pt := firewall.PolicyTree{Policy: p}
 		for ri := range r.n(7) {
 			rule := firewall.NewRule()
 			rule.ID = fmt.Sprintf("p%dr%d", pi, ri)
@@ -120,9 +120,9 @@ func fuzzTree(r *byteReader) Tree {
 	return t
 }
 
-func fuzzFlow(r *byteReader) Flow {
+func fuzzFlow(r *byteReader) firewall.Flow {
 	protos := []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6, "sctp"}
-	f := Flow{Protocol: protos[r.n(len(protos))], Source: r.addr(), Destination: r.addr()}
+	f := firewall.Flow{Protocol: protos[r.n(len(protos))], Source: r.addr(), Destination: r.addr()}
 	f.SourcePort, f.DestinationPort = r.u16()%2100, r.u16()%2100
 	return f
 }

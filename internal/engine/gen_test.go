@@ -283,7 +283,7 @@ func (g *diffGen) rule(pos int) firewall.Rule {
 
 // tree returns a firewall with up to maxPolicies policies and about nRules
 // rules in all.
-func (g *diffGen) tree(maxPolicies, nRules int) Tree {
+func (g *diffGen) tree(maxPolicies, nRules int) firewall.Tree {
 	r := g.r
 	fw := firewall.NewFirewall()
 	fw.ID = g.id("fw")
@@ -292,7 +292,7 @@ func (g *diffGen) tree(maxPolicies, nRules int) Tree {
 	if g.junk && r.IntN(50) == 0 {
 		fw.DefaultAction = pick(r, []firewall.Action{"", firewall.Next, "bogus"}) // Compile must refuse it
 	}
-	t := Tree{Firewall: fw}
+	t := firewall.Tree{Firewall: fw}
 	np := 1 + r.IntN(maxPolicies)
 	prios := r.Perm(np * 3)
 	for i := range np {
@@ -312,7 +312,7 @@ func (g *diffGen) tree(maxPolicies, nRules int) Tree {
 		if i == 0 {
 			n += nRules % np
 		}
-		pt := PolicyTree{Policy: p}
+		pt := firewall.PolicyTree{Policy: p}
 		for _, pos := range r.Perm(n) { // stored in any order
 			pt.Rules = append(pt.Rules, g.rule(pos+1))
 		}
@@ -331,7 +331,7 @@ type flowGen struct {
 	withOddAddrs bool
 }
 
-func newFlowGen(r *rand.Rand, t *Tree, odd bool) *flowGen {
+func newFlowGen(r *rand.Rand, t *firewall.Tree, odd bool) *flowGen {
 	fg := &flowGen{r: r, withOddAddrs: odd}
 	add := func(a netip.Addr) {
 		if a.Is4() {
@@ -405,9 +405,9 @@ func (fg *flowGen) addr(v6 bool) netip.Addr {
 	return pick(r, fg.addrs4)
 }
 
-func (fg *flowGen) flow() Flow {
+func (fg *flowGen) flow() firewall.Flow {
 	r := fg.r
-	f := Flow{Protocol: pick(r, []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6, firewall.TCP, firewall.UDP})}
+	f := firewall.Flow{Protocol: pick(r, []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6, firewall.TCP, firewall.UDP})}
 	if fg.withOddAddrs && r.IntN(200) == 0 {
 		f.Protocol = pick(r, []firewall.Protocol{"sctp", firewall.AnyProtocol, ""})
 	}
@@ -627,18 +627,18 @@ func (g *realisticGen) rule(pos int) firewall.Rule {
 // other rules name a source or a destination or both, drawn from a fixed
 // pool of address objects, or with unique, fresh prefixes for nearly every
 // rule (a much bigger index).
-func realisticTree(seed uint64, nRules int, unique bool) Tree {
+func realisticTree(seed uint64, nRules int, unique bool) firewall.Tree {
 	g := newRealisticGen(seed)
 	g.unique = unique
 	fw := firewall.NewFirewall()
 	fw.ID, fw.Name, fw.Revision = "fw-bench", "bench", 42
-	t := Tree{Firewall: fw}
+	t := firewall.Tree{Firewall: fw}
 	shares := []int{10, 40, 5, 30, 15}
 	for i, share := range shares {
 		p := firewall.NewPolicy()
 		p.ID, p.Name, p.Priority = fmt.Sprintf("pol-%d", i), fmt.Sprintf("policy %d", i), 100*(i+1)
 		p.Enabled = i != 2
-		pt := PolicyTree{Policy: p}
+		pt := firewall.PolicyTree{Policy: p}
 		n := nRules * share / 100
 		if i == 0 {
 			for _, c := range catchAlls() {
@@ -672,7 +672,7 @@ func catchAlls() []firewall.Rule {
 // realisticFlows returns n flows: about half built to hit a random rule of
 // t, the rest drawn from the same networks with common ports (most of those
 // fall through to the defaults).
-func realisticFlows(seed uint64, t *Tree, n int) []Flow {
+func realisticFlows(seed uint64, t *firewall.Tree, n int) []firewall.Flow {
 	g := newRealisticGen(seed)
 	r := g.r
 	var rules []*firewall.Rule
@@ -681,9 +681,9 @@ func realisticFlows(seed uint64, t *Tree, n int) []Flow {
 			rules = append(rules, &t.Policies[i].Rules[j])
 		}
 	}
-	flows := make([]Flow, n)
+	flows := make([]firewall.Flow, n)
 	for i := range flows {
-		var f Flow
+		var f firewall.Flow
 		if len(rules) > 0 && r.IntN(2) == 0 {
 			rule := pick(r, rules)
 			v6 := false
@@ -741,11 +741,11 @@ func (g *realisticGen) addrIn(ps []netip.Prefix, v6 bool) netip.Addr {
 // hardTree returns a firewall of nRules rules drawn uniformly: prefixes of
 // any length at random addresses, random port ranges, every protocol. It
 // has no structure for an index to exploit.
-func hardTree(seed uint64, nRules int) Tree {
+func hardTree(seed uint64, nRules int) firewall.Tree {
 	r := rand.New(rand.NewPCG(seed, 0x4a7d))
 	fw := firewall.NewFirewall()
 	fw.ID, fw.Name, fw.Revision = "fw-hard", "hard", 7
-	t := Tree{Firewall: fw}
+	t := firewall.Tree{Firewall: fw}
 	randPrefixes := func(v6 bool) []netip.Prefix {
 		if r.IntN(5) == 0 {
 			return nil
@@ -775,7 +775,7 @@ func hardTree(seed uint64, nRules int) Tree {
 	for i := range 4 {
 		p := firewall.NewPolicy()
 		p.ID, p.Name, p.Priority = fmt.Sprintf("hp-%d", i), fmt.Sprintf("hard %d", i), i
-		pt := PolicyTree{Policy: p}
+		pt := firewall.PolicyTree{Policy: p}
 		for j := range nRules / 4 {
 			rule := firewall.NewRule()
 			rule.ID = fmt.Sprintf("hr-%d-%d", i, j)
@@ -798,7 +798,7 @@ func hardTree(seed uint64, nRules int) Tree {
 
 // hardFlows returns n flows for hardTree: half inside a random rule's
 // prefixes and ports, half uniformly random.
-func hardFlows(seed uint64, t *Tree, n int) []Flow {
+func hardFlows(seed uint64, t *firewall.Tree, n int) []firewall.Flow {
 	r := rand.New(rand.NewPCG(seed, 0xf10))
 	var rules []*firewall.Rule
 	for i := range t.Policies {
@@ -806,9 +806,9 @@ func hardFlows(seed uint64, t *Tree, n int) []Flow {
 			rules = append(rules, &t.Policies[i].Rules[j])
 		}
 	}
-	flows := make([]Flow, n)
+	flows := make([]firewall.Flow, n)
 	for i := range flows {
-		f := Flow{Protocol: pick(r, []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6})}
+		f := firewall.Flow{Protocol: pick(r, []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6})}
 		v6 := r.IntN(2) == 0
 		f.Source, f.Destination = randAddr4(r), randAddr4(r)
 		if v6 {

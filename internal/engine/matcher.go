@@ -261,7 +261,7 @@ type query struct {
 
 // lookup returns the order of the first rule that matches f at now, or
 // len(m.rules) when none does.
-func (m *Matcher) lookup(f *Flow, now time.Time, ex *[]int32) int32 {
+func (m *Matcher) lookup(f *firewall.Flow, now time.Time, ex *[]int32) int32 {
 	var q query
 	m.prepare(&q, f, now, ex)
 	return m.run(&q)
@@ -269,7 +269,7 @@ func (m *Matcher) lookup(f *Flow, now time.Time, ex *[]int32) int32 {
 
 // prepare fills q for f: protocol, ports and the innermost prefixes of
 // both addresses.
-func (m *Matcher) prepare(q *query, f *Flow, now time.Time, ex *[]int32) {
+func (m *Matcher) prepare(q *query, f *firewall.Flow, now time.Time, ex *[]int32) {
 	*q = query{
 		pbit: flowProtoBit(f.Protocol),
 		sh:   m.src.head(f.Source),

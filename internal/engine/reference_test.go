@@ -22,7 +22,7 @@ type refPolicy struct {
 	rules []*firewall.Rule
 }
 
-func newRef(t *Tree) *refTree {
+func newRef(t *firewall.Tree) *refTree {
 	rt := &refTree{fw: t.Firewall}
 	for i := range t.Policies {
 		pt := &t.Policies[i]
@@ -44,7 +44,7 @@ func newRef(t *Tree) *refTree {
 // valid reports whether Compile must accept the tree.
 func (rt *refTree) valid() bool { return refTerminal(rt.fw.DefaultAction) }
 
-func (rt *refTree) evaluate(f Flow, now time.Time) Decision {
+func (rt *refTree) evaluate(f firewall.Flow, now time.Time) firewall.Decision {
 	for _, p := range rt.pols {
 		if !p.p.Enabled {
 			continue
@@ -54,18 +54,18 @@ func (rt *refTree) evaluate(f Flow, now time.Time) Decision {
 				continue
 			}
 			if refMatches(r, &f) {
-				return Decision{Action: r.Action, DecidedBy: ByRule, PolicyID: p.p.ID, RuleID: r.ID, Revision: rt.fw.Revision}
+				return firewall.Decision{Action: r.Action, DecidedBy: firewall.ByRule, PolicyID: p.p.ID, RuleID: r.ID, Revision: rt.fw.Revision}
 			}
 		}
 		if refTerminal(p.p.DefaultAction) {
-			return Decision{Action: p.p.DefaultAction, DecidedBy: ByPolicyDefault, PolicyID: p.p.ID, Revision: rt.fw.Revision}
+			return firewall.Decision{Action: p.p.DefaultAction, DecidedBy: firewall.ByPolicyDefault, PolicyID: p.p.ID, Revision: rt.fw.Revision}
 		}
 	}
-	return Decision{Action: rt.fw.DefaultAction, DecidedBy: ByFirewallDefault, Revision: rt.fw.Revision}
+	return firewall.Decision{Action: rt.fw.DefaultAction, DecidedBy: firewall.ByFirewallDefault, Revision: rt.fw.Revision}
 }
 
 // refMatches reports whether r matches f on every field (expiry aside).
-func refMatches(r *firewall.Rule, f *Flow) bool {
+func refMatches(r *firewall.Rule, f *firewall.Flow) bool {
 	switch r.Protocol {
 	case firewall.AnyProtocol:
 	case firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6:
@@ -100,12 +100,12 @@ func refTerminal(a firewall.Action) bool {
 
 // explain returns the expected path: every policy visited with its outcome,
 // and the expired rules that would have matched before the decision.
-func (rt *refTree) explain(f Flow, now time.Time) []Step {
-	var path []Step
+func (rt *refTree) explain(f firewall.Flow, now time.Time) []firewall.Step {
+	var path []firewall.Step
 	for _, p := range rt.pols {
-		st := Step{PolicyID: p.p.ID, PolicyName: p.p.Name}
+		st := firewall.Step{PolicyID: p.p.ID, PolicyName: p.p.Name}
 		if !p.p.Enabled {
-			st.Outcome = OutcomeDisabled
+			st.Outcome = firewall.OutcomeDisabled
 			path = append(path, st)
 			continue
 		}
@@ -115,19 +115,19 @@ func (rt *refTree) explain(f Flow, now time.Time) []Step {
 				continue
 			}
 			if r.Expired(now) {
-				if len(st.ExpiredRules) < MaxExpiredRules {
+				if len(st.ExpiredRules) < firewall.MaxExpiredRules {
 					st.ExpiredRules = append(st.ExpiredRules, r.ID)
 				}
 				continue
 			}
-			st.Outcome, st.RuleID, decided = OutcomeRuleMatched, r.ID, true
+			st.Outcome, st.RuleID, decided = firewall.OutcomeRuleMatched, r.ID, true
 			break
 		}
 		if !decided && refTerminal(p.p.DefaultAction) {
-			st.Outcome, decided = OutcomePolicyDefault, true
+			st.Outcome, decided = firewall.OutcomePolicyDefault, true
 		}
 		if !decided {
-			st.Outcome = OutcomeFellThrough
+			st.Outcome = firewall.OutcomeFellThrough
 		}
 		path = append(path, st)
 		if decided {

@@ -13,7 +13,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fireflow/fireflow/internal/auth"
-	"github.com/fireflow/fireflow/internal/engine"
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
@@ -158,7 +157,7 @@ func (a *api) decodeEvaluateInput(ctx context.Context, schema *huma.Schema, body
 
 // encodeDecisions writes the answer, by hand when every value is plain and
 // there is no explain path, else with encoding/json.
-func encodeDecisions(ds []engine.Decision, single bool) ([]byte, error) {
+func encodeDecisions(ds []firewall.Decision, single bool) ([]byte, error) {
 	out := make([]Decision, len(ds))
 	plain := true
 	for i, d := range ds {
@@ -185,7 +184,7 @@ func encodeDecisions(ds []engine.Decision, single bool) ([]byte, error) {
 
 // flows checks the input and converts it, reporting each bad field by its
 // index in the batch.
-func (in EvaluateInput) flows() ([]engine.Flow, error) {
+func (in EvaluateInput) flows() ([]firewall.Flow, error) {
 	var ps firewall.Problems
 	raw, prefix := in.Flows, "flows"
 	switch {
@@ -196,7 +195,7 @@ func (in EvaluateInput) flows() ([]engine.Flow, error) {
 	case len(in.Flows) == 0:
 		ps.Add("flows", nil, "give one flow in flow, or 1 to %d in flows", maxFlows)
 	}
-	out := make([]engine.Flow, len(raw))
+	out := make([]firewall.Flow, len(raw))
 	for i, f := range raw {
 		out[i] = f.engineFlow(flowLoc{prefix: prefix, index: i}, &ps)
 		if len(ps) >= maxFlowProblems {
@@ -221,8 +220,8 @@ func (l flowLoc) field(name string) string {
 	return fmt.Sprintf("%s[%d].%s", l.prefix, l.index, name)
 }
 
-func (f Flow) engineFlow(loc flowLoc, ps *firewall.Problems) engine.Flow {
-	out := engine.Flow{Protocol: firewall.Protocol(f.Protocol)}
+func (f Flow) engineFlow(loc flowLoc, ps *firewall.Problems) firewall.Flow {
+	out := firewall.Flow{Protocol: firewall.Protocol(f.Protocol)}
 	out.Source = parseFlowAddr(loc, "source_ip", f.SourceIP, ps)
 	out.Destination = parseFlowAddr(loc, "destination_ip", f.DestinationIP, ps)
 	if out.Source.IsValid() && out.Destination.IsValid() && out.Source.Is4() != out.Destination.Is4() {
@@ -263,7 +262,7 @@ func parseFlowAddr(loc flowLoc, field, s string, ps *firewall.Problems) netip.Ad
 	return netip.Addr{}
 }
 
-func decisionOut(d engine.Decision) Decision {
+func decisionOut(d firewall.Decision) Decision {
 	out := Decision{Action: string(d.Action), DecidedBy: string(d.DecidedBy), PolicyID: d.PolicyID, RuleID: d.RuleID}
 	for _, st := range d.Path {
 		out.Path = append(out.Path, Step{PolicyID: st.PolicyID, PolicyName: st.PolicyName, Outcome: string(st.Outcome),

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/fireflow/fireflow/internal/engine"
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -71,8 +72,8 @@ func (s *Service) matcher(ctx context.Context, firewallID string) (*engine.Match
 	return m, nil
 }
 
-func engineTree(t store.Tree) engine.Tree {
-	out := engine.Tree{Firewall: t.Firewall, Policies: make([]engine.PolicyTree, len(t.Policies))}
+func engineTree(t store.Tree) firewall.Tree {
+	out := firewall.Tree{Firewall: t.Firewall, Policies: make([]firewall.PolicyTree, len(t.Policies))}
 	index := make(map[string]int, len(t.Policies))
 	for i, p := range t.Policies {
 		out.Policies[i].Policy = p
@@ -88,12 +89,12 @@ func engineTree(t store.Tree) engine.Tree {
 
 // Evaluate decides each flow on the firewall's current tree. The decisions
 // carry the revision they were made on.
-func (s *Service) Evaluate(ctx context.Context, firewallID string, flows []engine.Flow, explain bool) ([]engine.Decision, error) {
+func (s *Service) Evaluate(ctx context.Context, firewallID string, flows []firewall.Flow, explain bool) ([]firewall.Decision, error) {
 	m, err := s.matcher(ctx, firewallID)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate on firewall %s: %w", firewallID, err)
 	}
-	out := make([]engine.Decision, len(flows))
+	out := make([]firewall.Decision, len(flows))
 	m.EvaluateBatch(flows, s.now(), explain, out)
 	return out, nil
 }
