@@ -109,7 +109,7 @@ func FuzzFilterPostgres(f *testing.F) { fuzzFilter(f, postgresStore(f)) }
 func fuzzFilter(f *testing.F, s store.Store) {
 	r := fuzzStore(f, s)
 	ctx := context.Background()
-	page, err := s.ListRules(ctx, r.FirewallID, r.PolicyID, store.Query{PageSize: 1, OrderBy: "name desc"})
+	page, err := s.ListRules(ctx, r.FirewallID, r.PolicyID, firewall.Query{PageSize: 1, OrderBy: "name desc"})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func fuzzFilter(f *testing.F, s store.Store) {
 	}
 	f.Add("", "created_at desc , id", "eyJ2IjoyLCJjIjp7ImsiOlsxXSwiYiI6IngifX0")
 	f.Fuzz(func(t *testing.T, filterText, orderBy, token string) {
-		q := store.Query{PageSize: 2, Filter: filterText, OrderBy: orderBy, PageToken: token}
+		q := firewall.Query{PageSize: 2, Filter: filterText, OrderBy: orderBy, PageToken: token}
 		lists := map[string]func() error{
 			"firewalls": func() error { _, err := s.ListFirewalls(ctx, q); return err },
 			"policies":  func() error { _, err := s.ListPolicies(ctx, r.FirewallID, q); return err },

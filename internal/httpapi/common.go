@@ -14,7 +14,6 @@ import (
 	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
-	"github.com/fireflow/fireflow/internal/store"
 )
 
 // Parameters shared by several operations.
@@ -48,8 +47,8 @@ type ListParams struct {
 	OrderBy string `query:"order_by" doc:"An AIP-132 order."`
 }
 
-func (p ListParams) query() store.Query {
-	return store.Query{PageSize: p.PageSize, PageToken: p.PageToken, Filter: p.Filter, OrderBy: p.OrderBy}
+func (p ListParams) query() firewall.Query {
+	return firewall.Query{PageSize: p.PageSize, PageToken: p.PageToken, Filter: p.Filter, OrderBy: p.OrderBy}
 }
 
 // describeList writes the filter and order_by descriptions of the list
@@ -209,7 +208,7 @@ type Page[T any] struct {
 	NextPageToken string `json:"next_page_token" doc:"Pass it as page_token to get the next page; empty on the last page."`
 }
 
-func pageOf[D, T any](p store.Page[D], conv func(D) T) Page[T] {
+func pageOf[D, T any](p firewall.Page[D], conv func(D) T) Page[T] {
 	items := make([]T, len(p.Items))
 	for i, d := range p.Items {
 		items[i] = conv(d)

@@ -31,7 +31,7 @@ func callerFrom(ctx context.Context) Caller {
 
 // ListAuditEvents returns one page of the audit log: the events q.Filter
 // selects, by default newest first.
-func (s *Service) ListAuditEvents(ctx context.Context, q store.Query) (store.Page[firewall.AuditEvent], error) {
+func (s *Service) ListAuditEvents(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AuditEvent], error) {
 	return s.store.ListAuditEvents(ctx, clampPage(q))
 }
 

@@ -10,7 +10,7 @@ import (
 
 // ListFirewalls returns one page of firewalls: those q.Filter selects, by
 // default ordered by name. A bad filter, order or token is invalid input.
-func (s *Service) ListFirewalls(ctx context.Context, q store.Query) (store.Page[firewall.Firewall], error) {
+func (s *Service) ListFirewalls(ctx context.Context, q firewall.Query) (firewall.Page[firewall.Firewall], error) {
 	return s.store.ListFirewalls(ctx, clampPage(q))
 }
 

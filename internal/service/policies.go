@@ -10,7 +10,7 @@ import (
 
 // ListPolicies returns one page of a firewall's policies: those q.Filter
 // selects, by default in priority order.
-func (s *Service) ListPolicies(ctx context.Context, firewallID string, q store.Query) (store.Page[firewall.Policy], error) {
+func (s *Service) ListPolicies(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.Policy], error) {
 	return s.store.ListPolicies(ctx, firewallID, clampPage(q))
 }
 

@@ -10,7 +10,7 @@ import (
 
 // ListRules returns one page of a policy's rules: those q.Filter selects,
 // by default in position order.
-func (s *Service) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
+func (s *Service) ListRules(ctx context.Context, firewallID, policyID string, q firewall.Query) (firewall.Page[firewall.Rule], error) {
 	return s.store.ListRules(ctx, firewallID, policyID, clampPage(q))
 }
 

@@ -140,10 +140,10 @@ func (s *Service) remember(ctx context.Context, tx store.Tx, idem Idempotency, r
 	return nil
 }
 
-func clampPage(q store.Query) store.Query {
+func clampPage(q firewall.Query) firewall.Query {
 	if q.PageSize <= 0 {
-		q.PageSize = store.DefaultPageSize
+		q.PageSize = firewall.DefaultPageSize
 	}
-	q.PageSize = min(q.PageSize, store.MaxPageSize)
+	q.PageSize = min(q.PageSize, firewall.MaxPageSize)
 	return q
 }

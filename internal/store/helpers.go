@@ -7,9 +7,9 @@ import "github.com/fireflow/fireflow/internal/firewall"
 func PageSize(n int) int {
 	switch {
 	case n <= 0:
-		return DefaultPageSize
-	case n > MaxPageSize:
-		return MaxPageSize
+		return firewall.DefaultPageSize
+	case n > firewall.MaxPageSize:
+		return firewall.MaxPageSize
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/fireflow/fireflow/internal/filter"
+	"github.com/fireflow/fireflow/internal/firewall"
 )
 
 // ListStatement is a list query kept in parts: one collection's columns,
@@ -24,7 +25,7 @@ type ListStatement struct {
 // arguments and the compiled query that ReadPage needs. The statement
 // selects the columns, then the sort keys, and one row more than the page
 // holds. A bad filter, order or token returns a firewall.CodeInvalid error.
-func (l ListStatement) Build(d filter.Dialect, q Query) (string, []any, *filter.Query, error) {
+func (l ListStatement) Build(d filter.Dialect, q firewall.Query) (string, []any, *filter.Query, error) {
 	fq, err := l.Resource.Compile(q.Filter, q.OrderBy)
 	if err != nil {
 		return "", nil, nil, err
@@ -73,22 +74,22 @@ type Scanner interface {
 // size items (PageSize of the query's size). The extra row, if there is
 // one, only says that a next page exists; the token is made from the sort
 // keys of the page's last item. The caller closes rows.
-func ReadPage[T any](rows Rows, fq *filter.Query, size int, scan func(Scanner) (T, error)) (Page[T], error) {
+func ReadPage[T any](rows Rows, fq *filter.Query, size int, scan func(Scanner) (T, error)) (firewall.Page[T], error) {
 	size = PageSize(size)
 	ks := &keyScanner{rows: rows, keys: make([]any, len(fq.KeyColumns()))}
-	p := Page[T]{Items: []T{}} // an empty page has an empty list, not a nil one
+	p := firewall.Page[T]{Items: []T{}} // an empty page has an empty list, not a nil one
 	for rows.Next() {
 		if len(p.Items) == size {
 			keys, err := fq.Keys(ks.last)
 			if err != nil {
-				return Page[T]{}, err
+				return firewall.Page[T]{}, err
 			}
 			p.NextPageToken = EncodeCursor(NewCursor(fq.Binding(), keys))
 			break
 		}
 		item, err := scan(ks)
 		if err != nil {
-			return Page[T]{}, err
+			return firewall.Page[T]{}, err
 		}
 		p.Items = append(p.Items, item)
 	}

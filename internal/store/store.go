@@ -10,33 +10,6 @@ import (
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
-// Query selects one page of a collection.
-type Query struct {
-	// PageSize is the maximum number of items to return, 1 to MaxPageSize.
-	PageSize int
-	// PageToken continues a previous listing; "" starts at the beginning.
-	// It must come with the same Filter and OrderBy as that listing.
-	PageToken string
-	// Filter is an AIP-160 expression over the resource's fields (see
-	// internal/filter); "" selects everything.
-	Filter string
-	// OrderBy is an AIP-132 order; "" is the list's default order.
-	OrderBy string
-}
-
-// Page sizes accepted by every list.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 1000
-)
-
-// Page is one page of a collection.
-type Page[T any] struct {
-	Items []T
-	// NextPageToken continues the listing; "" means this is the last page.
-	NextPageToken string
-}
-
 // Reader reads resources. List methods compile the query's filter and
 // order with the matching internal/filter resource, and answer a
 // firewall.CodeInvalid error for a bad filter, order_by or page token.
@@ -46,15 +19,15 @@ type Page[T any] struct {
 type Reader interface {
 	GetFirewall(ctx context.Context, id string) (firewall.Firewall, error)
 	// ListFirewalls orders by name (case-insensitive), then id, unless q.OrderBy says otherwise.
-	ListFirewalls(ctx context.Context, q Query) (Page[firewall.Firewall], error)
+	ListFirewalls(ctx context.Context, q firewall.Query) (firewall.Page[firewall.Firewall], error)
 	GetPolicy(ctx context.Context, firewallID, id string) (firewall.Policy, error)
 	// ListPolicies orders by priority, then id, by default.
-	ListPolicies(ctx context.Context, firewallID string, q Query) (Page[firewall.Policy], error)
+	ListPolicies(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.Policy], error)
 	GetRule(ctx context.Context, firewallID, policyID, id string) (firewall.Rule, error)
 	// ListRules orders by position, then id, by default.
-	ListRules(ctx context.Context, firewallID, policyID string, q Query) (Page[firewall.Rule], error)
+	ListRules(ctx context.Context, firewallID, policyID string, q firewall.Query) (firewall.Page[firewall.Rule], error)
 	// ListAuditEvents orders newest first by default.
-	ListAuditEvents(ctx context.Context, q Query) (Page[firewall.AuditEvent], error)
+	ListAuditEvents(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AuditEvent], error)
 	// GetRevision returns the firewall's revision: one indexed read, cheap
 	// enough to check before every evaluation that a compiled tree is current.
 	GetRevision(ctx context.Context, firewallID string) (int64, error)

@@ -118,7 +118,7 @@ func (r reader) GetFirewall(ctx context.Context, id string) (firewall.Firewall, 
 	return v, end(span, err)
 }
 
-func (r reader) ListFirewalls(ctx context.Context, q store.Query) (store.Page[firewall.Firewall], error) {
+func (r reader) ListFirewalls(ctx context.Context, q firewall.Query) (firewall.Page[firewall.Firewall], error) {
 	ctx, span := r.t.start(ctx, "ListFirewalls")
 	v, err := r.next.ListFirewalls(ctx, q)
 	return v, end(span, err)
@@ -130,7 +130,7 @@ func (r reader) GetPolicy(ctx context.Context, firewallID, id string) (firewall.
 	return v, end(span, err)
 }
 
-func (r reader) ListPolicies(ctx context.Context, firewallID string, q store.Query) (store.Page[firewall.Policy], error) {
+func (r reader) ListPolicies(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.Policy], error) {
 	ctx, span := r.t.start(ctx, "ListPolicies")
 	v, err := r.next.ListPolicies(ctx, firewallID, q)
 	return v, end(span, err)
@@ -142,13 +142,13 @@ func (r reader) GetRule(ctx context.Context, firewallID, policyID, id string) (f
 	return v, end(span, err)
 }
 
-func (r reader) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
+func (r reader) ListRules(ctx context.Context, firewallID, policyID string, q firewall.Query) (firewall.Page[firewall.Rule], error) {
 	ctx, span := r.t.start(ctx, "ListRules")
 	v, err := r.next.ListRules(ctx, firewallID, policyID, q)
 	return v, end(span, err)
 }
 
-func (r reader) ListAuditEvents(ctx context.Context, q store.Query) (store.Page[firewall.AuditEvent], error) {
+func (r reader) ListAuditEvents(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AuditEvent], error) {
 	ctx, span := r.t.start(ctx, "ListAuditEvents")
 	v, err := r.next.ListAuditEvents(ctx, q)
 	return v, end(span, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fireflow/fireflow/internal/filter"
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -13,14 +14,14 @@ import (
 type scanner = store.Scanner
 
 // listPage runs one page of a list statement.
-func listPage[T any](ctx context.Context, q querier, l store.ListStatement, in store.Query, scan func(scanner) (T, error)) (store.Page[T], error) {
+func listPage[T any](ctx context.Context, q querier, l store.ListStatement, in firewall.Query, scan func(scanner) (T, error)) (firewall.Page[T], error) {
 	query, args, fq, err := l.Build(filter.Postgres, in)
 	if err != nil {
-		return store.Page[T]{}, err
+		return firewall.Page[T]{}, err
 	}
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return store.Page[T]{}, err
+		return firewall.Page[T]{}, err
 	}
 	defer rows.Close()
 	return store.ReadPage(rows, fq, in.PageSize, scan)

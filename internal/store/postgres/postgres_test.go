@@ -173,7 +173,7 @@ func TestBackfillRuleIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{`sources:"10.0.0.0/8"`, `source_contains("2001:db8::1") AND destination_ports:443`, `NOT source_contains("192.0.2.1")`} {
-		page, err := s.ListRules(ctx, "fw", "p", store.Query{Filter: f})
+		page, err := s.ListRules(ctx, "fw", "p", firewall.Query{Filter: f})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func scanAuditEvent(row scanner) (firewall.AuditEvent, error) {
 }
 
 // ListAuditEvents reads one page of the audit log, by default newest first.
-func (r reader) ListAuditEvents(ctx context.Context, q store.Query) (store.Page[firewall.AuditEvent], error) {
+func (r reader) ListAuditEvents(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AuditEvent], error) {
 	l := store.ListStatement{Resource: filter.AuditEvents, Columns: auditColumns, From: "audit_events"}
 	p, err := listPage(ctx, r.q, l, q, scanAuditEvent)
 	return p, classify(err, "list audit events")

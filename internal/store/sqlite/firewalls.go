@@ -38,7 +38,7 @@ func (r reader) GetFirewall(ctx context.Context, id string) (firewall.Firewall, 
 }
 
 // ListFirewalls reads one page of firewalls, by default in name order.
-func (r reader) ListFirewalls(ctx context.Context, q store.Query) (store.Page[firewall.Firewall], error) {
+func (r reader) ListFirewalls(ctx context.Context, q firewall.Query) (firewall.Page[firewall.Firewall], error) {
 	l := store.ListStatement{Resource: filter.Firewalls, Columns: firewallColumns, From: "firewalls"}
 	p, err := listPage(ctx, r.q, l, q, scanFirewall)
 	return p, classify(err, "list firewalls")

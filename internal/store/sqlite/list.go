@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/fireflow/fireflow/internal/filter"
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -12,14 +13,14 @@ import (
 type scanner = store.Scanner
 
 // listPage runs one page of a list statement.
-func listPage[T any](ctx context.Context, q querier, l store.ListStatement, in store.Query, scan func(scanner) (T, error)) (store.Page[T], error) {
+func listPage[T any](ctx context.Context, q querier, l store.ListStatement, in firewall.Query, scan func(scanner) (T, error)) (firewall.Page[T], error) {
 	query, args, fq, err := l.Build(filter.SQLite, in)
 	if err != nil {
-		return store.Page[T]{}, err
+		return firewall.Page[T]{}, err
 	}
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return store.Page[T]{}, err
+		return firewall.Page[T]{}, err
 	}
 	defer rows.Close()
 	return store.ReadPage(rows, fq, in.PageSize, scan)

@@ -41,7 +41,7 @@ func (r reader) policyNotFound(ctx context.Context, firewallID, id string) error
 }
 
 // ListPolicies reads one page of a firewall's policies, by default in priority order.
-func (r reader) ListPolicies(ctx context.Context, firewallID string, q store.Query) (store.Page[firewall.Policy], error) {
+func (r reader) ListPolicies(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.Policy], error) {
 	l := store.ListStatement{Resource: filter.Policies, Columns: policyColumns, From: "policies",
 		Where: func(b *filter.Builder) []string { return []string{"firewall_id = " + b.Arg(firewallID)} }}
 	p, err := listPage(ctx, r.q, l, q, scanPolicy)

@@ -62,7 +62,7 @@ func (r reader) ruleNotFound(ctx context.Context, firewallID, policyID, id strin
 }
 
 // ListRules reads one page of a policy's rules, by default in position order.
-func (r reader) ListRules(ctx context.Context, firewallID, policyID string, q store.Query) (store.Page[firewall.Rule], error) {
+func (r reader) ListRules(ctx context.Context, firewallID, policyID string, q firewall.Query) (firewall.Page[firewall.Rule], error) {
 	l := store.ListStatement{Resource: filter.Rules, Columns: ruleColumns, From: "rules",
 		Where: func(b *filter.Builder) []string {
 			return []string{"policy_id = " + b.Arg(policyID), "firewall_id = " + b.Arg(firewallID)}

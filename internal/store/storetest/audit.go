@@ -48,7 +48,7 @@ func (f *fixture) appendEvents(evs ...firewall.AuditEvent) {
 func (f *fixture) allEvents(pageSize int) []firewall.AuditEvent {
 	f.t.Helper()
 	var out []firewall.AuditEvent
-	q := store.Query{PageSize: pageSize}
+	q := firewall.Query{PageSize: pageSize}
 	for range 1000 {
 		page, err := f.s.ListAuditEvents(f.ctx, q)
 		if err != nil {

@@ -227,7 +227,7 @@ func filterRules(t *testing.T, f *fixture) {
 	}
 	for _, row := range rows {
 		t.Run(row.expr, func(t *testing.T) {
-			got := walk(t, 3, func(q store.Query) (store.Page[firewall.Rule], error) {
+			got := walk(t, 3, func(q firewall.Query) (firewall.Page[firewall.Rule], error) {
 				q.Filter = row.expr
 				return f.s.ListRules(f.ctx, fw.ID, p.ID, q)
 			}, func(r firewall.Rule) string { return keyOf[r.ID] })
@@ -303,7 +303,7 @@ func filterFirewalls(t *testing.T, f *fixture) {
 	}
 	for _, row := range rows {
 		t.Run(row.expr, func(t *testing.T) {
-			got := walk(t, 2, func(q store.Query) (store.Page[firewall.Firewall], error) {
+			got := walk(t, 2, func(q firewall.Query) (firewall.Page[firewall.Firewall], error) {
 				q.Filter = row.expr
 				return f.s.ListFirewalls(f.ctx, q)
 			}, func(fw firewall.Firewall) string { return byID[fw.ID] })
@@ -336,7 +336,7 @@ func filterPolicies(t *testing.T, f *fixture) {
 	}
 	for _, row := range rows {
 		t.Run(row.expr, func(t *testing.T) {
-			got := walk(t, 1, func(q store.Query) (store.Page[firewall.Policy], error) {
+			got := walk(t, 1, func(q firewall.Query) (firewall.Page[firewall.Policy], error) {
 				q.Filter = row.expr
 				return f.s.ListPolicies(f.ctx, fw.ID, q)
 			}, func(p firewall.Policy) string { return byID[p.ID] })
@@ -376,7 +376,7 @@ func filterAudit(t *testing.T, f *fixture) {
 	}
 	for _, row := range rows {
 		t.Run(row.expr, func(t *testing.T) {
-			got := walk(t, 1, func(q store.Query) (store.Page[firewall.AuditEvent], error) {
+			got := walk(t, 1, func(q firewall.Query) (firewall.Page[firewall.AuditEvent], error) {
 				q.Filter = row.expr
 				return f.s.ListAuditEvents(f.ctx, q)
 			}, func(ev firewall.AuditEvent) string { return keyOf[ev.ID] })
@@ -411,7 +411,7 @@ func filterInvalid(t *testing.T, f *fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.filter+"|"+tc.orderBy, func(t *testing.T) {
-			_, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{Filter: tc.filter, OrderBy: tc.orderBy})
+			_, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{Filter: tc.filter, OrderBy: tc.orderBy})
 			fe := domainError(t, err, firewall.CodeInvalid)
 			if len(fe.Problems) != 1 || !strings.Contains(fe.Problems[0].Message, tc.msg) {
 				t.Fatalf("got problems %+v, want one containing %q", fe.Problems, tc.msg)
@@ -459,7 +459,7 @@ func filterOrderPaging(t *testing.T, f *fixture) {
 				}
 			}
 			for _, size := range []int{1, 2, 4, 100} {
-				got := walk(t, size, func(q store.Query) (store.Page[firewall.Rule], error) {
+				got := walk(t, size, func(q firewall.Query) (firewall.Page[firewall.Rule], error) {
 					q.Filter, q.OrderBy = tc.filter, tc.orderBy
 					return f.s.ListRules(f.ctx, fw.ID, p.ID, q)
 				}, func(r firewall.Rule) string { return keyOf[r.ID] })
@@ -479,11 +479,11 @@ func portAny(r firewall.Rule, port uint16) bool {
 
 func filterTokenBinding(t *testing.T, f *fixture) {
 	fw, p, _ := f.filterRuleFixture()
-	first, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{PageSize: 2, Filter: `enabled`, OrderBy: "name"})
+	first, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{PageSize: 2, Filter: `enabled`, OrderBy: "name"})
 	if err != nil || first.NextPageToken == "" {
 		t.Fatalf("first page: %v, token %q", err, first.NextPageToken)
 	}
-	for _, q := range []store.Query{
+	for _, q := range []firewall.Query{
 		{Filter: `NOT enabled`, OrderBy: "name"},
 		{Filter: `enabled`, OrderBy: "name desc"},
 		{Filter: `enabled`},
@@ -494,11 +494,11 @@ func filterTokenBinding(t *testing.T, f *fixture) {
 		wantCode(t, err, firewall.CodeInvalid)
 	}
 	// The same filter and order, spelled with other blanks, continue.
-	if _, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{PageSize: 2, Filter: ` enabled `, OrderBy: "name asc", PageToken: first.NextPageToken}); err != nil {
+	if _, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{PageSize: 2, Filter: ` enabled `, OrderBy: "name asc", PageToken: first.NextPageToken}); err != nil {
 		t.Fatalf("same filter and order: %v", err)
 	}
 	// A token of another collection is refused too.
-	_, err = f.s.ListFirewalls(f.ctx, store.Query{PageToken: first.NextPageToken, Filter: `enabled`, OrderBy: "name"})
+	_, err = f.s.ListFirewalls(f.ctx, firewall.Query{PageToken: first.NextPageToken, Filter: `enabled`, OrderBy: "name"})
 	wantCode(t, err, firewall.CodeInvalid)
 }
 
@@ -508,7 +508,7 @@ func filterIndexFollowsWrites(t *testing.T, f *fixture) {
 	fw, p, rules := f.filterRuleFixture()
 	count := func(expr string) int {
 		t.Helper()
-		page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{PageSize: store.MaxPageSize, Filter: expr})
+		page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{PageSize: firewall.MaxPageSize, Filter: expr})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -97,7 +97,7 @@ func FilterBenchmark(b *testing.B, s store.Reader) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			q := store.Query{PageSize: 50, Filter: c.filter, OrderBy: c.orderBy}
+			q := firewall.Query{PageSize: 50, Filter: c.filter, OrderBy: c.orderBy}
 			for range c.skip {
 				page, err := s.ListRules(ctx, fwID, polID, q)
 				if err != nil || page.NextPageToken == "" {

@@ -99,7 +99,7 @@ func firewallNameUnique(t *testing.T, f *fixture) {
 	self.Name = "EDGE"
 	f.update(func(tx store.Tx) error { return tx.UpdateFirewall(f.ctx, &self) })
 
-	page, err := f.s.ListFirewalls(f.ctx, store.Query{})
+	page, err := f.s.ListFirewalls(f.ctx, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func firewallNotFound(t *testing.T, f *fixture) {
 }
 
 func firewallListEmpty(t *testing.T, f *fixture) {
-	page, err := f.s.ListFirewalls(f.ctx, store.Query{})
+	page, err := f.s.ListFirewalls(f.ctx, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

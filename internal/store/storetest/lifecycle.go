@@ -30,7 +30,7 @@ func storeUnavailableAfterClose(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	_, getErr := f.s.GetFirewall(f.ctx, fw.ID)
-	_, listErr := f.s.ListFirewalls(f.ctx, store.Query{})
+	_, listErr := f.s.ListFirewalls(f.ctx, firewall.Query{})
 	updateErr := f.s.Update(f.ctx, func(context.Context, store.Tx) error { return nil })
 	for name, err := range map[string]error{"Ready": f.s.Ready(f.ctx), "GetFirewall": getErr, "ListFirewalls": listErr, "Update": updateErr} {
 		if code := firewall.CodeOf(err); code != firewall.CodeUnavailable {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -71,7 +72,7 @@ func Migrations(t *testing.T, open func(t *testing.T) Migrator, latest int64) {
 		}
 		wantVersion(v)
 	}
-	if _, err := s.ListFirewalls(ctx, store.Query{}); err == nil {
+	if _, err := s.ListFirewalls(ctx, firewall.Query{}); err == nil {
 		t.Fatal("the down migrations left the firewalls table")
 	}
 	if err := s.MigrateDown(ctx); err == nil {
@@ -85,7 +86,7 @@ func Migrations(t *testing.T, open func(t *testing.T) Migrator, latest int64) {
 	// The schema works again, and starts empty.
 	fw, p, rules := f.tree("after", 3)
 	wantEqual(t, "rules after migrating again", f.ruleIDs(fw.ID, p.ID), idsOf(rules))
-	page, err := s.ListFirewalls(ctx, store.Query{})
+	page, err := s.ListFirewalls(ctx, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

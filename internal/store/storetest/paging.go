@@ -32,15 +32,15 @@ func pageSizes(total int) []int {
 // walk lists every page of size and returns the ids in order. It fails the
 // test if a page other than the last is short, the last page has a token,
 // or an id repeats.
-func walk[T any](t *testing.T, size int, list func(store.Query) (store.Page[T], error), id func(T) string) []string {
+func walk[T any](t *testing.T, size int, list func(firewall.Query) (firewall.Page[T], error), id func(T) string) []string {
 	t.Helper()
 	full := size
 	if full == 0 {
-		full = store.DefaultPageSize
+		full = firewall.DefaultPageSize
 	}
 	var ids []string
 	seen := map[string]bool{}
-	q := store.Query{PageSize: size}
+	q := firewall.Query{PageSize: size}
 	for pages := 1; ; pages++ {
 		page, err := list(q)
 		if err != nil {
@@ -90,7 +90,7 @@ func pagingFirewalls(t *testing.T, f *fixture) {
 	}
 	for _, size := range pageSizes(len(all)) {
 		t.Run(fmt.Sprintf("size %d", size), func(t *testing.T) {
-			got := walk(t, size, func(q store.Query) (store.Page[firewall.Firewall], error) {
+			got := walk(t, size, func(q firewall.Query) (firewall.Page[firewall.Firewall], error) {
 				return f.s.ListFirewalls(f.ctx, q)
 			}, func(fw firewall.Firewall) string { return fw.ID })
 			wantEqual(t, "firewall order", got, want)
@@ -121,7 +121,7 @@ func pagingPolicies(t *testing.T, f *fixture) {
 	}
 	for _, size := range pageSizes(len(all)) {
 		t.Run(fmt.Sprintf("size %d", size), func(t *testing.T) {
-			got := walk(t, size, func(q store.Query) (store.Page[firewall.Policy], error) {
+			got := walk(t, size, func(q firewall.Query) (firewall.Page[firewall.Policy], error) {
 				return f.s.ListPolicies(f.ctx, fw.ID, q)
 			}, func(p firewall.Policy) string { return p.ID })
 			wantEqual(t, "policy order", got, want)
@@ -147,7 +147,7 @@ func pagingRules(t *testing.T, f *fixture) {
 	})
 	for _, size := range pageSizes(len(want)) {
 		t.Run(fmt.Sprintf("size %d", size), func(t *testing.T) {
-			got := walk(t, size, func(q store.Query) (store.Page[firewall.Rule], error) {
+			got := walk(t, size, func(q firewall.Query) (firewall.Page[firewall.Rule], error) {
 				return f.s.ListRules(f.ctx, fw.ID, p.ID, q)
 			}, func(r firewall.Rule) string { return r.ID })
 			wantEqual(t, "rule order", got, want)
@@ -157,7 +157,7 @@ func pagingRules(t *testing.T, f *fixture) {
 
 func pagingDefaultSize(t *testing.T, f *fixture) {
 	f.update(func(tx store.Tx) error {
-		for i := range store.DefaultPageSize + 1 {
+		for i := range firewall.DefaultPageSize + 1 {
 			fw := f.newFirewall(fmt.Sprintf("fw-%03d", i))
 			if err := tx.CreateFirewall(f.ctx, &fw); err != nil {
 				return err
@@ -165,14 +165,14 @@ func pagingDefaultSize(t *testing.T, f *fixture) {
 		}
 		return nil
 	})
-	page, err := f.s.ListFirewalls(f.ctx, store.Query{})
+	page, err := f.s.ListFirewalls(f.ctx, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Items) != store.DefaultPageSize || page.NextPageToken == "" {
-		t.Fatalf("got %d items, token %q; want %d items and a token", len(page.Items), page.NextPageToken, store.DefaultPageSize)
+	if len(page.Items) != firewall.DefaultPageSize || page.NextPageToken == "" {
+		t.Fatalf("got %d items, token %q; want %d items and a token", len(page.Items), page.NextPageToken, firewall.DefaultPageSize)
 	}
-	page, err = f.s.ListFirewalls(f.ctx, store.Query{PageToken: page.NextPageToken})
+	page, err = f.s.ListFirewalls(f.ctx, firewall.Query{PageToken: page.NextPageToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,14 +188,14 @@ func pagingAfterDelete(t *testing.T, f *fixture) {
 	for i := range 10 {
 		ids = append(ids, f.firewall(fmt.Sprintf("fw-%02d", i)).ID)
 	}
-	page, err := f.s.ListFirewalls(f.ctx, store.Query{PageSize: 3})
+	page, err := f.s.ListFirewalls(f.ctx, firewall.Query{PageSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids[2:4] {
 		f.update(func(tx store.Tx) error { return tx.DeleteFirewall(f.ctx, id, false) })
 	}
-	got := walk(t, 3, func(q store.Query) (store.Page[firewall.Firewall], error) {
+	got := walk(t, 3, func(q firewall.Query) (firewall.Page[firewall.Firewall], error) {
 		if q.PageToken == "" {
 			q.PageToken = page.NextPageToken
 		}
@@ -214,15 +214,15 @@ func pagingBadTokens(t *testing.T, f *fixture) {
 		"no id":         enc(`{"v":1,"c":{"i":3}}`),
 		"too long":      enc(string(make([]byte, 4096))),
 	}
-	lists := map[string]func(q store.Query) error{
-		"firewalls": func(q store.Query) error { _, err := f.s.ListFirewalls(f.ctx, q); return err },
-		"policies":  func(q store.Query) error { _, err := f.s.ListPolicies(f.ctx, fw.ID, q); return err },
-		"rules":     func(q store.Query) error { _, err := f.s.ListRules(f.ctx, fw.ID, p.ID, q); return err },
+	lists := map[string]func(q firewall.Query) error{
+		"firewalls": func(q firewall.Query) error { _, err := f.s.ListFirewalls(f.ctx, q); return err },
+		"policies":  func(q firewall.Query) error { _, err := f.s.ListPolicies(f.ctx, fw.ID, q); return err },
+		"rules":     func(q firewall.Query) error { _, err := f.s.ListRules(f.ctx, fw.ID, p.ID, q); return err },
 	}
 	for listName, list := range lists {
 		for tokenName, token := range tokens {
 			t.Run(listName+"/"+tokenName, func(t *testing.T) {
-				wantCode(t, list(store.Query{PageSize: 1, PageToken: token}), firewall.CodeInvalid)
+				wantCode(t, list(firewall.Query{PageSize: 1, PageToken: token}), firewall.CodeInvalid)
 			})
 		}
 	}

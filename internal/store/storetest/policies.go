@@ -117,7 +117,7 @@ func policyPriorityUnique(t *testing.T, f *fixture) {
 	// Priorities are unique per firewall only.
 	other := f.firewall("core")
 	f.policy(other.ID, "web", 100)
-	page, err := f.s.ListPolicies(f.ctx, fw.ID, store.Query{})
+	page, err := f.s.ListPolicies(f.ctx, fw.ID, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func policyNotFound(t *testing.T, f *fixture) {
 		{"Get/policy missing", func(store.Tx) error { _, err := f.s.GetPolicy(f.ctx, fw.ID, missingP); return err }, "filtering policy", missingP},
 		{"Get/policy in another firewall", func(store.Tx) error { _, err := f.s.GetPolicy(f.ctx, other.ID, p.ID); return err }, "filtering policy", p.ID},
 		{"GetInTx/policy missing", func(tx store.Tx) error { _, err := tx.GetPolicy(f.ctx, fw.ID, missingP); return err }, "filtering policy", missingP},
-		{"List/firewall missing", func(store.Tx) error { _, err := f.s.ListPolicies(f.ctx, missingFW, store.Query{}); return err }, "firewall", missingFW},
+		{"List/firewall missing", func(store.Tx) error { _, err := f.s.ListPolicies(f.ctx, missingFW, firewall.Query{}); return err }, "firewall", missingFW},
 		{"Update/firewall missing", func(tx store.Tx) error { return tx.UpdatePolicy(f.ctx, &orphan) }, "firewall", missingFW},
 		{"Update/policy missing", func(tx store.Tx) error { return tx.UpdatePolicy(f.ctx, &ghost) }, "filtering policy", missingP},
 		{"Update/policy in another firewall", func(tx store.Tx) error { return tx.UpdatePolicy(f.ctx, &elsewhere) }, "filtering policy", p.ID},
@@ -196,7 +196,7 @@ func policyNotFound(t *testing.T, f *fixture) {
 
 func policyListEmpty(t *testing.T, f *fixture) {
 	fw := f.firewall("edge")
-	page, err := f.s.ListPolicies(f.ctx, fw.ID, store.Query{})
+	page, err := f.s.ListPolicies(f.ctx, fw.ID, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

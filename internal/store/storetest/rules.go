@@ -52,7 +52,7 @@ func rulePositionsWithoutGaps(t *testing.T, f *fixture) {
 			wantCode(t, f.try(tc.call), firewall.CodeInvalid)
 		})
 	}
-	got, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{})
+	got, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func ruleNotFound(t *testing.T, f *fixture) {
 	}
 	for _, l := range lists {
 		t.Run("List/"+l.name, func(t *testing.T) {
-			_, err := f.s.ListRules(f.ctx, l.firewallID, l.policy, store.Query{})
+			_, err := f.s.ListRules(f.ctx, l.firewallID, l.policy, firewall.Query{})
 			wantNotFound(t, err, l.kind, l.missing)
 		})
 	}
@@ -448,7 +448,7 @@ func ruleCount(t *testing.T, f *fixture) {
 
 func ruleListEmpty(t *testing.T, f *fixture) {
 	fw, p, _ := f.tree("edge", 0)
-	page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, store.Query{})
+	page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func (f *fixture) tree(name string, n int) (firewall.Firewall, firewall.Policy, 
 func (f *fixture) ruleIDs(firewallID, policyID string) []string {
 	f.t.Helper()
 	ids := []string{}
-	q := store.Query{PageSize: store.MaxPageSize}
+	q := firewall.Query{PageSize: firewall.MaxPageSize}
 	for {
 		page, err := f.s.ListRules(f.ctx, firewallID, policyID, q)
 		if err != nil {

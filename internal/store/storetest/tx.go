@@ -77,7 +77,7 @@ func txIsolation(t *testing.T, f *fixture) {
 		if _, err := tx.GetFirewall(f.ctx, fw.ID); err != nil {
 			t.Errorf("the transaction does not see its own firewall: %v", err)
 		}
-		page, err := tx.ListPolicies(f.ctx, fw.ID, store.Query{})
+		page, err := tx.ListPolicies(f.ctx, fw.ID, firewall.Query{})
 		if err != nil || len(page.Items) != 1 {
 			t.Errorf("the transaction lists %d policies (%v), want its own 1", len(page.Items), err)
 		}
@@ -120,7 +120,7 @@ func txConcurrentRules(t *testing.T, f *fixture) {
 						r.Position = rng.IntN(n+1) + 1
 						return tx.CreateRule(ctx, &r)
 					}
-					page, err := tx.ListRules(ctx, fw.ID, p.ID, store.Query{PageSize: store.MaxPageSize})
+					page, err := tx.ListRules(ctx, fw.ID, p.ID, firewall.Query{PageSize: firewall.MaxPageSize})
 					if err != nil {
 						return err
 					}
