@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/firewall/fwgen"
 )
 
 // Run the "one core" figures with:
@@ -39,11 +40,11 @@ func getBenchSet(b *testing.B, kind string, n int) *benchSet {
 	s := &benchSet{}
 	switch kind {
 	case "realistic", "unique":
-		s.tree = realisticTree(uint64(n), n, kind == "unique")
-		s.flows = realisticFlows(uint64(n)+1, &s.tree, benchFlows)
+		s.tree = fwgen.Realistic(uint64(n), n, kind == "unique")
+		s.flows = fwgen.RealisticFlows(uint64(n)+1, &s.tree, benchFlows)
 	case "random":
-		s.tree = hardTree(uint64(n), n)
-		s.flows = hardFlows(uint64(n)+1, &s.tree, benchFlows)
+		s.tree = fwgen.Hard(uint64(n), n)
+		s.flows = fwgen.HardFlows(uint64(n)+1, &s.tree, benchFlows)
 	default:
 		b.Fatalf("unknown bench set %q", kind)
 	}
@@ -63,7 +64,7 @@ func benchEvaluate(b *testing.B, s *benchSet) {
 	m, flows := s.m, s.flows
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		sinkDecision = m.Evaluate(flows[i&(benchFlows-1)], genNow, false)
+		sinkDecision = m.Evaluate(flows[i&(benchFlows-1)], fwgen.Now, false)
 	}
 }
 
@@ -76,7 +77,7 @@ func benchEvaluateBatch(b *testing.B, s *benchSet) {
 	n := 0
 	for i := 0; b.Loop(); i++ {
 		off := (i * batch) & (benchFlows - 1)
-		m.EvaluateBatch(s.flows[off:off+batch], genNow, false, out)
+		m.EvaluateBatch(s.flows[off:off+batch], fwgen.Now, false, out)
 		n += batch
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/decision")

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/firewall/fwgen"
 )
 
 var diffSeed = flag.Uint64("engine.seed", 0, "seed of TestDifferential (0: time-based)")
@@ -54,9 +56,9 @@ func TestDifferential(t *testing.T) {
 			}
 			deciders := map[ruleKey]bool{}
 			for ti := 0; ti < max(1, sh.trees/scale); ti++ {
-				g := newDiffGen(r, sh.junk)
-				g.sparse = sh.sparse
-				tree := g.tree(sh.maxPolicies, sh.rules)
+				g := fwgen.NewAdversarial(r, sh.junk)
+				g.Sparse = sh.sparse
+				tree := g.Tree(sh.maxPolicies, sh.rules)
 				ref := newRef(&tree)
 				// Every other firewall has every span of more than eight
 				// entries split by protocol and destination port, so that
@@ -78,10 +80,10 @@ func TestDifferential(t *testing.T) {
 				for _, pt := range tree.Policies {
 					totalRules += len(pt.Rules)
 				}
-				fg := newFlowGen(r, &tree, sh.junk)
-				nowChoices := []time.Time{genNow, genNow.Add(-2 * time.Hour), genNow.Add(2 * time.Hour)}
+				fg := fwgen.NewFlows(r, &tree, sh.junk)
+				nowChoices := []time.Time{fwgen.Now, fwgen.Now.Add(-2 * time.Hour), fwgen.Now.Add(2 * time.Hour)}
 				for fi := 0; fi < sh.flows; fi++ {
-					f := fg.flow()
+					f := fg.Flow()
 					now := nowChoices[fi%len(nowChoices)]
 					explain := fi%64 == 0
 					got := m.Evaluate(f, now, explain)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/firewall/fwgen"
 )
 
 var now = time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -608,17 +609,17 @@ func TestShadowedEntries(t *testing.T) {
 }
 
 func TestEvaluateBatch(t *testing.T) {
-	tree := realisticTree(3, 2000, false)
+	tree := fwgen.Realistic(3, 2000, false)
 	m, err := Compile(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	flows := realisticFlows(4, &tree, 500)
+	flows := fwgen.RealisticFlows(4, &tree, 500)
 	for _, explain := range []bool{false, true} {
 		out := make([]firewall.Decision, len(flows))
-		m.EvaluateBatch(flows, genNow, explain, out)
+		m.EvaluateBatch(flows, fwgen.Now, explain, out)
 		for i, f := range flows {
-			if diff := cmp.Diff(m.Evaluate(f, genNow, explain), out[i]); diff != "" {
+			if diff := cmp.Diff(m.Evaluate(f, fwgen.Now, explain), out[i]); diff != "" {
 				t.Fatalf("explain %v: flow %d: batch differs from Evaluate:\n%s", explain, i, diff)
 			}
 		}
@@ -629,7 +630,7 @@ func TestEvaluateBatch(t *testing.T) {
 				t.Error("no panic")
 			}
 		}()
-		m.EvaluateBatch(flows, genNow, false, make([]firewall.Decision, 1))
+		m.EvaluateBatch(flows, fwgen.Now, false, make([]firewall.Decision, 1))
 	})
 }
 
@@ -637,21 +638,21 @@ func TestNoAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	tree := realisticTree(5, 5000, false)
+	tree := fwgen.Realistic(5, 5000, false)
 	m, err := Compile(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	flows := realisticFlows(6, &tree, 256)
+	flows := fwgen.RealisticFlows(6, &tree, 256)
 	out := make([]firewall.Decision, len(flows))
 	i := 0
 	if n := testing.AllocsPerRun(1000, func() {
-		out[0] = m.Evaluate(flows[i%len(flows)], genNow, false)
+		out[0] = m.Evaluate(flows[i%len(flows)], fwgen.Now, false)
 		i++
 	}); n != 0 {
 		t.Errorf("Evaluate: %v allocations", n)
 	}
-	if n := testing.AllocsPerRun(20, func() { m.EvaluateBatch(flows, genNow, false, out) }); n != 0 {
+	if n := testing.AllocsPerRun(20, func() { m.EvaluateBatch(flows, fwgen.Now, false, out) }); n != 0 {
 		t.Errorf("EvaluateBatch: %v allocations", n)
 	}
 }
@@ -659,22 +660,22 @@ func TestNoAllocations(t *testing.T) {
 // TestConcurrentEvaluate shares one matcher between goroutines (run it
 // with -race).
 func TestConcurrentEvaluate(t *testing.T) {
-	tree := realisticTree(7, 3000, false)
+	tree := fwgen.Realistic(7, 3000, false)
 	m, err := Compile(tree)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := newRef(&tree)
-	flows := realisticFlows(8, &tree, 200)
+	flows := fwgen.RealisticFlows(8, &tree, 200)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out := make([]firewall.Decision, len(flows))
-			m.EvaluateBatch(flows, genNow, g%2 == 0, out)
+			m.EvaluateBatch(flows, fwgen.Now, g%2 == 0, out)
 			for i, f := range flows {
-				if !sameDecision(out[i], ref.evaluate(f, genNow)) {
+				if !sameDecision(out[i], ref.evaluate(f, fwgen.Now)) {
 					t.Errorf("goroutine %d, flow %d: %+v", g, i, out[i])
 					return
 				}

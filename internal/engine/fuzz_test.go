@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/firewall/fwgen"
 )
 
 // byteReader hands out fuzz bytes; past the end it returns zeros.
@@ -90,7 +91,7 @@ func (r *byteReader) ports() []firewall.PortRange {
 func fuzzTree(r *byteReader) firewall.Tree {
 	actions := []firewall.Action{firewall.Allow, firewall.Deny, firewall.Reject, firewall.Next, ""}
 	protos := []firewall.Protocol{firewall.AnyProtocol, firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6, "", "sctp"}
-	expiries := []*time.Time{nil, nil, ptrTime(genNow.Add(-time.Hour)), ptrTime(genNow), ptrTime(genNow.Add(time.Nanosecond))}
+	expiries := []*time.Time{nil, nil, fwgen.PtrTime(fwgen.Now.Add(-time.Hour)), fwgen.PtrTime(fwgen.Now), fwgen.PtrTime(fwgen.Now.Add(time.Nanosecond))}
 	f := firewall.NewFirewall()
 	f.ID, f.DefaultAction, f.Revision = "fw", actions[r.n(len(actions))], int64(r.byte())
 	t := firewall.Tree{Firewall: f}
@@ -157,7 +158,7 @@ func FuzzCompileEvaluate(f *testing.F) {
 		}
 		for i := 0; i < 16 && (i == 0 || len(r.b) > 0); i++ {
 			fl := fuzzFlow(r)
-			now := []time.Time{genNow, genNow.Add(-time.Minute)}[i%2]
+			now := []time.Time{fwgen.Now, fwgen.Now.Add(-time.Minute)}[i%2]
 			want := ref.evaluate(fl, now)
 			for _, m := range []*Matcher{m, split} {
 				got := m.Evaluate(fl, now, true)

@@ -1,4 +1,9 @@
-package engine
+// Package fwgen draws random firewall trees and flows for tests and
+// benchmarks: adversarial trees that stress every corner of the semantics,
+// realistic ones shaped like production rule bases, and hard ones with no
+// structure at all. It is shared by the engine, analysis and export tests,
+// so that each is checked on the same kinds of firewall.
+package fwgen
 
 import (
 	"fmt"
@@ -9,12 +14,12 @@ import (
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
-// This file generates firewalls and flows for the differential tests and
-// the benchmarks.
+// Now is the time the generated expiries are drawn around: evaluate at Now,
+// or just before or after it, to see expired and unexpired rules alike.
+var Now = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 
-var genNow = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
-
-func ptrTime(t time.Time) *time.Time { return &t }
+// PtrTime returns a pointer to t, for expiries.
+func PtrTime(t time.Time) *time.Time { return &t }
 
 func randAddr4(r *rand.Rand) netip.Addr {
 	var b [4]byte
@@ -87,7 +92,8 @@ func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 // policies with every default, and now and then an entry the domain would
 // refuse.
 
-type diffGen struct {
+// Adversarial draws small trees that stress the semantics.
+type Adversarial struct {
 	r    *rand.Rand
 	v4   []netip.Prefix
 	v6   []netip.Prefix
@@ -95,11 +101,13 @@ type diffGen struct {
 	junk bool // also generate entries that validation refuses
 	// sparse makes rules specific (few empty lists, mostly ports), so that
 	// flows reach deep into big trees instead of hitting an early catch-all.
-	sparse bool
+	Sparse bool
 }
 
-func newDiffGen(r *rand.Rand, junk bool) *diffGen {
-	g := &diffGen{r: r, junk: junk}
+// NewAdversarial returns a generator drawing from r; with junk it also draws
+// entries that validation refuses.
+func NewAdversarial(r *rand.Rand, junk bool) *Adversarial {
+	g := &Adversarial{r: r, junk: junk}
 	bases4 := []netip.Addr{
 		netip.MustParseAddr("10.0.0.0"), netip.MustParseAddr("10.1.2.0"), netip.MustParseAddr("10.1.2.128"),
 		netip.MustParseAddr("192.168.1.0"), netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("255.255.255.255"),
@@ -121,7 +129,7 @@ func newDiffGen(r *rand.Rand, junk bool) *diffGen {
 	return g
 }
 
-func (g *diffGen) len4() int {
+func (g *Adversarial) len4() int {
 	switch g.r.IntN(6) {
 	case 0:
 		return g.r.IntN(33)
@@ -136,7 +144,7 @@ func (g *diffGen) len4() int {
 	}
 }
 
-func (g *diffGen) len6() int {
+func (g *Adversarial) len6() int {
 	switch g.r.IntN(5) {
 	case 0:
 		return g.r.IntN(129)
@@ -149,14 +157,14 @@ func (g *diffGen) len6() int {
 	}
 }
 
-func (g *diffGen) id(kind string) string {
+func (g *Adversarial) id(kind string) string {
 	g.seq++
 	return fmt.Sprintf("%s-%04d", kind, g.seq)
 }
 
 // prefix returns a prefix near one of the generator's networks: the network
 // itself, a subnet of it or a supernet of it.
-func (g *diffGen) prefix(v6 bool) netip.Prefix {
+func (g *Adversarial) prefix(v6 bool) netip.Prefix {
 	r := g.r
 	if g.junk && r.IntN(200) == 0 {
 		switch r.IntN(3) {
@@ -179,16 +187,16 @@ func (g *diffGen) prefix(v6 bool) netip.Prefix {
 		return netip.PrefixFrom(base.Addr(), r.IntN(base.Bits()+1)).Masked()
 	default: // subnet
 		bits := base.Bits() + r.IntN(base.Addr().BitLen()-base.Bits()+1)
-		if g.sparse {
+		if g.Sparse {
 			bits = max(bits, base.Addr().BitLen()-r.IntN(9))
 		}
 		return netip.PrefixFrom(randomInside(r, base), bits).Masked()
 	}
 }
 
-func (g *diffGen) prefixes() []netip.Prefix {
+func (g *Adversarial) prefixes() []netip.Prefix {
 	r := g.r
-	if g.sparse && r.IntN(30) != 0 || r.IntN(3) != 0 {
+	if g.Sparse && r.IntN(30) != 0 || r.IntN(3) != 0 {
 		// a list
 	} else {
 		return nil
@@ -206,9 +214,9 @@ func (g *diffGen) prefixes() []netip.Prefix {
 	return out
 }
 
-func (g *diffGen) ports() []firewall.PortRange {
+func (g *Adversarial) ports() []firewall.PortRange {
 	r := g.r
-	if !g.sparse && r.IntN(2) == 0 || g.sparse && r.IntN(10) == 0 {
+	if !g.Sparse && r.IntN(2) == 0 || g.Sparse && r.IntN(10) == 0 {
 		return nil
 	}
 	n := 1 + r.IntN(3)
@@ -246,7 +254,7 @@ func (g *diffGen) ports() []firewall.PortRange {
 	return out
 }
 
-func (g *diffGen) rule(pos int) firewall.Rule {
+func (g *Adversarial) rule(pos int) firewall.Rule {
 	r := g.r
 	rule := firewall.NewRule()
 	rule.ID = g.id("r")
@@ -264,8 +272,8 @@ func (g *diffGen) rule(pos int) firewall.Rule {
 	}
 	rule.Enabled = r.IntN(10) != 0
 	if r.IntN(6) == 0 {
-		rule.ExpiresAt = ptrTime(pick(r, []time.Time{
-			genNow.Add(-time.Hour), genNow, genNow.Add(time.Nanosecond), genNow.Add(-time.Nanosecond), genNow.Add(time.Hour),
+		rule.ExpiresAt = PtrTime(pick(r, []time.Time{
+			Now.Add(-time.Hour), Now, Now.Add(time.Nanosecond), Now.Add(-time.Nanosecond), Now.Add(time.Hour),
 		}))
 	}
 	if g.junk && r.IntN(100) == 0 {
@@ -283,7 +291,7 @@ func (g *diffGen) rule(pos int) firewall.Rule {
 
 // tree returns a firewall with up to maxPolicies policies and about nRules
 // rules in all.
-func (g *diffGen) tree(maxPolicies, nRules int) firewall.Tree {
+func (g *Adversarial) Tree(maxPolicies, nRules int) firewall.Tree {
 	r := g.r
 	fw := firewall.NewFirewall()
 	fw.ID = g.id("fw")
@@ -321,9 +329,9 @@ func (g *diffGen) tree(maxPolicies, nRules int) firewall.Tree {
 	return t
 }
 
-// flowGen draws flows biased towards the edges of the tree's prefixes and
+// Flows draws flows for one tree, biased towards the edges of its prefixes and
 // port ranges.
-type flowGen struct {
+type Flows struct {
 	r            *rand.Rand
 	addrs4       []netip.Addr
 	addrs6       []netip.Addr
@@ -331,8 +339,10 @@ type flowGen struct {
 	withOddAddrs bool
 }
 
-func newFlowGen(r *rand.Rand, t *firewall.Tree, odd bool) *flowGen {
-	fg := &flowGen{r: r, withOddAddrs: odd}
+// NewFlows returns a flow generator for t; with odd it also draws flows no
+// rule names.
+func NewFlows(r *rand.Rand, t *firewall.Tree, odd bool) *Flows {
+	fg := &Flows{r: r, withOddAddrs: odd}
 	add := func(a netip.Addr) {
 		if a.Is4() {
 			fg.addrs4 = append(fg.addrs4, a)
@@ -387,7 +397,7 @@ func newFlowGen(r *rand.Rand, t *firewall.Tree, odd bool) *flowGen {
 	return fg
 }
 
-func (fg *flowGen) addr(v6 bool) netip.Addr {
+func (fg *Flows) addr(v6 bool) netip.Addr {
 	r := fg.r
 	if fg.withOddAddrs {
 		switch r.IntN(100) {
@@ -405,7 +415,8 @@ func (fg *flowGen) addr(v6 bool) netip.Addr {
 	return pick(r, fg.addrs4)
 }
 
-func (fg *flowGen) flow() firewall.Flow {
+// Flow returns the next flow.
+func (fg *Flows) Flow() firewall.Flow {
 	r := fg.r
 	f := firewall.Flow{Protocol: pick(r, []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6, firewall.TCP, firewall.UDP})}
 	if fg.withOddAddrs && r.IntN(200) == 0 {
@@ -580,7 +591,7 @@ func (g *realisticGen) rule(pos int) firewall.Rule {
 		rule.Protocol = firewall.AnyProtocol
 	}
 	// Real rule sets name at least one side: any→any rules are the few
-	// catch-alls realisticTree adds itself.
+	// catch-alls Realistic adds itself.
 	rule.Sources = g.prefixes(v6, 30)
 	if len(rule.Sources) == 0 {
 		rule.Destinations = g.prefixes(v6, 0)
@@ -616,18 +627,18 @@ func (g *realisticGen) rule(pos int) firewall.Rule {
 	}
 	rule.Enabled = r.IntN(50) != 0
 	if r.IntN(33) == 0 {
-		rule.ExpiresAt = ptrTime(genNow.Add(time.Duration(r.IntN(48)-24) * time.Hour))
+		rule.ExpiresAt = PtrTime(Now.Add(time.Duration(r.IntN(48)-24) * time.Hour))
 	}
 	return rule
 }
 
-// realisticTree returns a firewall of nRules rules in five policies (one of
+// Realistic returns a firewall of nRules rules in five policies (one of
 // them disabled), all with default next, and a default deny. The first
 // policy starts with a few any→any rules (icmp, dns, a telnet block); all
 // other rules name a source or a destination or both, drawn from a fixed
 // pool of address objects, or with unique, fresh prefixes for nearly every
 // rule (a much bigger index).
-func realisticTree(seed uint64, nRules int, unique bool) firewall.Tree {
+func Realistic(seed uint64, nRules int, unique bool) firewall.Tree {
 	g := newRealisticGen(seed)
 	g.unique = unique
 	fw := firewall.NewFirewall()
@@ -669,10 +680,10 @@ func catchAlls() []firewall.Rule {
 	}
 }
 
-// realisticFlows returns n flows: about half built to hit a random rule of
+// RealisticFlows returns n flows: about half built to hit a random rule of
 // t, the rest drawn from the same networks with common ports (most of those
 // fall through to the defaults).
-func realisticFlows(seed uint64, t *firewall.Tree, n int) []firewall.Flow {
+func RealisticFlows(seed uint64, t *firewall.Tree, n int) []firewall.Flow {
 	g := newRealisticGen(seed)
 	r := g.r
 	var rules []*firewall.Rule
@@ -738,10 +749,10 @@ func (g *realisticGen) addrIn(ps []netip.Prefix, v6 bool) netip.Addr {
 	return randomInside(g.r, pick(g.r, ps))
 }
 
-// hardTree returns a firewall of nRules rules drawn uniformly: prefixes of
+// Hard returns a firewall of nRules rules drawn uniformly: prefixes of
 // any length at random addresses, random port ranges, every protocol. It
 // has no structure for an index to exploit.
-func hardTree(seed uint64, nRules int) firewall.Tree {
+func Hard(seed uint64, nRules int) firewall.Tree {
 	r := rand.New(rand.NewPCG(seed, 0x4a7d))
 	fw := firewall.NewFirewall()
 	fw.ID, fw.Name, fw.Revision = "fw-hard", "hard", 7
@@ -796,9 +807,9 @@ func hardTree(seed uint64, nRules int) firewall.Tree {
 	return t
 }
 
-// hardFlows returns n flows for hardTree: half inside a random rule's
+// HardFlows returns n flows for Hard: half inside a random rule's
 // prefixes and ports, half uniformly random.
-func hardFlows(seed uint64, t *firewall.Tree, n int) []firewall.Flow {
+func HardFlows(seed uint64, t *firewall.Tree, n int) []firewall.Flow {
 	r := rand.New(rand.NewPCG(seed, 0xf10))
 	var rules []*firewall.Rule
 	for i := range t.Policies {
