@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fireflow/fireflow/internal/filter"
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
@@ -30,7 +33,9 @@ func benchStore(b *testing.B) *Store {
 	var ruleRows, addressRows, portRows [][]any
 	for i := range rules {
 		r := &rules[i]
-		ruleRows = append(ruleRows, append(ruleValues(r), int64(r.Position)))
+		ruleRows = append(ruleRows, []any{r.ID, r.FirewallID, r.PolicyID, r.Name, firewall.NameKey(r.Name), "", r.Action, r.Protocol,
+			jsonList(r.Sources), jsonList(r.Destinations), "[]", jsonList(r.DestinationPorts),
+			true, nil, r.ETag, r.CreatedAt, r.UpdatedAt, int64(r.Position)})
 		for _, a := range filter.AddressRows(*r) {
 			addressRows = append(addressRows, []any{r.ID, int16(a.Side), int16(a.Family), a.Lo, a.Hi})
 		}
@@ -56,6 +61,16 @@ func benchStore(b *testing.B) *Store {
 		b.Fatal(err)
 	}
 	return s
+}
+
+// jsonList is a rule list as its jsonb column holds it.
+func jsonList[T fmt.Stringer](list []T) string {
+	text := make([]string, len(list))
+	for i, v := range list {
+		text[i] = v.String()
+	}
+	b, _ := json.Marshal(text)
+	return string(b)
 }
 
 // BenchmarkFilteredPage runs storetest.FilterBenchmark on PostgreSQL.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/sqlstore"
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
 
@@ -26,30 +27,14 @@ func benchStore(b *testing.B) *Store {
 		b.Fatal(err)
 	}
 	fw, p, rules := storetest.FilterBenchTree()
-	err = s.Update(ctx, func(ctx context.Context, stx store.Tx) error {
-		t := stx.(*tx)
-		if err := t.CreateFirewall(ctx, &fw); err != nil {
+	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateFirewall(ctx, &fw); err != nil {
 			return err
 		}
-		if err := t.CreatePolicy(ctx, &p); err != nil {
+		if err := tx.CreatePolicy(ctx, &p); err != nil {
 			return err
 		}
-		for i := range rules {
-			r := &rules[i]
-			_, err := t.q.ExecContext(ctx, `INSERT INTO rules
-				(id, firewall_id, policy_id, name, name_key, description, position, action, protocol,
-				 sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, '[]', ?, 1, NULL, 'e', ?, ?)`,
-				r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Position, r.Action, r.Protocol,
-				encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.DestinationPorts), micros(r.CreatedAt), micros(r.UpdatedAt))
-			if err != nil {
-				return err
-			}
-			if err := t.indexRule(ctx, r, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.(*sqlstore.Tx).LoadRules(ctx, rules)
 	})
 	if err != nil {
 		b.Fatal(err)
