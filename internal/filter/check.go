@@ -141,6 +141,9 @@ func (c *checker) comparison(e *expr.Expr, op string, lhs, rhs *expr.Expr) (cond
 	if err != nil {
 		return nil, err
 	}
+	if f.Rank != nil {
+		return rankCompare(f, op, v.(int64)), nil
+	}
 	return c.compare(f.Column, f.Kind, f.Nullable, op, v), nil
 }
 

@@ -6,29 +6,43 @@ import (
 
 	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
-	"github.com/fireflow/fireflow/internal/store"
 )
 
-const ruleColumns = `id, firewall_id, policy_id, name, description, position, action, protocol,
+// ruleColumns are a rule's stored columns. A rule has no stored position:
+// its order_key is a sparse sort key, and its position is derived on read
+// (see order.go).
+const ruleColumns = `id, firewall_id, policy_id, name, description, order_key, action, protocol,
 	sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`
+
+// positionColumn derives the position of the row of rules being read, for
+// reads of one rule: the count of its policy's keys up to its own.
+const positionColumn = `(SELECT COUNT(*) FROM rules k WHERE k.policy_id = rules.policy_id AND k.order_key <= rules.order_key)`
 
 // The uniqueness constraints of the rules table.
 var (
 	rulePKey     = Constraint{Table: "rules", Column: "id", Name: "rules_pkey"}
 	ruleName     = Constraint{Table: "rules", Column: "name_key", Name: "rules_name_unique"}
-	rulePosition = Constraint{Table: "rules", Column: "position", Name: "rules_position_unique"}
+	ruleOrderKey = Constraint{Table: "rules", Column: "order_key", Name: "rules_order_key_unique"}
 )
 
-func scanRule(row Row) (firewall.Rule, error) {
-	var r firewall.Rule
+// keyedRule is a rule as read, with its order key; its position is set
+// once the keys around it are known.
+type keyedRule struct {
+	firewall.Rule
+	key int64
+}
+
+// scanRule reads ruleColumns, then extra.
+func scanRule(row Row, extra ...any) (keyedRule, error) {
+	var r keyedRule
 	var src, dst, srcPorts, dstPorts string
-	err := row.Scan(&r.ID, &r.FirewallID, &r.PolicyID, &r.Name, &r.Description, &r.Position,
+	err := row.Scan(append([]any{&r.ID, &r.FirewallID, &r.PolicyID, &r.Name, &r.Description, &r.key,
 		&r.Action, &r.Protocol, &src, &dst, &srcPorts, &dstPorts, &r.Enabled, nullTimeScan{&r.ExpiresAt},
-		&r.ETag, timeScan{&r.CreatedAt}, timeScan{&r.UpdatedAt})
+		&r.ETag, timeScan{&r.CreatedAt}, timeScan{&r.UpdatedAt}}, extra...)...)
 	if err != nil {
 		return r, err
 	}
-	return r, decodeRuleLists(&r, src, dst, srcPorts, dstPorts)
+	return r, decodeRuleLists(&r.Rule, src, dst, srcPorts, dstPorts)
 }
 
 // decodeRuleLists parses the four list columns of a stored rule into r.
@@ -46,13 +60,15 @@ func decodeRuleLists(r *firewall.Rule, src, dst, srcPorts, dstPorts string) erro
 
 // GetRule reads one rule of a policy.
 func (r Reader) GetRule(ctx context.Context, firewallID, policyID, id string) (firewall.Rule, error) {
-	row := r.q.queryRow(ctx, `SELECT `+ruleColumns+` FROM rules
+	row := r.q.queryRow(ctx, `SELECT `+ruleColumns+`, `+positionColumn+` FROM rules
 		WHERE id = ? AND policy_id = ? AND firewall_id = ?`, id, policyID, firewallID)
-	rule, err := scanRule(row)
+	var pos int
+	rule, err := scanRule(row, &pos)
 	if errors.Is(err, ErrNoRows) {
-		return rule, r.ruleNotFound(ctx, firewallID, policyID, id)
+		return rule.Rule, r.ruleNotFound(ctx, firewallID, policyID, id)
 	}
-	return rule, r.classify(err, "get rule %s", id)
+	rule.Position = pos
+	return rule.Rule, r.classify(err, "get rule %s", id)
 }
 
 // ruleNotFound names the first missing of the firewall, the policy and the rule.
@@ -67,14 +83,22 @@ func (r Reader) ruleNotFound(ctx context.Context, firewallID, policyID, id strin
 func (r Reader) ListRules(ctx context.Context, firewallID, policyID string, q firewall.Query) (firewall.Page[firewall.Rule], error) {
 	l := listStatement{resource: filter.Rules, columns: ruleColumns, from: "rules",
 		where: func(b *filter.Builder) []string {
+			b.Scope(policyID)
 			return []string{"policy_id = " + b.Arg(policyID), "firewall_id = " + b.Arg(firewallID)}
 		}}
-	p, err := listPage(ctx, r.q, l, q, scanRule)
+	kp, err := listPage(ctx, r.q, l, q, func(row Row) (keyedRule, error) { return scanRule(row) })
 	if err != nil {
-		return p, r.classify(err, "list rules of filtering policy %s", policyID)
+		return firewall.Page[firewall.Rule]{}, r.classify(err, "list rules of filtering policy %s", policyID)
 	}
-	if len(p.Items) == 0 {
-		return p, r.missing(ctx, firewallID, policyID)
+	if len(kp.Items) == 0 {
+		return firewall.Page[firewall.Rule]{Items: []firewall.Rule{}}, r.missing(ctx, firewallID, policyID)
+	}
+	if err := r.setPositions(ctx, policyID, kp.Items); err != nil {
+		return firewall.Page[firewall.Rule]{}, err
+	}
+	p := firewall.Page[firewall.Rule]{Items: make([]firewall.Rule, len(kp.Items)), NextPageToken: kp.NextPageToken}
+	for i, kr := range kp.Items {
+		p.Items[i] = kr.Rule
 	}
 	return p, nil
 }
@@ -86,33 +110,16 @@ func (t *Tx) CountRules(ctx context.Context, policyID string) (int, error) {
 	return n, t.classify(err, "count rules of filtering policy %s", policyID)
 }
 
-// CreateRule inserts r at r.Position, or at the end if that is 0.
+// CreateRule inserts r at r.Position, or at the end if that is 0. It
+// writes one row (and the rule's index rows), unless the keys around the
+// place are too close to leave room, when it renumbers the policy first.
 func (t *Tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
-	n, err := t.CountRules(ctx, r.PolicyID)
+	key, pos, err := t.placeFor(ctx, r.PolicyID, "", r.Position, nil)
 	if err != nil {
 		return err
 	}
-	pos := r.Position
-	if pos == 0 {
-		pos = n + 1
-	}
-	if err := store.CheckPosition(pos, n+1); err != nil {
-		return err
-	}
-	// A rule inserted before others goes in parked out of the way first,
-	// so that a missing policy or a clashing name fails before any other
-	// rule has moved.
-	at := int64(pos)
-	if pos <= n {
-		at = parked
-	}
-	if err := t.q.run(ctx, t.insertStatements(r, at)); err != nil {
+	if err := t.q.run(ctx, t.insertStatements(r, key)); err != nil {
 		return t.ruleWriteError(ctx, err, r, "create")
-	}
-	if pos <= n {
-		if err := t.renumber(ctx, r.PolicyID, pos, n, +1, r.ID, pos); err != nil {
-			return err
-		}
 	}
 	r.Position = pos
 	return nil
@@ -123,18 +130,18 @@ func (t *Tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 // otherwise count and place the rules one by one.
 func (t *Tx) LoadRules(ctx context.Context, rules []firewall.Rule) error {
 	for i := range rules {
-		if err := t.q.run(ctx, t.insertStatements(&rules[i], int64(rules[i].Position))); err != nil {
+		if err := t.q.run(ctx, t.insertStatements(&rules[i], keyOf(rules[i].Position))); err != nil {
 			return t.ruleWriteError(ctx, err, &rules[i], "load")
 		}
 	}
 	return nil
 }
 
-// insertStatements returns the statements that insert r at position at,
+// insertStatements returns the statements that insert r with order key at,
 // with its rule_addresses and rule_ports rows.
 func (t *Tx) insertStatements(r *firewall.Rule, at int64) []Statement {
 	return append([]Statement{{SQL: `INSERT INTO rules
-		(id, firewall_id, policy_id, name, name_key, description, position, action, protocol,
+		(id, firewall_id, policy_id, name, name_key, description, order_key, action, protocol,
 		 sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{
 		r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Description, at, r.Action, r.Protocol,
@@ -185,32 +192,27 @@ func (t *Tx) UpdateRule(ctx context.Context, r *firewall.Rule) error {
 	return t.classify(t.q.run(ctx, stmts), "index rule %s", r.ID)
 }
 
-// MoveRule moves r to position and writes its etag and updated_at.
+// MoveRule moves r to position and writes its etag and updated_at: one
+// row, unless the keys around the place leave no room (see CreateRule).
 func (t *Tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error {
-	var from, n int
-	err := t.q.queryRow(ctx, `SELECT position, (SELECT COUNT(*) FROM rules WHERE policy_id = r.policy_id)
-		FROM rules r WHERE id = ? AND policy_id = ? AND firewall_id = ?`,
-		r.ID, r.PolicyID, r.FirewallID).Scan(&from, &n)
+	var key int64
+	err := t.q.queryRow(ctx, `SELECT order_key FROM rules WHERE id = ? AND policy_id = ? AND firewall_id = ?`,
+		r.ID, r.PolicyID, r.FirewallID).Scan(&key)
 	if errors.Is(err, ErrNoRows) {
 		return t.ruleNotFound(ctx, r.FirewallID, r.PolicyID, r.ID)
 	}
 	if err != nil {
 		return t.classify(err, "move rule %s", r.ID)
 	}
-	if err := store.CheckPosition(position, n); err != nil {
-		return err
+	if position < 1 {
+		return t.positionError(ctx, r.PolicyID, position, false)
 	}
-	switch {
-	case position < from:
-		err = t.renumber(ctx, r.PolicyID, position, from, +1, r.ID, position)
-	case position > from:
-		err = t.renumber(ctx, r.PolicyID, from, position, -1, r.ID, position)
-	}
+	to, _, err := t.placeFor(ctx, r.PolicyID, r.ID, position, &key)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.exec(ctx, `UPDATE rules SET etag = ?, updated_at = ? WHERE id = ?`,
-		r.ETag, t.q.d.Time(r.UpdatedAt), r.ID)
+	_, err = t.q.exec(ctx, `UPDATE rules SET order_key = ?, etag = ?, updated_at = ? WHERE id = ?`,
+		to, r.ETag, t.q.d.Time(r.UpdatedAt), r.ID)
 	if err != nil {
 		return t.classify(err, "move rule %s", r.ID)
 	}
@@ -218,44 +220,18 @@ func (t *Tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 	return nil
 }
 
-// DeleteRule deletes the rule and closes the gap it leaves.
+// DeleteRule deletes the rule. The positions after it close up by
+// themselves, since they are counted, not stored.
 func (t *Tx) DeleteRule(ctx context.Context, firewallID, policyID, id string) error {
-	var pos int
-	err := t.q.queryRow(ctx, `DELETE FROM rules WHERE id = ? AND policy_id = ? AND firewall_id = ?
-		RETURNING position`, id, policyID, firewallID).Scan(&pos)
-	if errors.Is(err, ErrNoRows) {
-		return t.ruleNotFound(ctx, firewallID, policyID, id)
-	}
+	n, err := t.q.exec(ctx, `DELETE FROM rules WHERE id = ? AND policy_id = ? AND firewall_id = ?`,
+		id, policyID, firewallID)
 	if err != nil {
 		return t.classify(err, "delete rule %s", id)
 	}
-	return t.renumber(ctx, policyID, pos+1, lift-1, -1, "", 0)
-}
-
-// lift is added to positions being renumbered, and parked is where a new
-// rule waits; both lie far above any real position.
-const (
-	lift   = 1 << 40
-	parked = 2 * lift
-)
-
-// renumber adds delta to the positions lo..hi of a policy's rules, and puts
-// the rule moved (which must be lifted too, or parked) at to.
-//
-// Both engines check UNIQUE (policy_id, position) row by row during an
-// UPDATE, so "position = position + 1" collides with the next rule. Lifting
-// the range far above every position first, then setting the final values,
-// keeps each intermediate state unique while CHECK (position >= 1) holds.
-func (t *Tx) renumber(ctx context.Context, policyID string, lo, hi, delta int, moved string, to int) error {
-	_, err := t.q.exec(ctx, `UPDATE rules SET position = position + ?
-		WHERE policy_id = ? AND position BETWEEN ? AND ?`, int64(lift), policyID, int64(lo), int64(hi))
-	if err != nil {
-		return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	if n == 0 {
+		return t.ruleNotFound(ctx, firewallID, policyID, id)
 	}
-	_, err = t.q.exec(ctx, `UPDATE rules
-		SET position = CASE WHEN id = ? THEN ? ELSE position - ? + ? END
-		WHERE policy_id = ? AND position >= ?`, moved, int64(to), int64(lift), int64(delta), policyID, int64(lift))
-	return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	return nil
 }
 
 func (t *Tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op string) error {
@@ -269,7 +245,7 @@ func (t *Tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op
 		return firewall.ConflictOn("name", r.Name, "a rule named %q already exists in this filtering policy", existing)
 	case t.q.d.Unique(err, rulePKey):
 		return firewall.ConflictOn("id", r.ID, "a rule with id %q already exists", r.ID)
-	case t.q.d.Unique(err, rulePosition):
+	case t.q.d.Unique(err, ruleOrderKey):
 		// Only a caller that skipped LockFirewall can race another insert.
 		return firewall.Conflict("the filtering policy changed at the same time; retry")
 	}

@@ -184,3 +184,7 @@ func (c conn) run(ctx context.Context, stmts []Statement) error {
 	}
 	return nil
 }
+
+// errNoRoom says that a policy's order keys ran out, which takes some 2^30
+// rules at one end.
+var errNoRoom = errors.New("no order key is left between the neighbouring rules")

@@ -17,10 +17,13 @@ func (r Reader) loadTree(ctx context.Context, firewallID string) (store.Tree, er
 		WHERE firewall_id = ? ORDER BY priority, id`, firewallID); err != nil {
 		return store.Tree{}, r.classify(err, "load policies of firewall %s", firewallID)
 	}
-	if t.Rules, err = queryAll(ctx, r.q, scanRule, `SELECT `+ruleColumns+` FROM rules
+	rules, err := queryAll(ctx, r.q, func(row Row) (keyedRule, error) { return scanRule(row) },
+		`SELECT `+ruleColumns+` FROM rules
 		WHERE policy_id IN (SELECT id FROM policies WHERE firewall_id = ?)
-		ORDER BY policy_id, position`, firewallID); err != nil {
+		ORDER BY policy_id, order_key`, firewallID)
+	if err != nil {
 		return store.Tree{}, r.classify(err, "load rules of firewall %s", firewallID)
 	}
+	t.Rules = numberGroups(rules)
 	return t, nil
 }
