@@ -1,45 +1,20 @@
 package sqlite
 
 import (
-	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fireflow/fireflow/internal/filter"
-	"github.com/fireflow/fireflow/internal/store"
-	"github.com/fireflow/fireflow/internal/store/sqlstore"
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
 
-// benchStore builds a store holding storetest.FilterBenchTree, written
-// straight through the writer in one transaction.
+// benchStore builds a store holding storetest.FilterBenchTree.
 func benchStore(b *testing.B) *Store {
 	b.Helper()
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	fw, p, rules := storetest.FilterBenchTree()
-	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.CreateFirewall(ctx, &fw); err != nil {
-			return err
-		}
-		if err := tx.CreatePolicy(ctx, &p); err != nil {
-			return err
-		}
-		return tx.(*sqlstore.Tx).LoadRules(ctx, rules)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.write.ExecContext(ctx, "ANALYZE"); err != nil {
+	s := open(b)
+	storetest.LoadFilterBench(b, s)
+	if _, err := s.write.ExecContext(b.Context(), "ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
 	return s
@@ -47,6 +22,9 @@ func benchStore(b *testing.B) *Store {
 
 // BenchmarkFilteredPage runs storetest.FilterBenchmark on SQLite.
 func BenchmarkFilteredPage(b *testing.B) { storetest.FilterBenchmark(b, benchStore(b)) }
+
+// BenchmarkReorder runs storetest.ReorderBenchmark on SQLite.
+func BenchmarkReorder(b *testing.B) { storetest.ReorderBenchmark(b, open(b)) }
 
 // TestBenchQueriesUseIndexes checks the plan of the benchmark's queries:
 // rules are read through the policy's index, and the child tables by

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"slices"
 
@@ -27,13 +29,13 @@ const (
 func keyOf(pos int) int64 { return firstKey + int64(pos-1)*keyGap }
 
 // placeFor returns the order key that puts a rule at position (0: after
-// the last rule) among the policy's rules other than exclude, and the
-// position it takes there. A move passes the rule's current key, which is
-// kept if it already lies there. An out-of-range position returns the
+// the last rule) among the policy's other rules, and the position it takes
+// there. A move passes the rule's id and current key, which is kept if it
+// already lies there. An out-of-range position returns the
 // firewall.CodeInvalid error of store.CheckPosition.
-func (t *Tx) placeFor(ctx context.Context, policyID, exclude string, position int, current *int64) (int64, int, error) {
+func (t *Tx) placeFor(ctx context.Context, policyID, id string, position int, current *int64) (int64, int, error) {
 	for renumbered := false; ; renumbered = true {
-		lo, hi, pos, err := t.neighbours(ctx, policyID, exclude, position)
+		lo, hi, pos, err := t.neighbours(ctx, policyID, position, current)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -52,7 +54,7 @@ func (t *Tx) placeFor(ctx context.Context, policyID, exclude string, position in
 			return 0, 0, err
 		}
 		if current != nil {
-			if err := t.q.queryRow(ctx, `SELECT order_key FROM rules WHERE id = ?`, exclude).Scan(current); err != nil {
+			if err := t.q.queryRow(ctx, `SELECT order_key FROM rules WHERE id = ?`, id).Scan(current); err != nil {
 				return 0, 0, t.classify(err, "place rule in filtering policy %s", policyID)
 			}
 		}
@@ -60,61 +62,75 @@ func (t *Tx) placeFor(ctx context.Context, policyID, exclude string, position in
 }
 
 // neighbours returns the keys of the rules that would come just before
-// and just after a rule at position (nil at either end), among the
-// policy's rules other than exclude, and the position itself (the count
-// plus one for 0). Reading them walks the index up to the position: a
-// read, where stored positions would write every row after it.
-func (t *Tx) neighbours(ctx context.Context, policyID, exclude string, position int) (lo, hi *int64, pos int, err error) {
-	if position == 0 {
-		var n int
-		var last *int64
-		err := t.q.queryRow(ctx, `SELECT COUNT(*), MAX(order_key) FROM rules WHERE policy_id = ? AND id <> ?`,
-			policyID, exclude).Scan(&n, &last)
-		if err != nil {
-			return nil, nil, 0, t.classify(err, "place rule in filtering policy %s", policyID)
-		}
-		return last, nil, n + 1, nil
-	}
-	if position < 1 {
-		return nil, nil, 0, t.positionError(ctx, policyID, position, exclude == "")
-	}
-	// The rules at positions position-1 and position, or the first alone.
-	offset, limit := position-2, 2
-	if position == 1 {
-		offset, limit = 0, 1
-	}
-	keys, err := queryAll(ctx, t.q, func(row Row) (int64, error) {
-		var k int64
-		return k, row.Scan(&k)
-	}, `SELECT order_key FROM rules WHERE policy_id = ? AND id <> ? ORDER BY order_key LIMIT ? OFFSET ?`,
-		policyID, exclude, int64(limit), int64(offset))
-	if err != nil {
-		return nil, nil, 0, t.classify(err, "place rule in filtering policy %s", policyID)
-	}
-	switch {
-	case position == 1 && len(keys) == 1:
-		return nil, &keys[0], 1, nil
-	case position == 1:
-		return nil, nil, 1, nil // an empty policy, or a rule alone in it
-	case len(keys) == 0:
-		return nil, nil, 0, t.positionError(ctx, policyID, position, exclude == "")
-	case len(keys) == 1:
-		return &keys[0], nil, position, nil
-	}
-	return &keys[0], &keys[1], position, nil
-}
-
-// positionError counts the policy's rules to say which positions a create
-// (1..n+1) or a move (1..n) may take.
-func (t *Tx) positionError(ctx context.Context, policyID string, position int, create bool) error {
+// and just after a rule at position (nil at either end) once the rule
+// whose key is current, if any, is taken out, and the position itself (the
+// count plus one for 0). It reads at most three keys, walking the index
+// from the nearer end of the policy: a read, where stored positions would
+// write every row after the place.
+func (t *Tx) neighbours(ctx context.Context, policyID string, position int, current *int64) (lo, hi *int64, pos int, err error) {
 	n, err := t.CountRules(ctx, policyID)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
-	if create {
-		n++
+	others := n // the rules the placed one goes among
+	if current != nil {
+		others--
 	}
-	return store.CheckPosition(position, n)
+	if position == 0 {
+		position = others + 1
+	}
+	if err := store.CheckPosition(position, others+1); err != nil {
+		return nil, nil, 0, err
+	}
+	// The new neighbours are others[position-2] and others[position-1]
+	// (0-based); others[i] is all[i] before the moved rule and all[i+1]
+	// after it, so all[position-2 .. position] holds them.
+	first, last := max(0, position-2), min(n-1, position)
+	if first > last {
+		return nil, nil, position, nil // an empty policy
+	}
+	keys, err := t.keyRun(ctx, policyID, n, first, last)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	at := func(i int) *int64 {
+		if i < 0 || i >= others {
+			return nil
+		}
+		k := keys[i-first]
+		if current != nil && k >= *current {
+			k = keys[i+1-first]
+		}
+		return &k
+	}
+	return at(position - 2), at(position - 1), position, nil
+}
+
+// keyRun reads the keys of the policy's rules first..last (0-based, in key
+// order) of its n, from whichever end is nearer.
+func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([]int64, error) {
+	scanKey := func(row Row) (int64, error) {
+		var k int64
+		return k, row.Scan(&k)
+	}
+	count := int64(last - first + 1)
+	var keys []int64
+	var err error
+	if first <= n-1-last {
+		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
+			ORDER BY order_key LIMIT ? OFFSET ?`, policyID, count, int64(first))
+	} else {
+		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
+			ORDER BY order_key DESC LIMIT ? OFFSET ?`, policyID, count, int64(n-1-last))
+		slices.Reverse(keys)
+	}
+	if err != nil {
+		return nil, t.classify(err, "read order keys of filtering policy %s", policyID)
+	}
+	if int64(len(keys)) != count {
+		return nil, fmt.Errorf("filtering policy %s counts %d rules but holds fewer", policyID, n)
+	}
+	return keys, nil
 }
 
 // keyBetween returns a key strictly between lo and hi (either may be nil,
@@ -174,31 +190,32 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 }
 
 // setPositions derives the positions of rules read from one policy from
-// their keys: one statement counts the keys below the least of them and
-// walks the keys from there to the greatest.
+// their keys: one statement finds the position of the least of them (see
+// positionColumn) and walks the keys from there to the greatest.
 func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
+	least := slices.MinFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) })
 	keys := make([]int64, len(rules))
 	for i, kr := range rules {
 		keys[i] = kr.key
 	}
 	slices.Sort(keys)
-	rows, err := r.q.query(ctx, `SELECT order_key, (SELECT COUNT(*) FROM rules WHERE policy_id = ? AND order_key < ?)
+	rows, err := r.q.query(ctx, `SELECT order_key, (SELECT `+positionColumn+` FROM rules WHERE id = ?)
 		FROM rules WHERE policy_id = ? AND order_key BETWEEN ? AND ? ORDER BY order_key`,
-		policyID, keys[0], policyID, keys[0], keys[len(keys)-1])
+		least.ID, policyID, keys[0], keys[len(keys)-1])
 	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
 	defer rows.Close()
 	pos := make(map[int64]int, len(keys))
 	next := 0
-	for i := 1; next < len(keys) && rows.Next(); i++ {
+	for i := 0; next < len(keys) && rows.Next(); i++ {
 		var key int64
-		var below int
-		if err := rows.Scan(&key, &below); err != nil {
+		var start int
+		if err := rows.Scan(&key, &start); err != nil {
 			return r.classify(err, "number rules of filtering policy %s", policyID)
 		}
 		if key == keys[next] {
-			pos[key] = below + i
+			pos[key] = start + i
 			next++
 		}
 	}

@@ -7,13 +7,19 @@
 --
 -- Every new key lies above every old position, so no two rows ever share
 -- one while the non-deferrable unique constraint is checked row by row.
+--
+-- Each policy counts its rules (rule_count), so that the end of a policy,
+-- and a position counted from there, take no walk over the whole policy.
 
 -- +goose Up
+ALTER TABLE policies ADD COLUMN rule_count bigint NOT NULL DEFAULT 0;
+UPDATE policies SET rule_count = (SELECT COUNT(*) FROM rules WHERE policy_id = policies.id);
 ALTER TABLE rules RENAME COLUMN position TO order_key;
 ALTER TABLE rules RENAME CONSTRAINT rules_position_unique TO rules_order_key_unique;
 UPDATE rules SET order_key = 4611686018427387904 + (order_key - 1) * 4294967296;
 
 -- +goose Down
+ALTER TABLE policies DROP COLUMN rule_count;
 UPDATE rules SET order_key = o.rn
     FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY policy_id ORDER BY order_key) AS rn FROM rules) AS o
     WHERE rules.id = o.id;
