@@ -9,19 +9,8 @@ import (
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
 
-// benchStore builds a store holding storetest.FilterBenchTree.
-func benchStore(b *testing.B) *Store {
-	b.Helper()
-	s := open(b)
-	storetest.LoadFilterBench(b, s)
-	if _, err := s.write.ExecContext(b.Context(), "ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
 // BenchmarkFilteredPage runs storetest.FilterBenchmark on SQLite.
-func BenchmarkFilteredPage(b *testing.B) { storetest.FilterBenchmark(b, benchStore(b)) }
+func BenchmarkFilteredPage(b *testing.B) { engine().FilterBenchmark(b) }
 
 // BenchmarkReorder runs storetest.ReorderBenchmark on SQLite.
 func BenchmarkReorder(b *testing.B) { storetest.ReorderBenchmark(b, open(b)) }
