@@ -11,7 +11,7 @@ import (
 	"github.com/fireflow/fireflow/internal/obs"
 	"github.com/fireflow/fireflow/internal/service"
 	"github.com/fireflow/fireflow/internal/store"
-	"github.com/fireflow/fireflow/internal/store/observed"
+	"github.com/fireflow/fireflow/internal/store/instrumented"
 )
 
 // observability is what a server reports to.
@@ -22,14 +22,14 @@ type observability struct {
 }
 
 // newHandler builds the API over db with every observation wired in: store
-// spans and audit counts through the observed wrapper, request metrics,
+// spans and audit counts through the instrumented store, request metrics,
 // error reports and server spans through the API's options.
 func newHandler(db store.Store, driver string, o observability, opts httpapi.Options) http.Handler {
 	system := driver
 	if driver == "postgres" {
 		system = "postgresql" // the OpenTelemetry name
 	}
-	st := observed.Wrap(db, observed.Options{
+	st := instrumented.Wrap(db, instrumented.Options{
 		Tracer: o.tracing.Tracer("github.com/fireflow/fireflow/internal/store"),
 		System: system,
 		Audit:  o.metrics,

@@ -36,6 +36,17 @@ func (d Dialect) String() string { return d.name }
 type Builder struct {
 	d    Dialect
 	args []any
+	// scope is the value of a ranked field's scope column, if the
+	// statement selects one scope (see Scope).
+	scope    any
+	hasScope bool
+}
+
+// Scope tells ranked fields (a rule's position) that the statement reads
+// one scope, whose column holds v: the rank subqueries then bind it and
+// run once, instead of once per row.
+func (b *Builder) Scope(v any) {
+	b.scope, b.hasScope = v, true
 }
 
 // NewBuilder returns an empty builder for d.

@@ -121,8 +121,8 @@ func TestOrderSQL(t *testing.T) {
 		afterSQLite, afterPG string
 		keys                 []any
 	}{
-		{Rules, "", "rules.position, rules.id", "rules.position, rules.id",
-			"(rules.position, rules.id) > (?, ?)", "(rules.position, rules.id) > ($1, $2)", []any{int64(3), "r3"}},
+		{Rules, "", "rules.order_key, rules.id", "rules.order_key, rules.id",
+			"(rules.order_key, rules.id) > (?, ?)", "(rules.order_key, rules.id) > ($1, $2)", []any{int64(3), "r3"}},
 		{AuditEvents, "", "audit_events.occurred_at DESC, audit_events.id DESC", "audit_events.occurred_at DESC, audit_events.id DESC",
 			"(audit_events.occurred_at, audit_events.id) < (?, ?)", "(audit_events.occurred_at, audit_events.id) < ($1, $2)",
 			[]any{int64(1700000000000000), "e1"}},

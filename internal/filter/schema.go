@@ -60,8 +60,19 @@ type Field struct {
 	OrderColumn string
 	// Side is the side of a prefix or port list.
 	Side Side
+	// Rank, if set, makes the field derived: a row's 1-based rank in its
+	// scope, ordered by Column, which holds a sparse sort key. Comparisons
+	// with a number turn into comparisons of the key with the key of the
+	// row at that rank.
+	Rank *Rank
 	// Doc describes the field in the documentation.
 	Doc string
+}
+
+// Rank says how a ranked field's rows are counted: among the rows of
+// Table that share the Scope column, in Key order.
+type Rank struct {
+	Table, Scope, Key string
 }
 
 // Resource declares what a collection can be filtered and ordered by.
@@ -258,7 +269,10 @@ var Rules = newResource(Resource{
 		Field{Name: "name", Column: "rules.name", Kind: KindString, OrderColumn: "COALESCE(rules.name_key, '')",
 			Doc: "the name, \"\" when unnamed; ordering ignores case"},
 		Field{Name: "description", Column: "rules.description", Kind: KindString, Doc: "the description"},
-		Field{Name: "position", Column: "rules.position", Kind: KindInt, OrderColumn: "rules.position", Doc: "1-based place in the policy"},
+		// Positions are derived from a sparse order key, so that an insert
+		// or a move writes one row; ordering by the key is ordering by position.
+		Field{Name: "position", Column: "rules.order_key", Kind: KindInt, OrderColumn: "rules.order_key",
+			Rank: &Rank{Table: "rules", Scope: "policy_id", Key: "order_key"}, Doc: "1-based place in the policy"},
 		Field{Name: "action", Column: "rules.action", Kind: KindEnum,
 			Values: words(firewall.Allow, firewall.Deny, firewall.Reject), OrderColumn: "rules.action", Doc: "what a match does"},
 		Field{Name: "protocol", Column: "rules.protocol", Kind: KindEnum,

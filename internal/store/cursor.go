@@ -21,7 +21,7 @@ type Cursor struct {
 }
 
 // cursorVersion lets the token format change without misreading old tokens.
-const cursorVersion = 2
+const cursorVersion = 3
 
 // maxPageToken bounds a token; real ones are a few hundred bytes.
 const maxPageToken = 2048

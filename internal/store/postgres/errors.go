@@ -3,15 +3,16 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
 
-	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/filter"
+	"github.com/fireflow/fireflow/internal/store/sqlstore"
 )
 
 // SQLSTATE codes the store acts on; see
@@ -23,22 +24,21 @@ const (
 	deadlockDetected     = "40P01"
 )
 
-// classify wraps err with what was being done, and marks it unavailable when
-// it says the database cannot be reached rather than that the request is
-// wrong, so that the API answers 503 and the client retries.
-func classify(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var fe *firewall.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	wrapped := fmt.Errorf(format+": %w", append(args, err)...)
-	if unavailable(err) {
-		return firewall.Unavailable(wrapped)
-	}
-	return wrapped
+// dialect is PostgreSQL's sqlstore.Dialect: $n placeholders, timestamptz,
+// row locks (FOR UPDATE), an advisory lock per idempotency key, and one
+// unnest insert per child table of a rule.
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Filter:      filter.Postgres,
+		Numbered:    true,
+		Time:        func(t time.Time) any { return t },
+		Unique:      violates,
+		ForeignKey:  isForeignKey,
+		Unavailable: unavailable,
+		ForUpdate:   " FOR UPDATE",
+		LockKey:     `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
+		IndexRows:   indexRows,
+	}.Prepare()
 }
 
 // unavailable reports whether err means that the server could not be
@@ -70,10 +70,10 @@ func sqlState(err error) string {
 	return ""
 }
 
-// violates reports whether err is a uniqueness violation of the named constraint.
-func violates(err error, constraint string) bool {
+// violates reports whether err is a uniqueness violation of c, by name.
+func violates(err error, c sqlstore.Constraint) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == uniqueViolation && pe.ConstraintName == constraint
+	return errors.As(err, &pe) && pe.Code == uniqueViolation && pe.ConstraintName == c.Name
 }
 
 func isForeignKey(err error) bool { return sqlState(err) == foreignKeyViolation }

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 
 	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/sqlstore"
 )
 
 // Defaults applied when the database URL does not set them. They keep a
@@ -37,10 +37,12 @@ const (
 
 // Store is a FireFlow database on PostgreSQL.
 type Store struct {
-	reader
+	*sqlstore.Store
+	sqlstore.Schema
 	pool       *pgxpool.Pool
 	migrations *goose.Provider
 	closeSQL   func() error
+	d          sqlstore.Dialect
 }
 
 var _ store.Store = (*Store)(nil)
@@ -57,12 +59,16 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres database: %w", err)
 	}
-	provider, closeSQL, err := newMigrationProvider(pool)
+	d := dialect()
+	provider, closeSQL, err := newMigrationProvider(pool, d)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{reader: reader{q: pool}, pool: pool, migrations: provider, closeSQL: closeSQL}, nil
+	s := &Store{pool: pool, migrations: provider, closeSQL: closeSQL, d: d,
+		Schema: sqlstore.NewSchema(provider, pgxConn{pool}, d, tableExists)}
+	s.Store = sqlstore.New(pgxConn{pool}, d, backend{s})
+	return s, nil
 }
 
 // poolConfig parses url and fills in the defaults it leaves open.
@@ -102,78 +108,56 @@ func (s *Store) Close() error {
 }
 
 // Ready reports an error if the database does not answer or its schema is
-// older than the newest embedded migration. A newer schema is accepted, so
-// that the old version keeps serving while a rolling upgrade runs.
+// older than the newest embedded migration.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return classify(err, "ping database")
+		return s.d.Classify(err, "ping database")
 	}
-	current, latest, err := s.SchemaVersion(ctx)
-	if err != nil {
-		return err
-	}
-	if current < latest {
-		return fmt.Errorf("database schema is at version %d but this build needs %d; run `fireflow migrate up`", current, latest)
-	}
-	return nil
+	return s.CheckCurrent(ctx)
 }
 
-// Update runs fn in a READ COMMITTED transaction, and runs it again, up to
-// maxUpdateAttempts times in all, after a serialisation failure or deadlock.
-func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+// backend runs the store's transactions on the pool.
+type backend struct{ s *Store }
+
+// InWriteTx runs fn in a READ COMMITTED transaction, and runs it again, up
+// to maxUpdateAttempts times in all, after a serialisation failure or
+// deadlock. Once a statement fails, PostgreSQL refuses every further
+// statement of the transaction, so what explains a failure is read from
+// the pool.
+func (b backend) InWriteTx(ctx context.Context, fn func(tx, explain sqlstore.Conn) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.updateOnce(ctx, fn)
+		err = b.inTx(ctx, pgx.TxOptions{}, func(tx sqlstore.Conn) error { return fn(tx, pgxConn{b.s.pool}) })
 		if !retryable(err) || attempt == maxUpdateAttempts {
 			return err
 		}
 		// A short, growing pause lets the transaction that won finish.
 		select {
 		case <-ctx.Done():
-			return classify(ctx.Err(), "retry transaction")
+			return b.s.d.Classify(ctx.Err(), "retry transaction")
 		case <-time.After(time.Duration(attempt) * time.Millisecond):
 		}
 	}
 }
 
-func (s *Store) updateOnce(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	pgTx, err := s.pool.Begin(ctx)
+// InReadTx runs fn in a REPEATABLE READ transaction, whose snapshot keeps a
+// write from slipping in between its queries.
+func (b backend) InReadTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
+	return b.inTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+func (b backend) inTx(ctx context.Context, opts pgx.TxOptions, fn func(tx sqlstore.Conn) error) error {
+	pgTx, err := b.s.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return classify(err, "begin transaction")
+		return b.s.d.Classify(err, "begin transaction")
 	}
 	// After a commit this is a no-op; it matters when fn fails or panics.
 	defer func() { _ = pgTx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(ctx, &tx{reader: reader{q: pgTx}, pool: s.pool}); err != nil {
+	if err := fn(pgxConn{pgTx}); err != nil {
 		return err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
-		return classify(err, "commit transaction")
+		return b.s.d.Classify(err, "commit transaction")
 	}
 	return nil
 }
-
-// querier is what a pool and a transaction have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
-// reader implements store.Reader on the pool or inside a transaction.
-type reader struct {
-	q querier
-}
-
-// tx implements store.Tx.
-type tx struct {
-	reader
-	// pool reads what explains a failed statement: once a statement fails,
-	// PostgreSQL refuses every further statement of the transaction.
-	pool *pgxpool.Pool
-}
-
-var _ store.Tx = (*tx)(nil)
-
-// explain returns a reader for the lookups that follow a failed statement.
-func (t *tx) explain() reader { return reader{q: t.pool} }

@@ -19,42 +19,32 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// openAt opens the store at url and closes it when the test ends.
-func openAt(t testing.TB, url string) *Store {
-	t.Helper()
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
+// engine is how storetest reaches the PostgreSQL store: a new database
+// per test in the package's throwaway cluster, VACUUM ANALYZE after a bulk
+// load.
+func engine() storetest.Engine[*Store] {
+	return storetest.Engine[*Store]{
+		Fresh:      func(t testing.TB) string { return pgtest.NewDatabase(t) },
+		Open:       Open,
+		Migrations: 5,
+		Analyze: func(ctx context.Context, s *Store) error {
+			_, err := s.pool.Exec(ctx, "VACUUM ANALYZE")
+			return err
+		},
 	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
 }
+
+// openAt opens the store at url and closes it when the test ends.
+func openAt(t testing.TB, url string) *Store { return engine().OpenAt(t, url) }
 
 // open returns a migrated store on a fresh database.
-func open(t testing.TB) *Store {
-	t.Helper()
-	s := openAt(t, pgtest.NewDatabase(t))
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func open(t testing.TB) *Store { return engine().Migrated(t) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
-}
+func TestConformance(t *testing.T) { engine().Suite(t) }
+
+func TestMigrations(t *testing.T) { engine().MigrationSuite(t) }
 
 func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
-
-func TestMigrations(t *testing.T) {
-	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
-		return openAt(t, pgtest.NewDatabase(t))
-	}, 4)
-}
 
 // TestUpdateRetriesDeadlocks makes two transactions lock two firewalls in
 // opposite orders. PostgreSQL aborts one with a deadlock (40P01); Update
@@ -185,7 +175,7 @@ func TestBackfillRuleIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := status[len(status)-1]; last.Name != "00004_backfill_rule_match_index.go" || !last.Applied {
-		t.Errorf("the backfill shows in the status as %+v", last)
+	if backfill := status[3]; backfill.Name != "00004_backfill_rule_match_index.go" || !backfill.Applied {
+		t.Errorf("the backfill shows in the status as %+v", backfill)
 	}
 }

@@ -1,10 +1,9 @@
 package postgres
 
 import (
-	"github.com/jackc/pgx/v5"
-
 	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/store/sqlstore"
 )
 
 // The statements that write a rule's rule_addresses and rule_ports rows
@@ -17,34 +16,24 @@ const (
 		SELECT $1::text, * FROM unnest($2::smallint[], $3::integer[], $4::integer[])`
 )
 
-// indexArgs returns the arguments of insertAddresses and insertPorts for
-// r, or nil for a list of rows that is empty.
-func indexArgs(r *firewall.Rule) (addresses, ports []any) {
+// indexRows returns the inserts of r's child rows: one statement per
+// table, however many rows.
+func indexRows(r *firewall.Rule) []sqlstore.Statement {
+	var stmts []sqlstore.Statement
 	if rows := filter.AddressRows(*r); len(rows) > 0 {
 		sides, families := make([]int16, len(rows)), make([]int16, len(rows))
 		los, his := make([][]byte, len(rows)), make([][]byte, len(rows))
 		for i, a := range rows {
 			sides[i], families[i], los[i], his[i] = int16(a.Side), int16(a.Family), a.Lo, a.Hi
 		}
-		addresses = []any{r.ID, sides, families, los, his}
+		stmts = append(stmts, sqlstore.Statement{SQL: insertAddresses, Args: []any{r.ID, sides, families, los, his}})
 	}
 	if rows := filter.PortRows(*r); len(rows) > 0 {
 		sides, los, his := make([]int16, len(rows)), make([]int32, len(rows)), make([]int32, len(rows))
 		for i, p := range rows {
 			sides[i], los[i], his[i] = int16(p.Side), int32(p.Lo), int32(p.Hi)
 		}
-		ports = []any{r.ID, sides, los, his}
+		stmts = append(stmts, sqlstore.Statement{SQL: insertPorts, Args: []any{r.ID, sides, los, his}})
 	}
-	return addresses, ports
-}
-
-// queueIndex adds to b the inserts of r's child rows.
-func queueIndex(b *pgx.Batch, r *firewall.Rule) {
-	addresses, ports := indexArgs(r)
-	if addresses != nil {
-		b.Queue(insertAddresses, addresses...)
-	}
-	if ports != nil {
-		b.Queue(insertPorts, ports...)
-	}
+	return stmts
 }

@@ -4,31 +4,28 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/filter"
+	"github.com/fireflow/fireflow/internal/store/sqlstore"
 )
 
-// classify wraps err with what was being done, and marks it unavailable when
-// it says the database cannot be reached rather than that the request is
-// wrong, so that the API answers 503 and the client retries.
-func classify(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var fe *firewall.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	wrapped := fmt.Errorf(format+": %w", append(args, err)...)
-	if unavailable(err) {
-		return firewall.Unavailable(wrapped)
-	}
-	return wrapped
+// dialect is SQLite's sqlstore.Dialect: ? placeholders, times as unix
+// microseconds (integers compare and index cheaply, and the service
+// already truncates to microseconds), and the IMMEDIATE transaction for a
+// lock.
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Filter:      filter.SQLite,
+		Time:        func(t time.Time) any { return t.UnixMicro() },
+		Unique:      uniqueOn,
+		ForeignKey:  isForeignKey,
+		Unavailable: unavailable,
+	}.Prepare()
 }
 
 func unavailable(err error) bool {
@@ -55,16 +52,16 @@ func sqliteCode(err error) int {
 	return 0
 }
 
-// uniqueOn reports whether err is a uniqueness violation involving
-// table.column. SQLite names the columns of the violated index in the
-// message ("UNIQUE constraint failed: policies.firewall_id,
-// policies.priority"); the format has been stable for a decade.
-func uniqueOn(err error, table, column string) bool {
+// uniqueOn reports whether err is a uniqueness violation of c. SQLite names
+// the columns of the violated index in the message ("UNIQUE constraint
+// failed: policies.firewall_id, policies.priority"); the format has been
+// stable for a decade.
+func uniqueOn(err error, c sqlstore.Constraint) bool {
 	code := sqliteCode(err)
 	if code != sqlite3.SQLITE_CONSTRAINT_UNIQUE && code != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 		return false
 	}
-	return strings.Contains(err.Error(), table+"."+column)
+	return strings.Contains(err.Error(), c.Table+"."+c.Column)
 }
 
 func isForeignKey(err error) bool {

@@ -1,67 +1,19 @@
 package sqlite
 
 import (
-	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fireflow/fireflow/internal/filter"
-	"github.com/fireflow/fireflow/internal/store"
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
 
-// benchStore builds a store holding storetest.FilterBenchTree, written
-// straight through the writer in one transaction.
-func benchStore(b *testing.B) *Store {
-	b.Helper()
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	fw, p, rules := storetest.FilterBenchTree()
-	err = s.Update(ctx, func(ctx context.Context, stx store.Tx) error {
-		t := stx.(*tx)
-		if err := t.CreateFirewall(ctx, &fw); err != nil {
-			return err
-		}
-		if err := t.CreatePolicy(ctx, &p); err != nil {
-			return err
-		}
-		for i := range rules {
-			r := &rules[i]
-			_, err := t.q.ExecContext(ctx, `INSERT INTO rules
-				(id, firewall_id, policy_id, name, name_key, description, position, action, protocol,
-				 sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, '[]', ?, 1, NULL, 'e', ?, ?)`,
-				r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Position, r.Action, r.Protocol,
-				encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.DestinationPorts), micros(r.CreatedAt), micros(r.UpdatedAt))
-			if err != nil {
-				return err
-			}
-			if err := t.indexRule(ctx, r, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.write.ExecContext(ctx, "ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
 // BenchmarkFilteredPage runs storetest.FilterBenchmark on SQLite.
-func BenchmarkFilteredPage(b *testing.B) { storetest.FilterBenchmark(b, benchStore(b)) }
+func BenchmarkFilteredPage(b *testing.B) { engine().FilterBenchmark(b) }
+
+// BenchmarkReorder runs storetest.ReorderBenchmark on SQLite.
+func BenchmarkReorder(b *testing.B) { storetest.ReorderBenchmark(b, open(b)) }
 
 // TestBenchQueriesUseIndexes checks the plan of the benchmark's queries:
 // rules are read through the policy's index, and the child tables by

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
+	"github.com/fireflow/fireflow/internal/store/sqlstore"
 )
 
 // busyTimeoutMS is how long a connection waits for a lock held by another
@@ -28,11 +29,13 @@ const busyTimeoutMS = 5000
 
 // Store is a FireFlow database in one SQLite file.
 type Store struct {
-	reader
+	*sqlstore.Store
+	sqlstore.Schema
 	write      *sql.DB
 	read       *sql.DB
 	stmts      *stmtCache
 	migrations *goose.Provider
+	d          sqlstore.Dialect
 }
 
 var _ store.Store = (*Store)(nil)
@@ -50,12 +53,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, write.Close())
 	}
-	provider, err := newMigrationProvider(write)
+	d := dialect()
+	provider, err := newMigrationProvider(write, d)
 	if err != nil {
 		return nil, errors.Join(err, write.Close(), read.Close())
 	}
 	stmts := newStmtCache(read)
-	return &Store{reader: reader{q: stmts}, write: write, read: read, stmts: stmts, migrations: provider}, nil
+	s := &Store{write: write, read: read, stmts: stmts, migrations: provider, d: d,
+		Schema: sqlstore.NewSchema(provider, sqlstore.DatabaseSQL(read), d, tableExists)}
+	s.Store = sqlstore.New(sqlstore.DatabaseSQL(stmts), d, backend{s})
+	return s, nil
 }
 
 func writerParams() url.Values {
@@ -116,54 +123,43 @@ func (s *Store) PoolStats() map[string]sql.DBStats {
 }
 
 // Ready reports an error if the database does not answer or its schema is
-// older than the newest embedded migration. A newer schema is accepted, so
-// that the old version keeps serving while a rolling upgrade runs.
+// older than the newest embedded migration.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.read.PingContext(ctx); err != nil {
 		return firewall.Unavailable(err)
 	}
-	current, latest, err := s.SchemaVersion(ctx)
-	if err != nil {
-		return err
-	}
-	if current < latest {
-		return fmt.Errorf("database schema is at version %d but this build needs %d; run `fireflow migrate up`", current, latest)
-	}
-	return nil
+	return s.CheckCurrent(ctx)
 }
 
-// Update runs fn in a transaction on the writer connection.
-func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
-	sqlTx, err := s.write.BeginTx(ctx, nil)
+// backend runs the store's transactions: writes on the writer connection,
+// whose IMMEDIATE transactions hold the database's write lock from the
+// start, and reads in a WAL snapshot on a reader.
+type backend struct{ s *Store }
+
+// InWriteTx runs fn in a transaction on the writer connection. A failed
+// statement leaves an SQLite transaction usable, so it explains itself.
+func (b backend) InWriteTx(ctx context.Context, fn func(tx, explain sqlstore.Conn) error) error {
+	return b.inTx(ctx, b.s.write, func(tx sqlstore.Conn) error { return fn(tx, tx) })
+}
+
+// InReadTx runs fn in a read transaction: WAL gives it a snapshot, so no
+// write can slip in between its queries.
+func (b backend) InReadTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
+	return b.inTx(ctx, b.s.read, fn)
+}
+
+func (b backend) inTx(ctx context.Context, db *sql.DB, fn func(tx sqlstore.Conn) error) error {
+	sqlTx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return classify(err, "begin transaction")
+		return b.s.d.Classify(err, "begin transaction")
 	}
 	// After a commit this is a no-op; it matters when fn fails or panics.
 	defer func() { _ = sqlTx.Rollback() }()
-	if err := fn(ctx, &tx{reader{q: sqlTx}}); err != nil {
+	if err := fn(sqlstore.DatabaseSQL(sqlTx)); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return classify(err, "commit transaction")
+		return b.s.d.Classify(err, "commit transaction")
 	}
 	return nil
 }
-
-// querier is what a pool and a transaction have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// reader implements store.Reader on a pool or inside a transaction.
-type reader struct {
-	q querier
-}
-
-// tx implements store.Tx.
-type tx struct {
-	reader
-}
-
-var _ store.Tx = (*tx)(nil)

@@ -13,42 +13,31 @@ import (
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
 
-// openAt opens the store at path and closes it when the test ends.
-func openAt(t testing.TB, path string) *Store {
-	t.Helper()
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
+// engine is how storetest reaches the SQLite store: a new file per
+// database, ANALYZE after a bulk load.
+func engine() storetest.Engine[*Store] {
+	return storetest.Engine[*Store]{
+		Fresh:      func(t testing.TB) string { return filepath.Join(t.TempDir(), "fireflow.db") },
+		Open:       Open,
+		Migrations: 5,
+		Analyze: func(ctx context.Context, s *Store) error {
+			_, err := s.write.ExecContext(ctx, "ANALYZE")
+			return err
+		},
 	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
 }
+
+// openAt opens the store at path and closes it when the test ends.
+func openAt(t testing.TB, path string) *Store { return engine().OpenAt(t, path) }
 
 // open returns a migrated store in a new file.
-func open(t testing.TB) *Store {
-	t.Helper()
-	s := openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
-	if err := s.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func open(t testing.TB) *Store { return engine().Migrated(t) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
-}
+func TestConformance(t *testing.T) { engine().Suite(t) }
+
+func TestMigrations(t *testing.T) { engine().MigrationSuite(t) }
 
 func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, open(b)) }
-
-func TestMigrations(t *testing.T) {
-	storetest.Migrations(t, func(t *testing.T) storetest.Migrator {
-		return openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
-	}, 4)
-}
 
 func pragma(t *testing.T, db *sql.DB, name string) string {
 	t.Helper()
@@ -147,8 +136,8 @@ func TestBackfillRuleIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := status[len(status)-1]; last.Name != "00004_backfill_rule_match_index.go" || !last.Applied {
-		t.Errorf("the backfill shows in the status as %+v", last)
+	if backfill := status[3]; backfill.Name != "00004_backfill_rule_match_index.go" || !backfill.Applied {
+		t.Errorf("the backfill shows in the status as %+v", backfill)
 	}
 }
 

@@ -75,18 +75,13 @@ func Benchmark(b *testing.B, s store.Store) {
 
 // appendRule is the service's transaction for creating a rule at the end.
 func appendRule(ctx context.Context, tx store.Tx, p firewall.Policy) error {
-	if _, err := tx.LockFirewall(ctx, p.FirewallID); err != nil {
-		return err
-	}
-	if _, err := tx.GetPolicy(ctx, p.FirewallID, p.ID); err != nil {
-		return err
-	}
+	return insertRule(ctx, tx, p, 0)
+}
+
+// bumpAndAudit ends a change to r as the service does: the firewall's
+// revision rises and the audit log records the change.
+func bumpAndAudit(ctx context.Context, tx store.Tx, p firewall.Policy, action firewall.AuditAction, r firewall.Rule) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	r := firewall.NewRule()
-	r.ID, r.FirewallID, r.PolicyID, r.Action, r.ETag, r.CreatedAt, r.UpdatedAt = newID(), p.FirewallID, p.ID, firewall.Allow, "e", now, now
-	if err := tx.CreateRule(ctx, &r); err != nil {
-		return err
-	}
 	if _, err := tx.BumpRevision(ctx, p.FirewallID, "e2", now); err != nil {
 		return err
 	}
@@ -95,7 +90,7 @@ func appendRule(ctx context.Context, tx store.Tx, p firewall.Policy) error {
 		return err
 	}
 	return tx.AppendAuditEvent(ctx, firewall.AuditEvent{ID: newID(), OccurredAt: now, ActorSubject: "bench",
-		Action: firewall.AuditCreate, ResourceType: firewall.KindRule, ResourceID: r.ID, FirewallID: p.FirewallID, After: after})
+		Action: action, ResourceType: firewall.KindRule, ResourceID: r.ID, FirewallID: p.FirewallID, After: after})
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -124,3 +124,39 @@ func FilterBenchmark(b *testing.B, s store.Reader) {
 		})
 	}
 }
+
+// BulkLoader is a transaction that loads an empty policy's rules in one
+// go, at the positions they hold; sqlstore's transactions are. Benchmarks
+// use it, since creating rules one by one would take minutes.
+type BulkLoader interface {
+	LoadRules(ctx context.Context, rules []firewall.Rule) error
+}
+
+// LoadFilterBench writes FilterBenchTree into s, a fresh migrated store
+// whose transactions are BulkLoaders.
+func LoadFilterBench(b *testing.B, s store.Store) {
+	b.Helper()
+	fw, p, rules := FilterBenchTree()
+	loadPolicy(b, s, fw, p, rules)
+}
+
+// loadPolicy creates fw and p and bulk-loads their rules.
+func loadPolicy(b *testing.B, s store.Store, fw firewall.Firewall, p firewall.Policy, rules []firewall.Rule) {
+	b.Helper()
+	err := s.Update(b.Context(), func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateFirewall(ctx, &fw); err != nil {
+			return err
+		}
+		if err := tx.CreatePolicy(ctx, &p); err != nil {
+			return err
+		}
+		loader, ok := tx.(BulkLoader)
+		if !ok {
+			return fmt.Errorf("the store's transactions (%T) cannot load rules in bulk", tx)
+		}
+		return loader.LoadRules(ctx, rules)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

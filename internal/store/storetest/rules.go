@@ -20,6 +20,7 @@ func ruleCases() []testCase {
 		{"Rule/Move", ruleMove},
 		{"Rule/DeleteClosesGap", ruleDelete},
 		{"Rule/PositionsFollowModel", ruleModel},
+		{"Rule/CrowdedPlacesFollowModel", ruleCrowdedPlaces},
 		{"Rule/CreateInMissingParent", ruleCreateMissingParent},
 		{"Rule/NotFoundNamesMissingAncestor", ruleNotFound},
 		{"Rule/CountRules", ruleCount},

@@ -1,8 +1,8 @@
-// Package observed wraps a store.Store so that every call shows as a
+// Package instrumented wraps a store.Store so that every call shows as a
 // database span under the request's span, and committed audit events are
 // counted. It depends only on the store contract, so it serves every
 // store implementation alike.
-package observed
+package instrumented
 
 import (
 	"context"

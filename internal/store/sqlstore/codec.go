@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
@@ -11,25 +11,47 @@ import (
 	"github.com/fireflow/fireflow/internal/store"
 )
 
-// Times are stored as unix microseconds: integers compare and index cheaply,
-// and the service already truncates to microseconds, so nothing is lost.
-func micros(t time.Time) int64 { return t.UnixMicro() }
+// timeScan reads a timestamp stored either way: SQLite's unix
+// microseconds or PostgreSQL's timestamptz. It returns UTC, which the
+// store promises whatever the driver's zone.
+type timeScan struct{ t *time.Time }
 
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-func nullMicros(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
+// Scan implements sql.Scanner, which both drivers call.
+func (s timeScan) Scan(src any) error {
+	switch v := src.(type) {
+	case int64:
+		*s.t = time.UnixMicro(v).UTC()
+	case time.Time:
+		*s.t = v.UTC()
+	default:
+		return fmt.Errorf("scan timestamp: unexpected %T", src)
 	}
-	return sql.NullInt64{Int64: micros(*t), Valid: true}
+	return nil
 }
 
-func fromNullMicros(n sql.NullInt64) *time.Time {
-	if !n.Valid {
+// nullTimeScan reads a timestamp that may be NULL.
+type nullTimeScan struct{ t **time.Time }
+
+// Scan implements sql.Scanner.
+func (s nullTimeScan) Scan(src any) error {
+	if src == nil {
+		*s.t = nil
 		return nil
 	}
-	t := fromMicros(n.Int64)
-	return &t
+	var t time.Time
+	if err := (timeScan{&t}).Scan(src); err != nil {
+		return err
+	}
+	*s.t = &t
+	return nil
+}
+
+// nullTime binds an optional timestamp.
+func (d Dialect) nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return d.Time(*t)
 }
 
 // nullKey is the name key of an optional name: NULL for no name, because
@@ -41,6 +63,15 @@ func nullKey(name string) sql.NullString {
 	return sql.NullString{String: firewall.NameKey(name), Valid: true}
 }
 
+// nullJSON passes an image as its text, or SQL NULL when there is none.
+func nullJSON(raw json.RawMessage) sql.NullString {
+	if raw == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(raw), Valid: true}
+}
+
+// encodeLabels stores labels as a JSON object, never null.
 func encodeLabels(labels map[string]string) (string, error) {
 	if labels == nil {
 		return "{}", nil
@@ -60,7 +91,7 @@ func decodeLabels(text string) (map[string]string, error) {
 
 // encodeList stores a list as a JSON array of the entries' canonical text.
 func encodeList[T fmt.Stringer](list []T) string {
-	text := make([]string, len(list))
+	text := make([]string, len(list)) // never nil, which would store JSON null
 	for i, v := range list {
 		text[i] = v.String()
 	}
@@ -83,4 +114,11 @@ func decodePrefixes(text string) ([]netip.Prefix, error) {
 
 func decodePorts(text string) ([]firewall.PortRange, error) {
 	return decodeList(text, firewall.ParsePortRange)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -17,8 +17,8 @@ import (
 const maxDepth = 64
 
 // checker walks a parsed filter, checks every term against the resource's
-// fields, and returns the condition that emits its SQL. Each error names
-// the position of the term at fault.
+// fields, and returns the condition that emits its SQL (conditions.go has
+// the emitters). Each error names the position of the term at fault.
 type checker struct {
 	res       *Resource
 	text      string
@@ -141,7 +141,10 @@ func (c *checker) comparison(e *expr.Expr, op string, lhs, rhs *expr.Expr) (cond
 	if err != nil {
 		return nil, err
 	}
-	return c.compare(f.Column, f.Kind, f.Nullable, op, v), nil
+	if f.Rank != nil {
+		return rankCompare(f, op, v.(int64)), nil
+	}
+	return compare(f.Column, f.Kind, f.Nullable, op, v), nil
 }
 
 func isOrdering(op string) bool {
@@ -150,52 +153,6 @@ func isOrdering(op string) bool {
 		return true
 	}
 	return false
-}
-
-// compare emits "col op value". Strings compared with = or != match
-// wildcards; nullable columns compare false with NULL, so NOT inverts them.
-func (c *checker) compare(col string, k Kind, nullable bool, op string, v any) cond {
-	if s, ok := v.(string); ok && k == KindString && (op == filtering.FunctionEquals || op == filtering.FunctionNotEquals) {
-		match := func(b *Builder) string { return stringMatch(b, col, s) }
-		if op == filtering.FunctionNotEquals {
-			return func(b *Builder) string { return "NOT (" + match(b) + ")" }
-		}
-		return match
-	}
-	sqlOp := op
-	if op == filtering.FunctionNotEquals {
-		sqlOp = "<>"
-	}
-	return func(b *Builder) string {
-		lhs := col
-		if isOrdering(op) {
-			lhs = b.collate(col, k)
-		}
-		s := lhs + " " + sqlOp + " " + b.Arg(v)
-		if nullable {
-			return "COALESCE(" + s + ", FALSE)"
-		}
-		return s
-	}
-}
-
-// stringMatch emits equality with the value, where a leading or trailing
-// * matches any text. A lone * matches everything.
-func stringMatch(b *Builder, col, pattern string) string {
-	prefix := strings.HasSuffix(pattern, "*")
-	suffix := strings.HasPrefix(pattern, "*")
-	core := strings.TrimSuffix(strings.TrimPrefix(pattern, "*"), "*")
-	switch {
-	case pattern == "*" || (prefix && suffix && core == ""):
-		return col + " = " + col
-	case prefix && suffix:
-		return b.containsMatch(col, core)
-	case prefix:
-		return b.prefixMatch(col, core)
-	case suffix:
-		return b.suffixMatch(col, core)
-	}
-	return col + " = " + b.Arg(pattern)
 }
 
 // value checks a right-hand side against a field's kind and returns it as
@@ -256,7 +213,7 @@ func (c *checker) has(f *Field, rhs *expr.Expr) (cond, error) {
 		return nil, c.fail(rhs, "expected a quoted value after %s:, found %s", f.Name, describe(rhs))
 	}
 	if s == "*" {
-		return c.present(f), nil
+		return present(f), nil
 	}
 	switch f.Kind {
 	case KindString:
@@ -282,27 +239,6 @@ func (c *checker) has(f *Field, rhs *expr.Expr) (cond, error) {
 		return portEntry(p, f.Side), nil
 	}
 	return nil, c.fail(rhs, "%s is a %s; the : operator applies to strings, lists and maps, or tests presence with *", f.Name, f.Kind)
-}
-
-// present emits "the field has a value": a non-empty string, list or map,
-// or a set timestamp.
-func (c *checker) present(f *Field) cond {
-	col := f.Column
-	switch f.Kind {
-	case KindLabels:
-		return func(b *Builder) string { return b.labelsNonEmpty(col) }
-	case KindStrings:
-		return func(b *Builder) string { return b.jsonArrayNonEmpty(col) }
-	case KindPrefixes:
-		side := f.Side
-		return func(b *Builder) string { return anyAddress(b, side) }
-	case KindPorts:
-		side := f.Side
-		return func(b *Builder) string { return anyPort(b, side) }
-	case KindString:
-		return func(b *Builder) string { return col + " <> ''" }
-	}
-	return func(b *Builder) string { return col + " IS NOT NULL" }
 }
 
 // labelComparison checks "labels.key op value" and "labels.key:*".

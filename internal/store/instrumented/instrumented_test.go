@@ -1,4 +1,4 @@
-package observed_test
+package instrumented_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
-	"github.com/fireflow/fireflow/internal/store/observed"
+	"github.com/fireflow/fireflow/internal/store/instrumented"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
 	"github.com/fireflow/fireflow/internal/store/storetest"
 )
@@ -57,12 +57,12 @@ func openSQLite(t *testing.T) *sqlite.Store {
 // unchanged.
 func TestConformance(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(tracetest.NewInMemoryExporter())))
-	for name, opts := range map[string]observed.Options{
+	for name, opts := range map[string]instrumented.Options{
 		"traced":   {Tracer: tp.Tracer("test"), System: "sqlite", Audit: &counter{}},
 		"untraced": {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) store.Store { return observed.Wrap(openSQLite(t), opts) })
+			storetest.Run(t, func(t *testing.T) store.Store { return instrumented.Wrap(openSQLite(t), opts) })
 		})
 	}
 }
@@ -73,7 +73,7 @@ func TestAuditCountedOnCommit(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdktrace.NewSimpleSpanProcessor(exp)))
 	c := &counter{}
-	st := observed.Wrap(openSQLite(t), observed.Options{Tracer: tp.Tracer("test"), System: "sqlite", Audit: c})
+	st := instrumented.Wrap(openSQLite(t), instrumented.Options{Tracer: tp.Tracer("test"), System: "sqlite", Audit: c})
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	event := func(id string) firewall.AuditEvent {
 		return firewall.AuditEvent{ID: id, OccurredAt: now, ActorSubject: "alice", Action: firewall.AuditCreate,

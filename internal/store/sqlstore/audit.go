@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -8,23 +8,20 @@ import (
 
 	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
-	"github.com/fireflow/fireflow/internal/store"
 )
 
 const auditColumns = `id, occurred_at, actor_subject, actor_roles, action, resource_type, resource_id,
 	firewall_id, before, after, request_id`
 
-func scanAuditEvent(row scanner) (firewall.AuditEvent, error) {
+func scanAuditEvent(row Row) (firewall.AuditEvent, error) {
 	var ev firewall.AuditEvent
-	var occurred int64
 	var roles string
 	var before, after sql.NullString
-	err := row.Scan(&ev.ID, &occurred, &ev.ActorSubject, &roles, &ev.Action, &ev.ResourceType,
+	err := row.Scan(&ev.ID, timeScan{&ev.OccurredAt}, &ev.ActorSubject, &roles, &ev.Action, &ev.ResourceType,
 		&ev.ResourceID, &ev.FirewallID, &before, &after, &ev.RequestID)
 	if err != nil {
 		return ev, err
 	}
-	ev.OccurredAt = fromMicros(occurred)
 	if before.Valid {
 		ev.Before = json.RawMessage(before.String)
 	}
@@ -38,31 +35,24 @@ func scanAuditEvent(row scanner) (firewall.AuditEvent, error) {
 }
 
 // ListAuditEvents reads one page of the audit log, by default newest first.
-func (r reader) ListAuditEvents(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AuditEvent], error) {
-	l := store.ListStatement{Resource: filter.AuditEvents, Columns: auditColumns, From: "audit_events"}
+func (r Reader) ListAuditEvents(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AuditEvent], error) {
+	l := listStatement{resource: filter.AuditEvents, columns: auditColumns, from: "audit_events"}
 	p, err := listPage(ctx, r.q, l, q, scanAuditEvent)
-	return p, classify(err, "list audit events")
+	return p, r.classify(err, "list audit events")
 }
 
 // AppendAuditEvent writes one audit event.
-func (t *tx) AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error {
+func (t *Tx) AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error {
 	roles, err := json.Marshal(ev.ActorRoles)
 	if err != nil {
 		return fmt.Errorf("encode actor roles: %w", err)
 	}
 	if ev.ActorRoles == nil {
-		roles = []byte("[]")
+		roles = []byte("[]") // nil would store JSON null
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+	_, err = t.q.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, micros(ev.OccurredAt), ev.ActorSubject, string(roles), ev.Action, ev.ResourceType,
+		ev.ID, t.q.d.Time(ev.OccurredAt), ev.ActorSubject, string(roles), ev.Action, ev.ResourceType,
 		ev.ResourceID, ev.FirewallID, nullJSON(ev.Before), nullJSON(ev.After), ev.RequestID)
-	return classify(err, "append audit event for %s %s", ev.ResourceType, ev.ResourceID)
-}
-
-func nullJSON(raw json.RawMessage) sql.NullString {
-	if raw == nil {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: string(raw), Valid: true}
+	return t.classify(err, "append audit event for %s %s", ev.ResourceType, ev.ResourceID)
 }

@@ -1,0 +1,27 @@
+-- Rules keep a sparse order key instead of a stored position, so that an
+-- insert or a move writes one row instead of renumbering every rule after
+-- it. Positions 1..n are derived on read by counting keys (see
+-- internal/store/sqlstore/order.go). Position p becomes the key
+-- 2^62 + (p - 1) * 2^32, the keys a freshly numbered policy has, leaving
+-- room for 32 halvings between any two rules.
+--
+-- RENAME COLUMN carries the unique (policy_id, ...) index and the CHECK
+-- (... >= 1) over to the new name. The keys are set in one statement;
+-- every new key lies above every old position, so no two rows ever share
+-- one on the way.
+--
+-- Each policy counts its rules (rule_count), so that the end of a policy,
+-- and a position counted from there, take no walk over the whole policy.
+
+-- +goose Up
+ALTER TABLE policies ADD COLUMN rule_count INTEGER NOT NULL DEFAULT 0;
+UPDATE policies SET rule_count = (SELECT COUNT(*) FROM rules WHERE policy_id = policies.id);
+ALTER TABLE rules RENAME COLUMN position TO order_key;
+UPDATE rules SET order_key = 4611686018427387904 + (order_key - 1) * 4294967296;
+
+-- +goose Down
+ALTER TABLE policies DROP COLUMN rule_count;
+UPDATE rules SET order_key = o.rn
+    FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY policy_id ORDER BY order_key) AS rn FROM rules) AS o
+    WHERE rules.id = o.id;
+ALTER TABLE rules RENAME COLUMN order_key TO position;

@@ -1,0 +1,244 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+
+	"github.com/fireflow/fireflow/internal/store"
+)
+
+// Rules are ordered within a policy by order_key, a sparse integer key,
+// and their 1..n positions are derived on read. A new policy's first rule
+// gets firstKey; a rule placed at the top or the bottom gets its
+// neighbour's key minus or plus keyGap; a rule placed between two gets the
+// midpoint of their keys. So an insert or a move writes one row. Only when
+// two neighbours' keys are adjacent (after some 32 inserts at one place)
+// is the policy renumbered, at keyGap intervals, once.
+const (
+	firstKey = int64(1) << 62
+	keyGap   = int64(1) << 32
+)
+
+// keyOf is the key that position pos of a freshly numbered policy holds,
+// as migration 00005 and renumber assign them.
+func keyOf(pos int) int64 { return firstKey + int64(pos-1)*keyGap }
+
+// placeFor returns the order key that puts a rule at position (0: after
+// the last rule) among the policy's other rules, and the position it takes
+// there. A move passes the rule's id and current key, which is kept if it
+// already lies there. An out-of-range position returns the
+// firewall.CodeInvalid error of store.CheckPosition.
+func (t *Tx) placeFor(ctx context.Context, policyID, id string, position int, current *int64) (int64, int, error) {
+	for renumbered := false; ; renumbered = true {
+		lo, hi, pos, err := t.neighbours(ctx, policyID, position, current)
+		if err != nil {
+			return 0, 0, err
+		}
+		if current != nil && (lo == nil || *lo < *current) && (hi == nil || *current < *hi) {
+			return *current, pos, nil
+		}
+		if key, ok := keyBetween(lo, hi); ok {
+			return key, pos, nil
+		}
+		if renumbered {
+			// Renumbering leaves keyGap between neighbours; no room after it
+			// means that the keys ran out, which 2^30 rules would take.
+			return 0, 0, t.classify(errNoRoom, "place rule in filtering policy %s", policyID)
+		}
+		if err := t.renumber(ctx, policyID); err != nil {
+			return 0, 0, err
+		}
+		if current != nil {
+			if err := t.q.queryRow(ctx, `SELECT order_key FROM rules WHERE id = ?`, id).Scan(current); err != nil {
+				return 0, 0, t.classify(err, "place rule in filtering policy %s", policyID)
+			}
+		}
+	}
+}
+
+// neighbours returns the keys of the rules that would come just before
+// and just after a rule at position (nil at either end) once the rule
+// whose key is current, if any, is taken out, and the position itself (the
+// count plus one for 0). It reads at most three keys, walking the index
+// from the nearer end of the policy: a read, where stored positions would
+// write every row after the place.
+func (t *Tx) neighbours(ctx context.Context, policyID string, position int, current *int64) (lo, hi *int64, pos int, err error) {
+	n, err := t.CountRules(ctx, policyID)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	others := n // the rules the placed one goes among
+	if current != nil {
+		others--
+	}
+	if position == 0 {
+		position = others + 1
+	}
+	if err := store.CheckPosition(position, others+1); err != nil {
+		return nil, nil, 0, err
+	}
+	// The new neighbours are others[position-2] and others[position-1]
+	// (0-based); others[i] is all[i] before the moved rule and all[i+1]
+	// after it, so all[position-2 .. position] holds them.
+	first, last := max(0, position-2), min(n-1, position)
+	if first > last {
+		return nil, nil, position, nil // an empty policy
+	}
+	keys, err := t.keyRun(ctx, policyID, n, first, last)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	at := func(i int) *int64 {
+		if i < 0 || i >= others {
+			return nil
+		}
+		k := keys[i-first]
+		if current != nil && k >= *current {
+			k = keys[i+1-first]
+		}
+		return &k
+	}
+	return at(position - 2), at(position - 1), position, nil
+}
+
+// keyRun reads the keys of the policy's rules first..last (0-based, in key
+// order) of its n, from whichever end is nearer.
+func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([]int64, error) {
+	scanKey := func(row Row) (int64, error) {
+		var k int64
+		return k, row.Scan(&k)
+	}
+	count := int64(last - first + 1)
+	var keys []int64
+	var err error
+	if first <= n-1-last {
+		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
+			ORDER BY order_key LIMIT ? OFFSET ?`, policyID, count, int64(first))
+	} else {
+		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
+			ORDER BY order_key DESC LIMIT ? OFFSET ?`, policyID, count, int64(n-1-last))
+		slices.Reverse(keys)
+	}
+	if err != nil {
+		return nil, t.classify(err, "read order keys of filtering policy %s", policyID)
+	}
+	if int64(len(keys)) != count {
+		return nil, fmt.Errorf("filtering policy %s counts %d rules but holds fewer", policyID, n)
+	}
+	return keys, nil
+}
+
+// keyBetween returns a key strictly between lo and hi (either may be nil,
+// for no bound), and whether there is room for one.
+func keyBetween(lo, hi *int64) (int64, bool) {
+	switch {
+	case lo == nil && hi == nil:
+		return firstKey, true
+	case lo == nil:
+		if *hi > keyGap {
+			return *hi - keyGap, true
+		}
+		// Keys stay >= 1, which the schema checks.
+		return 1 + (*hi-1)/2, *hi >= 2
+	case hi == nil:
+		if *lo <= math.MaxInt64-keyGap {
+			return *lo + keyGap, true
+		}
+		return *lo + 1 + (math.MaxInt64-*lo-1)/2, *lo < math.MaxInt64
+	}
+	return *lo + (*hi-*lo)/2, *hi-*lo >= 2
+}
+
+// renumber gives the policy's rules the keys keyOf(1..n), keeping their
+// order. Both engines check UNIQUE (policy_id, order_key) row by row, so
+// the rules first move, in order, to a run of keys that neither the old
+// keys nor the new ones use, and from there to their new keys.
+func (t *Tx) renumber(ctx context.Context, policyID string) error {
+	var n int
+	var least, most int64
+	err := t.q.queryRow(ctx, `SELECT COUNT(*), COALESCE(MIN(order_key), 0), COALESCE(MAX(order_key), 0)
+		FROM rules WHERE policy_id = ?`, policyID).Scan(&n, &least, &most)
+	if err != nil {
+		return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	}
+	last := keyOf(n)
+	// The staging run lies above both the old keys and the new ones, or
+	// else below both.
+	var stage int64
+	switch top := max(most, last); {
+	case top <= math.MaxInt64-int64(n):
+		stage = top
+	case min(least, firstKey)-int64(n) >= 1:
+		stage = min(least, firstKey) - int64(n) - 1
+	default:
+		return t.classify(errNoRoom, "renumber rules of filtering policy %s", policyID)
+	}
+	_, err = t.q.exec(ctx, `UPDATE rules SET order_key = ? + o.rn
+		FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY order_key) AS rn FROM rules WHERE policy_id = ?) AS o
+		WHERE rules.id = o.id`, stage, policyID)
+	if err != nil {
+		return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	}
+	_, err = t.q.exec(ctx, `UPDATE rules SET order_key = ? + (order_key - ? - 1) * ? WHERE policy_id = ?`,
+		firstKey, stage, keyGap, policyID)
+	return t.classify(err, "renumber rules of filtering policy %s", policyID)
+}
+
+// setPositions derives the positions of rules read from one policy from
+// their keys: one statement finds the position of the least of them (see
+// positionColumn) and walks the keys from there to the greatest.
+func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
+	least := slices.MinFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) })
+	keys := make([]int64, len(rules))
+	for i, kr := range rules {
+		keys[i] = kr.key
+	}
+	slices.Sort(keys)
+	rows, err := r.q.query(ctx, `SELECT order_key, (SELECT `+positionColumn+` FROM rules WHERE id = ?)
+		FROM rules WHERE policy_id = ? AND order_key BETWEEN ? AND ? ORDER BY order_key`,
+		least.ID, policyID, keys[0], keys[len(keys)-1])
+	if err != nil {
+		return r.classify(err, "number rules of filtering policy %s", policyID)
+	}
+	defer rows.Close()
+	pos := make(map[int64]int, len(keys))
+	next := 0
+	for i := 0; next < len(keys) && rows.Next(); i++ {
+		var key int64
+		var start int
+		if err := rows.Scan(&key, &start); err != nil {
+			return r.classify(err, "number rules of filtering policy %s", policyID)
+		}
+		if key == keys[next] {
+			pos[key] = start + i
+			next++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return r.classify(err, "number rules of filtering policy %s", policyID)
+	}
+	for i := range rules {
+		rules[i].Position = pos[rules[i].key]
+	}
+	return nil
+}
+
+// numberGroups sets the positions of rules read in (policy, key) order.
+func numberGroups(rules []keyedRule) []firewall.Rule {
+	out := make([]firewall.Rule, len(rules))
+	pos := 0
+	for i, kr := range rules {
+		if i == 0 || kr.PolicyID != rules[i-1].PolicyID {
+			pos = 0
+		}
+		pos++
+		out[i] = kr.Rule
+		out[i].Position = pos
+	}
+	return out
+}

@@ -1,0 +1,29 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/fireflow/fireflow/internal/store"
+)
+
+// loadTree reads a firewall's tree; the caller runs it in one snapshot.
+func (r Reader) loadTree(ctx context.Context, firewallID string) (store.Tree, error) {
+	var t store.Tree
+	var err error
+	if t.Firewall, err = r.GetFirewall(ctx, firewallID); err != nil {
+		return store.Tree{}, err
+	}
+	if t.Policies, err = queryAll(ctx, r.q, scanPolicy, `SELECT `+policyColumns+` FROM policies
+		WHERE firewall_id = ? ORDER BY priority, id`, firewallID); err != nil {
+		return store.Tree{}, r.classify(err, "load policies of firewall %s", firewallID)
+	}
+	rules, err := queryAll(ctx, r.q, func(row Row) (keyedRule, error) { return scanRule(row) },
+		`SELECT `+ruleColumns+` FROM rules
+		WHERE policy_id IN (SELECT id FROM policies WHERE firewall_id = ?)
+		ORDER BY policy_id, order_key`, firewallID)
+	if err != nil {
+		return store.Tree{}, r.classify(err, "load rules of firewall %s", firewallID)
+	}
+	t.Rules = numberGroups(rules)
+	return t, nil
+}
