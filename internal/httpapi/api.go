@@ -99,6 +99,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
 	a := &api{svc: svc, log: opts.Logger, opts: opts, humaAPI: humago.New(mux, humaConfig(opts.Version))}
+	documentPatchFields(a.humaAPI.OpenAPI().Components.Schemas)
 	a.problems = a.humaAPI.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
 	declareBearerScheme(a.humaAPI.OpenAPI())
 	a.humaAPI.UseMiddleware(a.authenticate)

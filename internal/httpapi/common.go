@@ -1,12 +1,10 @@
 package httpapi
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -117,89 +115,6 @@ func replayHeader(replayed bool) string {
 		return "true"
 	}
 	return ""
-}
-
-// nullableFields returns the JSON names of the fields of a patch type that
-// may be null: those tagged nullable, and lists and maps, which null empties.
-// A null anywhere else would silently reset a required field.
-func nullableFields(patchType reflect.Type) map[string]bool {
-	out := map[string]bool{}
-	for i := range patchType.NumField() {
-		f := patchType.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		kind := f.Type.Kind()
-		if f.Tag.Get("nullable") == "true" || kind == reflect.Slice || kind == reflect.Map {
-			out[name] = true
-		}
-	}
-	return out
-}
-
-// mergePatch applies an RFC 7386 JSON merge patch to the writable fields of
-// a resource (current), and decodes the result into out. nullable names the
-// top-level fields that the patch may set to null.
-func mergePatch(current any, patch []byte, nullable map[string]bool, out any) error {
-	cur, err := json.Marshal(current)
-	if err != nil {
-		return fmt.Errorf("encode current resource: %w", err)
-	}
-	var target, p any
-	if err := json.Unmarshal(cur, &target); err != nil {
-		return fmt.Errorf("decode current resource: %w", err)
-	}
-	if err := json.Unmarshal(patch, &p); err != nil {
-		return invalidBody("the patch is not valid JSON: " + err.Error())
-	}
-	fields, ok := p.(map[string]any)
-	if !ok {
-		return invalidBody("a merge patch must be a JSON object")
-	}
-	var ps firewall.Problems
-	for name, v := range fields {
-		if v == nil && !nullable[name] {
-			ps.Add(name, nil, "%s cannot be null; leave it out to keep its value", name)
-		}
-	}
-	if err := ps.Err("the patch is not valid"); err != nil {
-		return err
-	}
-	merged, err := json.Marshal(mergeValue(target, p))
-	if err != nil {
-		return fmt.Errorf("encode merged resource: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(merged))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(out); err != nil {
-		return invalidBody("the patched resource is not valid: " + err.Error())
-	}
-	return nil
-}
-
-// mergeValue implements RFC 7386: objects merge key by key, null deletes a
-// key, and anything else replaces the target.
-func mergeValue(target, patch any) any {
-	pm, ok := patch.(map[string]any)
-	if !ok {
-		return patch
-	}
-	tm, ok := target.(map[string]any)
-	if !ok {
-		tm = map[string]any{}
-	}
-	for k, v := range pm {
-		if v == nil {
-			delete(tm, k)
-			continue
-		}
-		tm[k] = mergeValue(tm[k], v)
-	}
-	return tm
-}
-
-func invalidBody(msg string) error {
-	var ps firewall.Problems
-	ps.Add("", nil, "%s", msg)
-	return ps.Err("the request body is not valid")
 }
 
 // Page is one page of a collection.

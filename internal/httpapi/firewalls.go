@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -26,7 +25,6 @@ func firewallReply(f firewall.Firewall) *firewallResponse {
 }
 
 func (a *api) registerFirewalls() {
-	nullable := nullableFields(reflect.TypeFor[FirewallPatch]())
 	tags := []string{"Firewalls"}
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
@@ -83,16 +81,9 @@ func (a *api) registerFirewalls() {
 		func(ctx context.Context, in *struct {
 			FirewallParams
 			IfMatchHeader
-			Body    FirewallPatch `contentType:"application/merge-patch+json"`
-			RawBody []byte
+			Body FirewallPatch `contentType:"application/merge-patch+json"`
 		}) (*firewallResponse, error) {
-			f, err := a.svc.UpdateFirewall(ctx, in.FirewallID, in.precondition(), func(cur firewall.Firewall) (firewall.Firewall, error) {
-				var next FirewallInput
-				if err := mergePatch(firewallInputOf(cur), in.RawBody, nullable, &next); err != nil {
-					return firewall.Firewall{}, err
-				}
-				return next.domain(), nil
-			})
+			f, err := a.svc.UpdateFirewall(ctx, in.FirewallID, in.precondition(), in.Body.domain())
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -30,7 +29,6 @@ func policiesURL(firewallID string) string {
 }
 
 func (a *api) registerPolicies() {
-	nullable := nullableFields(reflect.TypeFor[PolicyPatch]())
 	tags := []string{"Filtering policies"}
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
@@ -91,16 +89,9 @@ func (a *api) registerPolicies() {
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IfMatchHeader
-			Body    PolicyPatch `contentType:"application/merge-patch+json"`
-			RawBody []byte
+			Body PolicyPatch `contentType:"application/merge-patch+json"`
 		}) (*policyResponse, error) {
-			p, err := a.svc.UpdatePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), func(cur firewall.Policy) (firewall.Policy, error) {
-				var next PolicyInput
-				if err := mergePatch(policyInputOf(cur), in.RawBody, nullable, &next); err != nil {
-					return firewall.Policy{}, err
-				}
-				return next.domain(), nil
-			})
+			p, err := a.svc.UpdatePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), in.Body.domain())
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -53,7 +52,6 @@ func (m MoveInput) target() (service.MoveTarget, error) {
 }
 
 func (a *api) registerRules() {
-	nullable := nullableFields(reflect.TypeFor[RulePatch]())
 	tags := []string{"Rules"}
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
@@ -118,16 +116,9 @@ func (a *api) registerRules() {
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader
-			Body    RulePatch `contentType:"application/merge-patch+json"`
-			RawBody []byte
+			Body RulePatch `contentType:"application/merge-patch+json"`
 		}) (*ruleResponse, error) {
-			r, err := a.svc.UpdateRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), func(cur firewall.Rule) (firewall.Rule, error) {
-				var next RuleInput
-				if err := mergePatch(ruleInputOf(cur), in.RawBody, nullable, &next); err != nil {
-					return firewall.Rule{}, err
-				}
-				return next.domain()
-			})
+			r, err := a.svc.UpdateRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), in.Body.domain())
 			if err != nil {
 				return nil, a.toProblem(ctx, err)
 			}
