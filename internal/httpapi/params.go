@@ -7,14 +7,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/fireflow/fireflow/internal/filter"
-	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
 
-// Parameters shared by several operations.
+// The path parameters and headers that several operations share.
 
 // FirewallParams names a firewall in the path.
 type FirewallParams struct {
@@ -33,39 +29,9 @@ type RuleParams struct {
 	RuleID string `path:"rule_id" maxLength:"64" doc:"The rule's id." example:"01936f8e-9e3c-7d50-9f41-7c8d9e0f1a2b"`
 }
 
-// ListParams selects a page of a collection. The descriptions of filter
-// and order_by are replaced per collection by describeList, so that each
-// lists its own fields.
-type ListParams struct {
-	PageSize  int    `query:"page_size" minimum:"1" maximum:"1000" default:"50" doc:"How many items to return, 1 to 1000."`
-	PageToken string `query:"page_token" maxLength:"2048" doc:"The next_page_token of the previous page, with the same filter and order_by; leave it out for the first page."`
-	// The filter's length is checked by internal/filter, whose message
-	// says how long it was.
-	Filter  string `query:"filter" doc:"An AIP-160 filter expression."`
-	OrderBy string `query:"order_by" doc:"An AIP-132 order."`
-}
-
-func (p ListParams) query() firewall.Query {
-	return firewall.Query{PageSize: p.PageSize, PageToken: p.PageToken, Filter: p.Filter, OrderBy: p.OrderBy}
-}
-
-// describeList writes the filter and order_by descriptions of the list
-// operation at path from the resource's declared fields.
-func (a *api) describeList(path string, res *filter.Resource) {
-	item := a.humaAPI.OpenAPI().Paths[path]
-	if item == nil || item.Get == nil {
-		panic("httpapi: no list operation at " + path)
-	}
-	for _, p := range item.Get.Parameters {
-		switch p.Name {
-		case "filter":
-			// The example goes in the text: as an example value, Swagger
-			// UI's "try it out" would send it.
-			p.Description = res.Describe() + " Example: " + res.Example
-		case "order_by":
-			p.Description = res.DescribeOrder()
-		}
-	}
+// CascadeParam asks a delete to remove the resource's children too.
+type CascadeParam struct {
+	Cascade bool `query:"cascade" doc:"Also delete the children; without it, a resource with children answers 409."`
 }
 
 // IfMatchHeader makes a write conditional on the resource's etag.
@@ -116,20 +82,3 @@ func replayHeader(replayed bool) string {
 	}
 	return ""
 }
-
-// Page is one page of a collection.
-type Page[T any] struct {
-	Items         []T    `json:"items" doc:"The items of this page."`
-	NextPageToken string `json:"next_page_token" doc:"Pass it as page_token to get the next page; empty on the last page."`
-}
-
-func pageOf[D, T any](p firewall.Page[D], conv func(D) T) Page[T] {
-	items := make([]T, len(p.Items))
-	for i, d := range p.Items {
-		items[i] = conv(d)
-	}
-	return Page[T]{Items: items, NextPageToken: p.NextPageToken}
-}
-
-// Ensure huma sees Problem as an error type with a status.
-var _ huma.StatusError = (*Problem)(nil)
