@@ -8,8 +8,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
 // AuditEvent is one recorded change, as the API shows it.
@@ -52,5 +52,5 @@ func (a *api) listAuditEvents() endpoint {
 			return nil, err
 		}
 		return &struct{ Body Page[AuditEvent] }{Body: pageOf(page, auditEventOut)}, nil
-	}).with(nil, describeList(filter.AuditEvents))
+	}).with(nil, describeList(service.AuditEventList))
 }

@@ -6,8 +6,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
 var firewallTags = []string{"Firewalls"}
@@ -34,7 +34,7 @@ func (a *api) listFirewalls() endpoint {
 			return nil, err
 		}
 		return &struct{ Body Page[Firewall] }{Body: pageOf(page, firewallOut)}, nil
-	}).with(nil, describeList(filter.Firewalls))
+	}).with(nil, describeList(service.FirewallList))
 }
 
 func (a *api) createFirewall() endpoint {

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
 // ListParams selects a page of a collection. The descriptions of filter
@@ -24,17 +24,18 @@ func (p ListParams) query() firewall.Query {
 }
 
 // describeList writes the filter and order_by descriptions of a list
-// operation from the resource's declared fields.
-func describeList(res *filter.Resource) func(*huma.Operation) {
+// operation from the fields the service says the list accepts.
+func describeList(c service.Collection) func(*huma.Operation) {
 	return func(op *huma.Operation) {
+		fields := service.DescribeList(c)
 		for _, p := range op.Parameters {
 			switch p.Name {
 			case "filter":
 				// The example goes in the text: as an example value, Swagger
 				// UI's "try it out" would send it.
-				p.Description = res.Describe() + " Example: " + res.Example
+				p.Description = fields.Filter + " Example: " + fields.Example
 			case "order_by":
-				p.Description = res.DescribeOrder()
+				p.Description = fields.OrderBy
 			}
 		}
 	}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
 var policyTags = []string{"Filtering policies"}
@@ -41,7 +41,7 @@ func (a *api) listPolicies() endpoint {
 			return nil, err
 		}
 		return &struct{ Body Page[Policy] }{Body: pageOf(page, policyOut)}, nil
-	}).with(nil, describeList(filter.Policies))
+	}).with(nil, describeList(service.PolicyList))
 }
 
 func (a *api) createPolicy() endpoint {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
@@ -64,7 +63,7 @@ func (a *api) listRules() endpoint {
 			return nil, err
 		}
 		return &struct{ Body Page[Rule] }{Body: pageOf(page, ruleOut)}, nil
-	}).with(nil, describeList(filter.Rules))
+	}).with(nil, describeList(service.RuleList))
 }
 
 func (a *api) createRule() endpoint {
