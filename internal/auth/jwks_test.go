@@ -82,13 +82,13 @@ func TestJWKSUnknownKIDRefreshIsRateLimited(t *testing.T) {
 	before := f.jwks.fetches.Load()
 	for i := range 5 {
 		tok := sign(t, jwt.SigningMethodRS256, f.keys.rsaOther, "made-up-"+itoa(int64(i)), f.claims(nil))
-		start := time.Now()
 		p, err := f.jwksOnly.Verify(t.Context(), tok)
 		checkRejected(t, p, err, tok, ReasonUnknownKey)
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("unknown kid %d took %s; the rate limiter should refuse at once", i, d)
-		}
 	}
+	// Verify is synchronous, and a request the limiter made wait would
+	// fetch once its wait ended, before Verify returned: one fetch for five
+	// unknown kids proves that the limiter refused at once, without
+	// timing anything.
 	if got := f.jwks.fetches.Load() - before; got != 1 {
 		t.Errorf("5 unknown kids caused %d JWKS fetches, want 1", got)
 	}

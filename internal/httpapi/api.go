@@ -81,7 +81,7 @@ func (m *routeMux) Handle(pattern string, h http.Handler) {
 
 // build returns the handler, the huma API and the registered route patterns.
 func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string) {
-	configureHuma()
+	strictFieldCasing()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -99,16 +99,20 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
 	a := &api{svc: svc, log: opts.Logger, opts: opts, humaAPI: humago.New(mux, humaConfig(opts.Version))}
+	// problemStatus runs first, so that every error huma writes, the
+	// token checks' included, can take FireFlow's status.
+	a.humaAPI.UseMiddleware(problemStatus)
+	documentPatchFields(a.humaAPI.OpenAPI().Components.Schemas)
+	// huma's own errors are sent as Problem (problemOfHumaError), so
+	// they are documented as Problem too.
+	a.humaAPI.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[huma.ErrorModel](), reflect.TypeFor[Problem]())
 	a.problems = a.humaAPI.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
 	declareBearerScheme(a.humaAPI.OpenAPI())
 	a.humaAPI.UseMiddleware(a.authenticate)
 
-	a.registerHealth()
-	a.registerFirewalls()
-	a.registerPolicies()
-	a.registerRules()
-	a.registerAudit()
-	a.registerEvaluate()
+	for _, r := range a.routes() {
+		a.register(r)
+	}
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)
@@ -134,6 +138,7 @@ func humaConfig(version string) huma.Config {
 	cfg.SchemasPath = "" // every schema is inside the OpenAPI document.
 	cfg.CreateHooks = nil
 	cfg.RejectUnknownQueryParameters = true
+	cfg.Transformers = append(cfg.Transformers, problemOfHumaError)
 	return cfg
 }
 

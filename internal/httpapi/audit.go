@@ -8,9 +8,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/auth"
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
 // AuditEvent is one recorded change, as the API shows it.
@@ -42,17 +41,16 @@ func auditEventOut(ev firewall.AuditEvent) AuditEvent {
 	return out
 }
 
-func (a *api) registerAudit() {
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "list-audit-events", Method: http.MethodGet, Path: "/api/v1/audit-events", Tags: []string{"Audit log"},
+func (a *api) listAuditEvents() endpoint {
+	return handle(huma.Operation{
+		OperationID: "list-audit-events", Tags: []string{"Audit log"},
 		Summary:     "List audit events",
 		Description: "Lists every change made through the API, by default newest first: who made it, what it changed, and the resource before and after. filter and order_by select and order them; see docs/filtering.md.",
-	}, auth.Admin, http.StatusBadRequest), func(ctx context.Context, in *struct{ ListParams }) (*struct{ Body Page[AuditEvent] }, error) {
+	}, errs(http.StatusBadRequest), func(ctx context.Context, in *struct{ ListParams }) (*struct{ Body Page[AuditEvent] }, error) {
 		page, err := a.svc.ListAuditEvents(ctx, in.query())
 		if err != nil {
-			return nil, a.toProblem(ctx, err)
+			return nil, err
 		}
 		return &struct{ Body Page[AuditEvent] }{Body: pageOf(page, auditEventOut)}, nil
-	})
-	a.describeList("/api/v1/audit-events", filter.AuditEvents)
+	}).with(nil, describeList(service.AuditEventList))
 }

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"reflect"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 )
@@ -42,10 +45,14 @@ type FirewallInput struct {
 // FirewallPatch is a JSON merge patch of a firewall: fields left out stay
 // as they are; null resets a field to its default; a null label deletes it.
 type FirewallPatch struct {
-	Name          *string            `json:"name,omitempty" minLength:"1" maxLength:"255" doc:"New name." example:"edge-par2"`
-	Description   *string            `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
-	Labels        map[string]*string `json:"labels,omitempty" nullable:"true" doc:"Labels to add or change; a label set to null is removed; labels: null removes them all." example:"{\"env\":\"staging\",\"old\":null}"`
-	DefaultAction *string            `json:"default_action,omitempty" enum:"allow,deny" nullable:"true" doc:"New default action; null resets it to deny."`
+	Name          firewall.Optional[string]             `json:"name,omitempty" minLength:"1" maxLength:"255" doc:"New name." example:"edge-par2"`
+	Description   firewall.Optional[string]             `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Labels        firewall.Optional[map[string]*string] `json:"labels,omitempty" nullable:"true" doc:"Labels to add or change; a label set to null is removed; labels: null removes them all." example:"{\"env\":\"staging\",\"old\":null}"`
+	DefaultAction firewall.Optional[firewall.Action]    `json:"default_action,omitempty" enum:"allow,deny" nullable:"true" doc:"New default action; null resets it to deny."`
+}
+
+func (p FirewallPatch) domain() firewall.FirewallPatch {
+	return firewall.FirewallPatch{Name: p.Name, Description: p.Description, Labels: p.Labels, DefaultAction: p.DefaultAction}
 }
 
 func firewallOut(f firewall.Firewall) Firewall {
@@ -55,10 +62,6 @@ func firewallOut(f firewall.Firewall) Firewall {
 	}
 	return Firewall{Resource: resourceOf(f.Meta), Name: f.Name, Description: f.Description,
 		Labels: labels, DefaultAction: string(f.DefaultAction), Revision: f.Revision}
-}
-
-func firewallInputOf(f firewall.Firewall) FirewallInput {
-	return FirewallInput{Name: f.Name, Description: f.Description, Labels: f.Labels, DefaultAction: string(f.DefaultAction)}
 }
 
 // domain converts the input to a firewall, applying defaults. The service
@@ -97,21 +100,21 @@ type PolicyInput struct {
 
 // PolicyPatch is a JSON merge patch of a filtering policy.
 type PolicyPatch struct {
-	Name          *string `json:"name,omitempty" minLength:"1" maxLength:"255" doc:"New name."`
-	Description   *string `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
-	Priority      *int    `json:"priority,omitempty" minimum:"0" maximum:"65535" doc:"New priority."`
-	DefaultAction *string `json:"default_action,omitempty" enum:"allow,deny,next" nullable:"true" doc:"New default action; null resets it to next."`
-	Enabled       *bool   `json:"enabled,omitempty" nullable:"true" doc:"Enable or disable the policy; null resets it to true."`
+	Name          firewall.Optional[string]          `json:"name,omitempty" minLength:"1" maxLength:"255" doc:"New name."`
+	Description   firewall.Optional[string]          `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Priority      firewall.Optional[int]             `json:"priority,omitempty" minimum:"0" maximum:"65535" doc:"New priority."`
+	DefaultAction firewall.Optional[firewall.Action] `json:"default_action,omitempty" enum:"allow,deny,next" nullable:"true" doc:"New default action; null resets it to next."`
+	Enabled       firewall.Optional[bool]            `json:"enabled,omitempty" nullable:"true" doc:"Enable or disable the policy; null resets it to true."`
+}
+
+func (p PolicyPatch) domain() firewall.PolicyPatch {
+	return firewall.PolicyPatch{Name: p.Name, Description: p.Description, Priority: p.Priority,
+		DefaultAction: p.DefaultAction, Enabled: p.Enabled}
 }
 
 func policyOut(p firewall.Policy) Policy {
 	return Policy{Resource: resourceOf(p.Meta), FirewallID: p.FirewallID, Name: p.Name, Description: p.Description,
 		Priority: p.Priority, DefaultAction: string(p.DefaultAction), Enabled: p.Enabled}
-}
-
-func policyInputOf(p firewall.Policy) PolicyInput {
-	return PolicyInput{Name: p.Name, Description: p.Description, Priority: p.Priority,
-		DefaultAction: string(p.DefaultAction), Enabled: &p.Enabled}
 }
 
 // domain converts the input to a policy, applying defaults. The service
@@ -164,16 +167,22 @@ type RuleInput struct {
 // RulePatch is a JSON merge patch of a rule. Its position changes only
 // through the move action.
 type RulePatch struct {
-	Name             *string    `json:"name,omitempty" maxLength:"255" nullable:"true" doc:"New name; null or \"\" removes it."`
-	Description      *string    `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
-	Action           *string    `json:"action,omitempty" enum:"allow,deny,reject" doc:"New action."`
-	Protocol         *string    `json:"protocol,omitempty" enum:"any,tcp,udp,icmp,icmpv6" nullable:"true" doc:"New protocol; null resets it to any."`
-	Sources          []string   `json:"sources,omitempty" maxItems:"256" doc:"New source CIDRs, replacing the old list; null or [] means any."`
-	Destinations     []string   `json:"destinations,omitempty" maxItems:"256" doc:"New destination CIDRs, replacing the old list; null or [] means any."`
-	SourcePorts      []string   `json:"source_ports,omitempty" maxItems:"256" doc:"New source ports, replacing the old list; null or [] means any."`
-	DestinationPorts []string   `json:"destination_ports,omitempty" maxItems:"256" doc:"New destination ports, replacing the old list; null or [] means any."`
-	Enabled          *bool      `json:"enabled,omitempty" nullable:"true" doc:"Enable or disable the rule; null resets it to true."`
-	ExpiresAt        *time.Time `json:"expires_at,omitempty" nullable:"true" doc:"New expiry; null removes it."`
+	Name             firewall.Optional[string]            `json:"name,omitempty" maxLength:"255" nullable:"true" doc:"New name; null or \"\" removes it."`
+	Description      firewall.Optional[string]            `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Action           firewall.Optional[firewall.Action]   `json:"action,omitempty" enum:"allow,deny,reject" doc:"New action."`
+	Protocol         firewall.Optional[firewall.Protocol] `json:"protocol,omitempty" enum:"any,tcp,udp,icmp,icmpv6" nullable:"true" doc:"New protocol; null resets it to any."`
+	Sources          firewall.Optional[[]string]          `json:"sources,omitempty" maxItems:"256" doc:"New source CIDRs, replacing the old list; null or [] means any."`
+	Destinations     firewall.Optional[[]string]          `json:"destinations,omitempty" maxItems:"256" doc:"New destination CIDRs, replacing the old list; null or [] means any."`
+	SourcePorts      firewall.Optional[[]string]          `json:"source_ports,omitempty" maxItems:"256" doc:"New source ports, replacing the old list; null or [] means any."`
+	DestinationPorts firewall.Optional[[]string]          `json:"destination_ports,omitempty" maxItems:"256" doc:"New destination ports, replacing the old list; null or [] means any."`
+	Enabled          firewall.Optional[bool]              `json:"enabled,omitempty" nullable:"true" doc:"Enable or disable the rule; null resets it to true."`
+	ExpiresAt        firewall.Optional[time.Time]         `json:"expires_at,omitempty" nullable:"true" doc:"New expiry; null removes it."`
+}
+
+func (p RulePatch) domain() firewall.RulePatch {
+	return firewall.RulePatch{Name: p.Name, Description: p.Description, Action: p.Action, Protocol: p.Protocol,
+		Sources: p.Sources, Destinations: p.Destinations, SourcePorts: p.SourcePorts, DestinationPorts: p.DestinationPorts,
+		Enabled: p.Enabled, ExpiresAt: p.ExpiresAt}
 }
 
 func ruleOut(r firewall.Rule) Rule {
@@ -182,13 +191,6 @@ func ruleOut(r firewall.Rule) Rule {
 		Sources: texts(r.Sources), Destinations: texts(r.Destinations),
 		SourcePorts: texts(r.SourcePorts), DestinationPorts: texts(r.DestinationPorts),
 		Enabled: r.Enabled, ExpiresAt: r.ExpiresAt}
-}
-
-func ruleInputOf(r firewall.Rule) RuleInput {
-	return RuleInput{Name: r.Name, Description: r.Description, Action: string(r.Action), Protocol: string(r.Protocol),
-		Sources: texts(r.Sources), Destinations: texts(r.Destinations),
-		SourcePorts: texts(r.SourcePorts), DestinationPorts: texts(r.DestinationPorts),
-		Enabled: &r.Enabled, ExpiresAt: r.ExpiresAt}
 }
 
 // domain converts the input to a rule, reporting parse and model problems
@@ -223,4 +225,20 @@ func texts[T interface{ String() string }](in []T) []string {
 		out[i] = v.String()
 	}
 	return out
+}
+
+// documentPatchFields makes huma document each firewall.Optional field as
+// the plain type it carries: the patch types' tags then give the same
+// schema as a pointer field would, and null stays allowed only where a
+// field says nullable.
+func documentPatchFields(r huma.Registry) {
+	alias := func(optional, plain reflect.Type) { r.RegisterTypeAlias(optional, plain) }
+	alias(reflect.TypeFor[firewall.Optional[string]](), reflect.TypeFor[string]())
+	alias(reflect.TypeFor[firewall.Optional[int]](), reflect.TypeFor[int]())
+	alias(reflect.TypeFor[firewall.Optional[bool]](), reflect.TypeFor[bool]())
+	alias(reflect.TypeFor[firewall.Optional[firewall.Action]](), reflect.TypeFor[string]())
+	alias(reflect.TypeFor[firewall.Optional[firewall.Protocol]](), reflect.TypeFor[string]())
+	alias(reflect.TypeFor[firewall.Optional[time.Time]](), reflect.TypeFor[time.Time]())
+	alias(reflect.TypeFor[firewall.Optional[[]string]](), reflect.TypeFor[[]string]())
+	alias(reflect.TypeFor[firewall.Optional[map[string]*string]](), reflect.TypeFor[map[string]*string]())
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
@@ -66,61 +65,61 @@ type EvaluateOutput struct {
 	Decisions []Decision `json:"decisions" doc:"One decision per flow, in the order of the flows."`
 }
 
-func (a *api) registerEvaluate() {
+func (a *api) evaluate() endpoint {
 	registry := a.humaAPI.OpenAPI().Components.Schemas
 	inSchema := registry.Schema(reflect.TypeFor[EvaluateInput](), true, "EvaluateInput")
 	outSchema := registry.Schema(reflect.TypeFor[EvaluateOutput](), true, "EvaluateOutput")
-	path := firewallsPath + "/{firewall_id}/evaluate"
-	op := a.operation(huma.Operation{
-		OperationID: "evaluate-flows", Method: http.MethodPost, Path: path, Tags: []string{"Evaluation"},
+	return handle(huma.Operation{
+		OperationID: "evaluate-flows", Tags: []string{"Evaluation"},
 		Summary: "Decide flows",
 		Description: "Says what the firewall does with each flow, and which policy and rule decide it: enabled policies in priority order, " +
 			"then enabled, unexpired rules in position order; the first matching rule decides; a policy's default decides unless it is next; " +
 			"else the firewall's default. Takes one flow or up to 10,000, in a body of up to 4 MiB.",
-	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
-	op.MaxBodyBytes = bodyLimit(evaluateMaxBodySize)
-	// The handler validates the body itself (decodeEvaluateInput), with a
-	// fast path for large batches.
-	op.SkipValidateBody = true
-	huma.Register(a.humaAPI, op, func(ctx context.Context, in *struct {
-		FirewallParams
-		ContentType string `header:"Content-Type" doc:"application/json"`
-		RawBody     []byte `contentType:"application/json"`
-	}) (*struct {
-		ContentType string `header:"Content-Type"`
-		Body        []byte
-	}, error) {
-		if !isJSON(in.ContentType) {
-			return nil, newProblem(ctx, http.StatusUnsupportedMediaType, "the request body must be JSON: send Content-Type: application/json")
-		}
-		input, err := a.decodeEvaluateInput(ctx, inSchema, in.RawBody)
-		if err != nil {
-			return nil, err
-		}
-		flows, err := input.flows()
-		if err != nil {
-			return nil, a.toProblem(ctx, err)
-		}
-		started := time.Now()
-		decisions, err := a.svc.Evaluate(ctx, in.FirewallID, flows, input.Explain)
-		if err != nil {
-			return nil, a.toProblem(ctx, err)
-		}
-		a.opts.Observer.Evaluated(len(decisions), time.Since(started))
-		body, err := encodeDecisions(decisions, input.Flow != nil)
-		if err != nil {
-			return nil, a.toProblem(ctx, err)
-		}
-		return &struct {
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+		func(ctx context.Context, in *struct {
+			FirewallParams
+			ContentType string `header:"Content-Type" doc:"application/json"`
+			RawBody     []byte `contentType:"application/json"`
+		}) (*struct {
 			ContentType string `header:"Content-Type"`
 			Body        []byte
-		}{ContentType: "application/json", Body: body}, nil
+		}, error) {
+			if !isJSON(in.ContentType) {
+				return nil, newProblem(ctx, http.StatusUnsupportedMediaType, "the request body must be JSON: send Content-Type: application/json")
+			}
+			input, err := a.decodeEvaluateInput(ctx, inSchema, in.RawBody)
+			if err != nil {
+				return nil, err
+			}
+			flows, err := input.flows()
+			if err != nil {
+				return nil, err
+			}
+			started := time.Now()
+			decisions, err := a.svc.Evaluate(ctx, in.FirewallID, flows, input.Explain)
+			if err != nil {
+				return nil, err
+			}
+			a.opts.Observer.Evaluated(len(decisions), time.Since(started))
+			body, err := encodeDecisions(decisions, input.Flow != nil)
+			if err != nil {
+				return nil, err
+			}
+			return &struct {
+				ContentType string `header:"Content-Type"`
+				Body        []byte
+			}{ContentType: "application/json", Body: body}, nil
+		}).with(func(op *huma.Operation) {
+		op.MaxBodyBytes = bodyLimit(evaluateMaxBodySize)
+		// The handler validates the body itself (decodeEvaluateInput), with a
+		// fast path for large batches.
+		op.SkipValidateBody = true
+	}, func(doc *huma.Operation) {
+		// The handler reads and writes raw JSON for speed; the document
+		// shows the real shapes.
+		doc.RequestBody.Content = map[string]*huma.MediaType{"application/json": {Schema: inSchema}}
+		doc.Responses["200"].Content = map[string]*huma.MediaType{"application/json": {Schema: outSchema}}
 	})
-	// The handler reads and writes raw JSON for speed; the document shows
-	// the real shapes.
-	doc := a.humaAPI.OpenAPI().Paths[path].Post
-	doc.RequestBody.Content = map[string]*huma.MediaType{"application/json": {Schema: inSchema}}
-	doc.Responses["200"].Content = map[string]*huma.MediaType{"application/json": {Schema: outSchema}}
 }
 
 func isJSON(contentType string) bool {

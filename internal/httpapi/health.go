@@ -18,25 +18,36 @@ type Status struct {
 	Status string `json:"status" example:"ok" doc:"ok when the check passes."`
 }
 
-func (a *api) registerHealth() {
-	tags := []string{"Health"}
-	huma.Register(a.humaAPI, huma.Operation{
-		OperationID: "health-check", Method: http.MethodGet, Path: "/health-check", Tags: tags,
+var healthTags = []string{"Health"}
+
+func (a *api) healthCheck() endpoint {
+	e := handle(huma.Operation{
+		OperationID: "health-check", Tags: healthTags,
 		Summary: "Report the version", Description: "Answers while the process runs, with its version.",
-	}, func(context.Context, *struct{}) (*struct{ Body HealthCheck }, error) {
+	}, nil, func(context.Context, *struct{}) (*struct{ Body HealthCheck }, error) {
 		return &struct{ Body HealthCheck }{Body: HealthCheck{Status: "OK", Version: a.opts.Version}}, nil
 	})
-	huma.Register(a.humaAPI, huma.Operation{
-		OperationID: "liveness", Method: http.MethodGet, Path: "/healthz", Tags: tags,
+	e.bare = true
+	return e
+}
+
+func (a *api) liveness() endpoint {
+	e := handle(huma.Operation{
+		OperationID: "liveness", Tags: healthTags,
 		Summary: "Liveness probe", Description: "Answers 200 while the process can serve HTTP.",
-	}, func(context.Context, *struct{}) (*struct{ Body Status }, error) {
+	}, nil, func(context.Context, *struct{}) (*struct{ Body Status }, error) {
 		return &struct{ Body Status }{Body: Status{Status: "ok"}}, nil
 	})
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "readiness", Method: http.MethodGet, Path: "/readyz", Tags: tags,
+	e.bare = true
+	return e
+}
+
+func (a *api) readiness() endpoint {
+	return handle(huma.Operation{
+		OperationID: "readiness", Tags: healthTags,
 		Summary:     "Readiness probe",
 		Description: "Answers 200 when the database answers and its schema is current, and 503 otherwise or while the server drains.",
-	}, ""), func(ctx context.Context, _ *struct{}) (*struct{ Body Status }, error) {
+	}, nil, func(ctx context.Context, _ *struct{}) (*struct{ Body Status }, error) {
 		if err := a.opts.Ready(ctx); err != nil {
 			a.log.WarnContext(ctx, "not ready", "request_id", requestID(ctx), "error", err)
 			return nil, newProblem(ctx, http.StatusServiceUnavailable, "not ready: the server is draining, or the database is unreachable or its schema is not current")

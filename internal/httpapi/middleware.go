@@ -18,6 +18,9 @@ type requestInfoKey struct{}
 type requestInfo struct {
 	id      string
 	subject string // the caller's sub, once authenticated
+	// problemStatus, when set, replaces the status huma chose for an
+	// error it writes (see problemOfHumaError).
+	problemStatus int
 }
 
 func infoFrom(ctx context.Context) *requestInfo {

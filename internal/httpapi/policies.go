@@ -3,16 +3,14 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/auth"
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
-const policiesPath = firewallsPath + "/{firewall_id}/filtering-policies"
+var policyTags = []string{"Filtering policies"}
 
 type policyResponse struct {
 	ETag     string `header:"ETag" doc:"The policy's current etag."`
@@ -29,31 +27,29 @@ func policiesURL(firewallID string) string {
 	return firewallsPath + "/" + firewallID + "/filtering-policies"
 }
 
-func (a *api) registerPolicies() {
-	nullable := nullableFields(reflect.TypeFor[PolicyPatch]())
-	tags := []string{"Filtering policies"}
-
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "list-filtering-policies", Method: http.MethodGet, Path: policiesPath, Tags: tags,
+func (a *api) listPolicies() endpoint {
+	return handle(huma.Operation{
+		OperationID: "list-filtering-policies", Tags: policyTags,
 		Summary:     "List a firewall's filtering policies",
 		Description: "Lists the firewall's policies, by default in priority order, lowest number first. filter and order_by select and order them; see docs/filtering.md.",
-	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		FirewallParams
 		ListParams
 	}) (*struct{ Body Page[Policy] }, error) {
 		page, err := a.svc.ListPolicies(ctx, in.FirewallID, in.query())
 		if err != nil {
-			return nil, a.toProblem(ctx, err)
+			return nil, err
 		}
 		return &struct{ Body Page[Policy] }{Body: pageOf(page, policyOut)}, nil
-	})
-	a.describeList(policiesPath, filter.Policies)
+	}).with(nil, describeList(service.PolicyList))
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "create-filtering-policy", Method: http.MethodPost, Path: policiesPath, Tags: tags,
+func (a *api) createPolicy() endpoint {
+	return handle(huma.Operation{
+		OperationID: "create-filtering-policy", Tags: policyTags,
 		Summary: "Create a filtering policy", DefaultStatus: http.StatusCreated,
 		Description: "Creates a policy in the firewall. Its name and its priority must be unique within the firewall.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			FirewallParams
 			IdempotencyHeader
@@ -61,65 +57,61 @@ func (a *api) registerPolicies() {
 		}) (*policyResponse, error) {
 			idem, err := in.idempotency(policiesURL(in.FirewallID), in.Body)
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			p, replayed, err := a.svc.CreatePolicy(ctx, in.FirewallID, in.Body.domain(), idem)
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			out := policyReply(p)
 			out.Location, out.Replayed = policiesURL(p.FirewallID)+"/"+p.ID, replayHeader(replayed)
 			return out, nil
 		})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "get-filtering-policy", Method: http.MethodGet, Path: policiesPath + "/{policy_id}", Tags: tags,
+func (a *api) getPolicy() endpoint {
+	return handle(huma.Operation{
+		OperationID: "get-filtering-policy", Tags: policyTags,
 		Summary: "Get a filtering policy",
-	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *PolicyParams) (*policyResponse, error) {
+	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *PolicyParams) (*policyResponse, error) {
 		p, err := a.svc.GetPolicy(ctx, in.FirewallID, in.PolicyID)
 		if err != nil {
-			return nil, a.toProblem(ctx, err)
+			return nil, err
 		}
 		return policyReply(p), nil
 	})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "update-filtering-policy", Method: http.MethodPatch, Path: policiesPath + "/{policy_id}", Tags: tags,
+func (a *api) updatePolicy() endpoint {
+	return handle(huma.Operation{
+		OperationID: "update-filtering-policy", Tags: policyTags,
 		Summary:     "Update a filtering policy",
 		Description: "Changes a policy with JSON merge-patch semantics (RFC 7386): fields left out stay as they are, null resets a field.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IfMatchHeader
-			Body    PolicyPatch `contentType:"application/merge-patch+json"`
-			RawBody []byte
+			Body PolicyPatch `contentType:"application/merge-patch+json"`
 		}) (*policyResponse, error) {
-			p, err := a.svc.UpdatePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), func(cur firewall.Policy) (firewall.Policy, error) {
-				var next PolicyInput
-				if err := mergePatch(policyInputOf(cur), in.RawBody, nullable, &next); err != nil {
-					return firewall.Policy{}, err
-				}
-				return next.domain(), nil
-			})
+			p, err := a.svc.UpdatePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), in.Body.domain())
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			return policyReply(p), nil
 		})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "delete-filtering-policy", Method: http.MethodDelete, Path: policiesPath + "/{policy_id}", Tags: tags,
+func (a *api) deletePolicy() endpoint {
+	return handle(huma.Operation{
+		OperationID: "delete-filtering-policy", Tags: policyTags,
 		Summary: "Delete a filtering policy", DefaultStatus: http.StatusNoContent,
 		Description: "Deletes a policy. A policy that still has rules answers 409 unless cascade=true.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed),
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IfMatchHeader
 			CascadeParam
 		}) (*struct{}, error) {
-			if err := a.svc.DeletePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), in.Cascade); err != nil {
-				return nil, a.toProblem(ctx, err)
-			}
-			return nil, nil
+			return nil, a.svc.DeletePolicy(ctx, in.FirewallID, in.PolicyID, in.precondition(), in.Cascade)
 		})
 }

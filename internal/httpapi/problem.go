@@ -30,6 +30,9 @@ type ProblemDetail struct {
 	Value    any    `json:"value,omitempty" doc:"The offending value, when there is one."`
 }
 
+// Problem is the error type huma writes with its status.
+var _ huma.StatusError = (*Problem)(nil)
+
 // Error returns the problem's detail.
 func (p *Problem) Error() string { return p.Detail }
 
@@ -77,26 +80,60 @@ func newProblem(ctx context.Context, status int, detail string, details ...Probl
 	}
 }
 
-// configureHuma makes huma build its own errors (bad parameters, bad JSON,
-// oversized bodies) as our Problem, with the request id, and match field
-// names case-sensitively, so that {"NAME": ...} is an unknown field rather
-// than a second spelling of name. huma offers only package-level settings
-// for these. They hold no state, so setting them once per process is safe
-// for every API instance.
-var configureHuma = sync.OnceFunc(func() {
-	huma.ValidateStrictCasing = true
-	huma.NewErrorWithContext = func(hctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
-		ctx := context.Background()
-		if hctx != nil {
-			ctx = hctx.Context()
-		}
-		return humaProblem(ctx, status, msg, errs)
-	}
-	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		return humaProblem(context.Background(), status, msg, errs)
-	}
-})
+// strictFieldCasing makes huma match field names case-sensitively, so
+// that {"NAME": ...} is an unknown field rather than a second spelling of
+// name. huma v2 offers this only as a package-level switch, with no
+// per-API setting; it holds no state, and FireFlow wants it on for every
+// API, so it is set once per process. It is the only huma global
+// FireFlow touches: errors are made per API instance, below.
+var strictFieldCasing = sync.OnceFunc(func() { huma.ValidateStrictCasing = true })
 
+// problemOfHumaError is a per-API response transformer: it turns the
+// errors huma builds itself (bad parameters, bad JSON, oversized bodies,
+// WriteErr) into FireFlow problems with the request id, instead of
+// overriding huma.NewError for the whole process.
+func problemOfHumaError(hctx huma.Context, _ string, v any) (any, error) {
+	em, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	errs := make([]error, 0, len(em.Errors))
+	for _, d := range em.Errors {
+		if d != nil {
+			errs = append(errs, d)
+		}
+	}
+	p := humaProblem(hctx.Context(), em.Status, em.Detail, errs)
+	if p.Status != em.Status {
+		infoFrom(hctx.Context()).problemStatus = p.Status
+	}
+	return p, nil
+}
+
+// problemStatus is the huma middleware that lets problemOfHumaError
+// change the status of an error huma is writing: huma picks the status
+// before it transforms the body.
+func problemStatus(ctx huma.Context, next func(huma.Context)) {
+	next(statusContext{ctx})
+}
+
+// humaContext lets statusContext embed huma.Context, whose method
+// Context would clash with a field of that name.
+type humaContext = huma.Context
+
+// statusContext sends the status problemOfHumaError chose, if any.
+type statusContext struct{ humaContext }
+
+// SetStatus sends code, or the status problemOfHumaError chose instead.
+func (c statusContext) SetStatus(code int) {
+	if s := infoFrom(c.Context()).problemStatus; s != 0 {
+		code = s
+	}
+	c.humaContext.SetStatus(code)
+}
+
+// humaProblem builds the problem of an error huma or the evaluate
+// decoder found in a request.
 func humaProblem(ctx context.Context, status int, msg string, errs []error) *Problem {
 	// huma answers schema violations with 422; FireFlow keeps 422 for a
 	// reused idempotency key and answers every malformed input with 400.
@@ -155,10 +192,15 @@ var statusOf = map[firewall.Code]int{
 	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
 }
 
-// toProblem turns a service error into a problem. Errors without a domain
+// toProblem turns a handler's error into a problem; a *Problem passes
+// through. Errors without a domain
 // code are internal: the client sees only the request id, and the log
 // holds the error under the same id.
 func (a *api) toProblem(ctx context.Context, err error) error {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
 	var de *firewall.Error
 	if !errors.As(err, &de) {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -3,17 +3,14 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/auth"
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
 
-const rulesPath = policiesPath + "/{policy_id}/rules"
+var ruleTags = []string{"Rules"}
 
 type ruleResponse struct {
 	ETag     string `header:"ETag" doc:"The rule's current etag."`
@@ -52,31 +49,29 @@ func (m MoveInput) target() (service.MoveTarget, error) {
 	return service.MoveTarget{Position: m.Position, Before: m.Before, After: m.After}, nil
 }
 
-func (a *api) registerRules() {
-	nullable := nullableFields(reflect.TypeFor[RulePatch]())
-	tags := []string{"Rules"}
-
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "list-rules", Method: http.MethodGet, Path: rulesPath, Tags: tags,
+func (a *api) listRules() endpoint {
+	return handle(huma.Operation{
+		OperationID: "list-rules", Tags: ruleTags,
 		Summary:     "List a policy's rules",
 		Description: "Lists the policy's rules, by default in position order. filter selects them, including by address and port (source_contains, destination_port_contains ...); see docs/filtering.md.",
-	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		PolicyParams
 		ListParams
 	}) (*struct{ Body Page[Rule] }, error) {
 		page, err := a.svc.ListRules(ctx, in.FirewallID, in.PolicyID, in.query())
 		if err != nil {
-			return nil, a.toProblem(ctx, err)
+			return nil, err
 		}
 		return &struct{ Body Page[Rule] }{Body: pageOf(page, ruleOut)}, nil
-	})
-	a.describeList(rulesPath, filter.Rules)
+	}).with(nil, describeList(service.RuleList))
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "create-rule", Method: http.MethodPost, Path: rulesPath, Tags: tags,
+func (a *api) createRule() endpoint {
+	return handle(huma.Operation{
+		OperationID: "create-rule", Tags: ruleTags,
 		Summary: "Create a rule", DefaultStatus: http.StatusCreated,
 		Description: "Creates a rule at the given position (default: the end); the rules from there on shift down by one.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			PolicyParams
 			IdempotencyHeader
@@ -84,61 +79,60 @@ func (a *api) registerRules() {
 		}) (*ruleResponse, error) {
 			r, err := in.Body.domain()
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			idem, err := in.idempotency(rulesURL(in.FirewallID, in.PolicyID), in.Body)
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			r, replayed, err := a.svc.CreateRule(ctx, in.FirewallID, in.PolicyID, r, idem)
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			out := ruleReply(r)
 			out.Location, out.Replayed = rulesURL(r.FirewallID, r.PolicyID)+"/"+r.ID, replayHeader(replayed)
 			return out, nil
 		})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "get-rule", Method: http.MethodGet, Path: rulesPath + "/{rule_id}", Tags: tags,
+func (a *api) getRule() endpoint {
+	return handle(huma.Operation{
+		OperationID: "get-rule", Tags: ruleTags,
 		Summary: "Get a rule",
-	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *RuleParams) (*ruleResponse, error) {
+	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *RuleParams) (*ruleResponse, error) {
 		r, err := a.svc.GetRule(ctx, in.FirewallID, in.PolicyID, in.RuleID)
 		if err != nil {
-			return nil, a.toProblem(ctx, err)
+			return nil, err
 		}
 		return ruleReply(r), nil
 	})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "update-rule", Method: http.MethodPatch, Path: rulesPath + "/{rule_id}", Tags: tags,
+func (a *api) updateRule() endpoint {
+	return handle(huma.Operation{
+		OperationID: "update-rule", Tags: ruleTags,
 		Summary:     "Update a rule",
 		Description: "Changes a rule with JSON merge-patch semantics (RFC 7386). Lists are replaced whole. The position changes only through the move action.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader
-			Body    RulePatch `contentType:"application/merge-patch+json"`
-			RawBody []byte
+			Body RulePatch `contentType:"application/merge-patch+json"`
 		}) (*ruleResponse, error) {
-			r, err := a.svc.UpdateRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), func(cur firewall.Rule) (firewall.Rule, error) {
-				var next RuleInput
-				if err := mergePatch(ruleInputOf(cur), in.RawBody, nullable, &next); err != nil {
-					return firewall.Rule{}, err
-				}
-				return next.domain()
-			})
+			r, err := a.svc.UpdateRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), in.Body.domain())
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			return ruleReply(r), nil
 		})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "move-rule", Method: http.MethodPost, Path: rulesPath + "/{rule_id}/move", Tags: tags,
+func (a *api) moveRule() endpoint {
+	return handle(huma.Operation{
+		OperationID: "move-rule", Tags: ruleTags,
 		Summary:     "Move a rule",
 		Description: "Moves a rule to a position, or just before or after another rule of the same policy. The rules in between are renumbered so that positions stay 1..n.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader
@@ -146,27 +140,26 @@ func (a *api) registerRules() {
 		}) (*ruleResponse, error) {
 			to, err := in.Body.target()
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			r, err := a.svc.MoveRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition(), to)
 			if err != nil {
-				return nil, a.toProblem(ctx, err)
+				return nil, err
 			}
 			return ruleReply(r), nil
 		})
+}
 
-	huma.Register(a.humaAPI, a.operation(huma.Operation{
-		OperationID: "delete-rule", Method: http.MethodDelete, Path: rulesPath + "/{rule_id}", Tags: tags,
+func (a *api) deleteRule() endpoint {
+	return handle(huma.Operation{
+		OperationID: "delete-rule", Tags: ruleTags,
 		Summary: "Delete a rule", DefaultStatus: http.StatusNoContent,
 		Description: "Deletes a rule; the rules after it move up by one.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed),
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusPreconditionFailed),
 		func(ctx context.Context, in *struct {
 			RuleParams
 			IfMatchHeader
 		}) (*struct{}, error) {
-			if err := a.svc.DeleteRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition()); err != nil {
-				return nil, a.toProblem(ctx, err)
-			}
-			return nil, nil
+			return nil, a.svc.DeleteRule(ctx, in.FirewallID, in.PolicyID, in.RuleID, in.precondition())
 		})
 }

@@ -43,9 +43,9 @@ func (s *Service) CreateFirewall(ctx context.Context, f firewall.Firewall, idem 
 	return out, replayed, nil
 }
 
-// UpdateFirewall applies change to the current firewall and stores the
-// result, if the precondition holds. change must not touch the metadata.
-func (s *Service) UpdateFirewall(ctx context.Context, id string, pre Precondition, change func(firewall.Firewall) (firewall.Firewall, error)) (firewall.Firewall, error) {
+// UpdateFirewall applies patch to the current firewall inside the
+// transaction and stores the result, if the precondition holds.
+func (s *Service) UpdateFirewall(ctx context.Context, id string, pre Precondition, patch firewall.FirewallPatch) (firewall.Firewall, error) {
 	var out firewall.Firewall
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		cur, err := tx.LockFirewall(ctx, id)
@@ -55,11 +55,8 @@ func (s *Service) UpdateFirewall(ctx context.Context, id string, pre Preconditio
 		if err := pre.check("firewall", id, cur.ETag); err != nil {
 			return err
 		}
-		next, err := change(cur)
+		next, err := patch.Apply(cur)
 		if err != nil {
-			return err
-		}
-		if err := next.Validate(); err != nil {
 			return err
 		}
 		next.Meta = cur.Meta

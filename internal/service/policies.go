@@ -47,9 +47,9 @@ func (s *Service) CreatePolicy(ctx context.Context, firewallID string, p firewal
 	return out, replayed, nil
 }
 
-// UpdatePolicy applies change to the current policy and stores the result,
-// if the precondition holds.
-func (s *Service) UpdatePolicy(ctx context.Context, firewallID, id string, pre Precondition, change func(firewall.Policy) (firewall.Policy, error)) (firewall.Policy, error) {
+// UpdatePolicy applies patch to the current policy inside the transaction
+// and stores the result, if the precondition holds.
+func (s *Service) UpdatePolicy(ctx context.Context, firewallID, id string, pre Precondition, patch firewall.PolicyPatch) (firewall.Policy, error) {
 	var out firewall.Policy
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		cur, err := lockPolicy(ctx, tx, firewallID, id)
@@ -59,11 +59,8 @@ func (s *Service) UpdatePolicy(ctx context.Context, firewallID, id string, pre P
 		if err := pre.check("filtering policy", id, cur.ETag); err != nil {
 			return err
 		}
-		next, err := change(cur)
+		next, err := patch.Apply(cur)
 		if err != nil {
-			return err
-		}
-		if err := next.Validate(); err != nil {
 			return err
 		}
 		next.Meta, next.FirewallID = cur.Meta, cur.FirewallID

@@ -50,21 +50,18 @@ func (s *Service) CreateRule(ctx context.Context, firewallID, policyID string, r
 	return out, replayed, nil
 }
 
-// UpdateRule applies change to the current rule and stores the result, if
-// the precondition holds. A rule's position changes only through MoveRule.
-func (s *Service) UpdateRule(ctx context.Context, firewallID, policyID, id string, pre Precondition, change func(firewall.Rule) (firewall.Rule, error)) (firewall.Rule, error) {
+// UpdateRule applies patch to the current rule inside the transaction and
+// stores the result, if the precondition holds. A rule's position changes
+// only through MoveRule.
+func (s *Service) UpdateRule(ctx context.Context, firewallID, policyID, id string, pre Precondition, patch firewall.RulePatch) (firewall.Rule, error) {
 	var out firewall.Rule
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		cur, err := lockRule(ctx, tx, firewallID, policyID, id, pre)
 		if err != nil {
 			return err
 		}
-		next, err := change(cur)
+		next, err := patch.Apply(cur)
 		if err != nil {
-			return err
-		}
-		next.Position = cur.Position
-		if err := next.Validate(); err != nil {
 			return err
 		}
 		next.Meta, next.FirewallID, next.PolicyID = cur.Meta, cur.FirewallID, cur.PolicyID
