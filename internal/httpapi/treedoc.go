@@ -106,3 +106,19 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+func firewallInputOf(f firewall.Firewall) FirewallInput {
+	return FirewallInput{Name: f.Name, Description: f.Description, Labels: f.Labels, DefaultAction: string(f.DefaultAction)}
+}
+
+func policyInputOf(p firewall.Policy) PolicyInput {
+	return PolicyInput{Name: p.Name, Description: p.Description, Priority: p.Priority,
+		DefaultAction: string(p.DefaultAction), Enabled: &p.Enabled}
+}
+
+func ruleInputOf(r firewall.Rule) RuleInput {
+	return RuleInput{Name: r.Name, Description: r.Description, Action: string(r.Action), Protocol: string(r.Protocol),
+		Sources: texts(r.Sources), Destinations: texts(r.Destinations),
+		SourcePorts: texts(r.SourcePorts), DestinationPorts: texts(r.DestinationPorts),
+		Enabled: &r.Enabled, ExpiresAt: r.ExpiresAt}
+}
