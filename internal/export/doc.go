@@ -16,6 +16,13 @@
 // chain `policy <id> <name>` (names sanitised and possibly truncated to fit
 // the tools' comment limits).
 //
+// In iptables, a rule becomes the cross product of its lists (addresses,
+// source and destination port chunks of at most 15 ports for multiport),
+// every line carrying the rule's comment. When that would exceed 1024
+// lines, the lists are chained instead: user chains named ff-r<n>-<level>,
+// entered by jumps that carry the rule's comment, hold one list each.
+// Restoring the output replaces the family's whole filter table.
+//
 // Anything that cannot be rendered faithfully fails the whole export with
 // an *Error listing every rule and why; nothing is dropped silently.
 package export

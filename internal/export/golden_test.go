@@ -77,7 +77,18 @@ func goldenTree() firewall.Tree {
 	off := firewall.PolicyTree{Policy: firewall.Policy{Meta: firewall.Meta{ID: "pol-off"}, Name: "off", Priority: 5, DefaultAction: firewall.Deny, Enabled: false}}
 	off.Rules = []firewall.Rule{rule("r-off", "", 1, firewall.Deny, firewall.AnyProtocol, nil, nil, nil, nil)}
 	allow := firewall.PolicyTree{Policy: firewall.Policy{Meta: firewall.Meta{ID: "pol-last"}, Name: "last resort", Priority: 30, DefaultAction: firewall.Allow, Enabled: true}}
-	allow.Rules = []firewall.Rule{rule("r-deny-v6", "v6 only", 1, firewall.Deny, firewall.AnyProtocol, pfx("::/0"), nil, nil, nil)}
+	var wideSrc, wideDst []netip.Prefix
+	for i := range 40 {
+		wideSrc = append(wideSrc, netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64, byte(i), 0}), 24))
+	}
+	for i := range 30 {
+		wideDst = append(wideDst, netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 100, 0, byte(i)}), 32))
+	}
+	allow.Rules = []firewall.Rule{
+		rule("r-deny-v6", "v6 only", 1, firewall.Deny, firewall.AnyProtocol, pfx("::/0"), nil, nil, nil),
+		// 40 × 30 lines inline would be too many: iptables chains the lists.
+		rule("r-wide", "wide", 2, firewall.Reject, firewall.AnyProtocol, wideSrc, wideDst, nil, nil),
+	}
 	deny := firewall.PolicyTree{Policy: firewall.Policy{Meta: firewall.Meta{ID: "pol-deny"}, Name: "deny", Priority: 20, DefaultAction: firewall.Deny, Enabled: true}}
 	deny.Rules = []firewall.Rule{rule("r-all", "all tcp", 1, firewall.Allow, firewall.TCP, pfx("0.0.0.0/0"), nil, nil, nil)}
 	return firewall.Tree{Firewall: fw, Policies: []firewall.PolicyTree{allow, web, off, deny}}
@@ -90,7 +101,7 @@ type goldenCase struct {
 
 func goldenCases() []goldenCase {
 	var cs []goldenCase
-	for _, f := range []export.Format{export.NFTables} {
+	for _, f := range export.Formats {
 		for _, h := range []export.Hook{export.Forward, export.Input, export.Output} {
 			for _, st := range []bool{false, true} {
 				if h != export.Forward && st {
@@ -200,7 +211,7 @@ func TestToolsAcceptGolden(t *testing.T) {
 // TestToolsAcceptRandom: the tools accept the exports of random trees
 // that hold every construct the generator draws.
 func TestToolsAcceptRandom(t *testing.T) {
-	for _, f := range []export.Format{export.NFTables} {
+	for _, f := range export.Formats {
 		t.Run(string(f), func(t *testing.T) {
 			kerneltest.Require(t, toolOf(f))
 			r := rand.New(rand.NewPCG(7, uint64(len(f))))
