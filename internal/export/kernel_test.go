@@ -79,6 +79,7 @@ func loadIPTables(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) (stri
 // stateful. Any disagreement fails with the flow, both verdicts and the
 // ruleset.
 func TestKernelAgrees(t *testing.T) {
+	t.Parallel()
 	for _, run := range []kernelRun{{"nftables", loadNFT}, {"iptables", loadIPTables}} {
 		t.Run(run.name, func(t *testing.T) {
 			t.Parallel() // each format has its own lab of namespaces
@@ -168,6 +169,7 @@ func calibrate(t *testing.T, lab *kerneltest.Lab, r *rand.Rand) {
 // them. The proof leaves the excluded ones out because no ruleset decides
 // them.
 func TestKernelExclusions(t *testing.T) {
+	t.Parallel()
 	kerneltest.Require(t, "sysctl")
 	lab := kerneltest.NewLab(t)
 	var flows []firewall.Flow
@@ -200,4 +202,74 @@ func TestKernelExclusions(t *testing.T) {
 			t.Errorf("%s %s -> %s: %s with no ruleset, yet it is not excluded", f.Protocol, f.Source, f.Destination, got[i])
 		}
 	}
+}
+
+// TestKernelStatefulReturn shows what stateful adds: replies (sent by the
+// server) to flows the firewall let through pass back, whatever the rules
+// say of the reversed flow; without it, and for flows it did not let
+// through, a reply is decided by the rules like any other flow.
+func TestKernelStatefulReturn(t *testing.T) {
+	t.Parallel()
+	for _, run := range []kernelRun{{"nftables", loadNFT}, {"iptables", loadIPTables}} {
+		t.Run(run.name, func(t *testing.T) {
+			t.Parallel()
+			if run.name == "nftables" {
+				kerneltest.Require(t, "nft", "sysctl")
+			} else {
+				kerneltest.Require(t, "iptables-restore", "ip6tables-restore", "sysctl")
+			}
+			r := rand.New(rand.NewPCG(17, uint64(run.name[0])))
+			passedOnlyByState := 0
+			for i := range 5 {
+				// A fresh lab per firewall: no conntrack entry survives from
+				// another ruleset.
+				lab := kerneltest.NewLab(t)
+				tree := fwgen.NewAdversarial(r, false).Tree(4, 30)
+				m, err := engine.Compile(tree)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var flows []firewall.Flow
+				for _, f := range probeableFlows(r, &tree, 400) {
+					if kerneltest.Probeable(reverse(f)) == "" {
+						flows = append(flows, f)
+					}
+				}
+				for _, stateful := range []bool{false, true} {
+					if _, err := run.load(lab, &tree, stateful); err != nil {
+						t.Fatalf("firewall %d: load: %v", i, err)
+					}
+					fwd, err := lab.Probe(flows, kernelQuiet)
+					if err != nil {
+						t.Fatal(err)
+					}
+					back, err := lab.ProbeReplies(flows, kernelQuiet)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for j, f := range flows {
+						byRules := m.Evaluate(reverse(f), fwgen.Now, false).Action == firewall.Allow
+						want := byRules || stateful && fwd[j] == kerneltest.Arrived
+						if want && !byRules {
+							passedOnlyByState++
+						}
+						if back[j] != want {
+							t.Errorf("firewall %d, stateful %t: reply to %s %s:%d -> %s:%d (forward %s): arrived %t, want %t",
+								i, stateful, f.Protocol, f.Source, f.SourcePort, f.Destination, f.DestinationPort, fwd[j], back[j], want)
+						}
+					}
+				}
+			}
+			if passedOnlyByState == 0 {
+				t.Fatal("no reply passed by state alone: the test proves nothing")
+			}
+			t.Logf("%s: %d replies passed only because stateful accepts established traffic", run.name, passedOnlyByState)
+		})
+	}
+}
+
+func reverse(f firewall.Flow) firewall.Flow {
+	f.Source, f.Destination = f.Destination, f.Source
+	f.SourcePort, f.DestinationPort = f.DestinationPort, f.SourcePort
+	return f
 }

@@ -118,14 +118,15 @@ func Probeable(f firewall.Flow) string {
 // capture at the client (for resets and ICMP errors), one at the server.
 type prober struct {
 	send, client, server int
-	ifClient             int
+	sendServer           int // sends replies from the server side
+	ifClient, ifServer   int
 	gen                  uint16
 }
 
 const maxBatch = 4096 // flows per Probe: the tag keeps 12 bits for the index
 
 func (l *Lab) prober() (*prober, error) {
-	p := &prober{send: -1, client: -1, server: -1}
+	p := &prober{send: -1, client: -1, server: -1, sendServer: -1}
 	err := inNetns(l.Client, func() error {
 		ifc, err := net.InterfaceByName("c0")
 		if err != nil {
@@ -144,6 +145,10 @@ func (l *Lab) prober() (*prober, error) {
 			if err != nil {
 				return err
 			}
+			p.ifServer = ifc.Index
+			if p.sendServer, err = packetSocket(ifc.Index, 0); err != nil {
+				return err
+			}
 			p.server, err = packetSocket(ifc.Index, unix.ETH_P_ALL)
 			return err
 		})
@@ -156,7 +161,7 @@ func (l *Lab) prober() (*prober, error) {
 }
 
 func (p *prober) close() {
-	for _, fd := range []int{p.send, p.client, p.server} {
+	for _, fd := range []int{p.send, p.client, p.server, p.sendServer} {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
@@ -190,6 +195,27 @@ func packetSocket(ifindex int, proto uint16) (int, error) {
 // for quiet, and returns each flow's verdict. Every flow must be
 // Probeable, and at most 4096 go in one call.
 func (l *Lab) Probe(flows []firewall.Flow, quiet time.Duration) ([]Verdict, error) {
+	return l.probe(flows, false, quiet)
+}
+
+// ProbeReplies sends, from the server, the reply each flow's destination
+// would send (TCP SYN-ACK acknowledging Probe's SYN, UDP the other way, ICMP
+// echo reply), and reports which arrived at the client. After Probe, with
+// a stateful ruleset, replies to the flows that arrived pass whatever the
+// rules say of the reversed flow.
+func (l *Lab) ProbeReplies(flows []firewall.Flow, quiet time.Duration) ([]bool, error) {
+	vs, err := l.probe(flows, true, quiet)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(vs))
+	for i, v := range vs {
+		out[i] = v == Arrived
+	}
+	return out, nil
+}
+
+func (l *Lab) probe(flows []firewall.Flow, reply bool, quiet time.Duration) ([]Verdict, error) {
 	if len(flows) > maxBatch {
 		return nil, fmt.Errorf("probe: %d flows, at most %d per call", len(flows), maxBatch)
 	}
@@ -202,7 +228,9 @@ func (l *Lab) Probe(flows []firewall.Flow, quiet time.Duration) ([]Verdict, erro
 		l.t.Cleanup(p.close)
 	}
 	p := l.p
-	p.gen = (p.gen + 1) & 0xf
+	if !reply { // a reply reuses the tags of the flows it answers
+		p.gen = (p.gen + 1) & 0xf
+	}
 	tagBase := p.gen << 12
 
 	var mu sync.Mutex
@@ -225,7 +253,7 @@ func (l *Lab) Probe(flows []firewall.Flow, quiet time.Duration) ([]Verdict, erro
 			if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
 				continue
 			}
-			i, kind := classify(buf[:n], flows, tagBase, atServer)
+			i, kind := classify(buf[:n], flows, tagBase, atServer, reply)
 			if i < 0 {
 				continue
 			}
@@ -244,17 +272,25 @@ func (l *Lab) Probe(flows []firewall.Flow, quiet time.Duration) ([]Verdict, erro
 			mu.Unlock()
 		}
 	}
-	wg.Add(2)
-	go reader(p.client, false)
-	go reader(p.server, true)
-
 	dst := &unix.SockaddrLinklayer{Ifindex: p.ifClient, Halen: 6}
 	copy(dst.Addr[:], macFwClient[:])
+	sendFd := p.send
+	if reply {
+		wg.Add(1)
+		go reader(p.client, true) // replies arrive at the client
+		dst = &unix.SockaddrLinklayer{Ifindex: p.ifServer, Halen: 6}
+		copy(dst.Addr[:], macFwServer[:])
+		sendFd = p.sendServer
+	} else {
+		wg.Add(2)
+		go reader(p.client, false)
+		go reader(p.server, true)
+	}
 	var sendErr error
 	frame := make([]byte, 0, 128)
 	for i, f := range flows {
-		frame = buildFrame(frame[:0], f, tagBase|uint16(i))
-		if err := unix.Sendto(p.send, frame, 0, dst); err != nil {
+		frame = buildFrame(frame[:0], f, tagBase|uint16(i), reply)
+		if err := unix.Sendto(sendFd, frame, 0, dst); err != nil {
 			sendErr = fmt.Errorf("send flow %d: %w", i, err)
 			break
 		}
@@ -298,9 +334,21 @@ var errShort = errors.New("short packet")
 // comes of it can be traced back: the tag is the IPv4 id or IPv6 flow
 // label (kept by forwarding and quoted by ICMP errors), the TCP sequence
 // number (acknowledged by a reset), and the ICMP echo id.
-func buildFrame(b []byte, f firewall.Flow, tag uint16) []byte {
-	b = append(b, macFwClient[:]...)
-	b = append(b, macClient[:]...)
+func buildFrame(b []byte, f firewall.Flow, tag uint16, reply bool) []byte {
+	flags := byte(0x02) // SYN
+	var ack uint32
+	echo4, echo6 := byte(8), byte(128) // echo request
+	if reply {
+		b = append(b, macFwServer[:]...)
+		b = append(b, macServer[:]...)
+		f.Source, f.Destination = f.Destination, f.Source
+		f.SourcePort, f.DestinationPort = f.DestinationPort, f.SourcePort
+		flags, ack = 0x12, uint32(tag)+1 // SYN-ACK of the SYN whose sequence was the tag
+		echo4, echo6 = 0, 129
+	} else {
+		b = append(b, macFwClient[:]...)
+		b = append(b, macClient[:]...)
+	}
 	var l4 []byte
 	var proto byte
 	switch f.Protocol {
@@ -310,8 +358,9 @@ func buildFrame(b []byte, f firewall.Flow, tag uint16) []byte {
 		binary.BigEndian.PutUint16(l4[0:], f.SourcePort)
 		binary.BigEndian.PutUint16(l4[2:], f.DestinationPort)
 		binary.BigEndian.PutUint32(l4[4:], uint32(tag))
+		binary.BigEndian.PutUint32(l4[8:], ack)
 		l4[12] = 5 << 4
-		l4[13] = 0x02 // SYN
+		l4[13] = flags
 		binary.BigEndian.PutUint16(l4[14:], 65535)
 	case firewall.UDP:
 		proto = 17
@@ -323,10 +372,10 @@ func buildFrame(b []byte, f firewall.Flow, tag uint16) []byte {
 	case firewall.ICMP, firewall.ICMPv6:
 		l4 = make([]byte, 12)
 		proto = 1
-		l4[0] = 8 // echo request
+		l4[0] = echo4
 		if f.Protocol == firewall.ICMPv6 {
 			proto = 58
-			l4[0] = 128
+			l4[0] = echo6
 		}
 		binary.BigEndian.PutUint16(l4[4:], tag)
 		binary.BigEndian.PutUint16(l4[6:], tag)
@@ -427,7 +476,7 @@ func parseIP(b []byte, v6 bool) (ipHeader, error) {
 // classify maps a captured frame to the flow it comes of, and what it
 // says: at the server, an arrival; at the client, a reset or an ICMP
 // error. Frames of nothing of ours give -1.
-func classify(frame []byte, flows []firewall.Flow, tagBase uint16, atServer bool) (int, Verdict) {
+func classify(frame []byte, flows []firewall.Flow, tagBase uint16, atServer, reply bool) (int, Verdict) {
 	if len(frame) < 14 {
 		return -1, ""
 	}
@@ -455,7 +504,14 @@ func classify(frame []byte, flows []firewall.Flow, tagBase uint16, atServer bool
 	}
 	if atServer {
 		i := index(h.tag)
-		if i < 0 || flows[i].Source != h.src || flows[i].Destination != h.dst {
+		if i < 0 {
+			return -1, ""
+		}
+		src, dst := flows[i].Source, flows[i].Destination
+		if reply {
+			src, dst = dst, src
+		}
+		if src != h.src || dst != h.dst {
 			return -1, ""
 		}
 		return i, Arrived
