@@ -28,15 +28,16 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	format := fs.String("format", "nftables", "nftables, iptables or ip6tables")
 	hook := fs.String("hook", "forward", "the base chain's hook: forward, input or output")
 	stateful := fs.Bool("stateful", false, "accept established and related traffic before any rule")
+	merge := fs.Bool("merge", false, "nftables: join consecutive rules of the same shape into sets and concatenations")
 	token := fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the viewer role (FIREFLOW_TOKEN)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if (*file == "") == (*firewallID == "") || fs.NArg() > 0 {
-		return errors.New("usage: fireflow export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook forward|input|output] [--stateful]")
+		return errors.New("usage: fireflow export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook forward|input|output] [--stateful] [--merge]")
 	}
-	opt, err := export.ParseOptions(*format, *hook, strconv.FormatBool(*stateful))
+	opt, err := export.ParseOptions(*format, *hook, strconv.FormatBool(*stateful), strconv.FormatBool(*merge))
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	q := url.Values{"format": {*format}, "hook": {*hook}, "stateful": {strconv.FormatBool(*stateful)}}
+	q := url.Values{"format": {*format}, "hook": {*hook}, "stateful": {strconv.FormatBool(*stateful)}, "merge": {strconv.FormatBool(*merge)}}
 	endpoint := strings.TrimRight(*base, "/") + "/api/v1/firewalls/" + url.PathEscape(*firewallID) + "/export?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {

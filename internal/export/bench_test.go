@@ -14,12 +14,16 @@ import (
 func BenchmarkRender(b *testing.B) {
 	for _, n := range []int{1000, 10000, 100000} {
 		tree := fwgen.Realistic(1, n, false)
-		for _, f := range export.Formats {
-			b.Run(fmt.Sprintf("%s/rules=%d", f, n), func(b *testing.B) {
+		for _, c := range []struct {
+			name  string
+			f     export.Format
+			merge bool
+		}{{"nftables", export.NFTables, false}, {"nftables-merged", export.NFTables, true}, {"iptables", export.IPTables, false}, {"ip6tables", export.IP6Tables, false}} {
+			b.Run(fmt.Sprintf("%s/rules=%d", c.name, n), func(b *testing.B) {
 				var res *export.Result
 				for b.Loop() {
 					var err error
-					res, err = export.Render(&tree, export.Options{Format: f, Now: fwgen.Now})
+					res, err = export.Render(&tree, export.Options{Format: c.f, Merge: c.merge, Now: fwgen.Now})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -38,17 +42,25 @@ func BenchmarkLoad(b *testing.B) {
 	kerneltest.Require(b, "nft", "iptables-restore", "ip6tables-restore", "sysctl")
 	lab := kerneltest.NewLab(b)
 	tree := fwgen.Realistic(1, 10000, false)
-	render := func(f export.Format) []byte {
-		res, err := export.Render(&tree, export.Options{Format: f, Now: fwgen.Now})
+	render := func(f export.Format, merge bool) []byte {
+		res, err := export.Render(&tree, export.Options{Format: f, Merge: merge, Now: fwgen.Now})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return res.Text
 	}
-	nft, v4, v6 := render(export.NFTables), render(export.IPTables), render(export.IP6Tables)
+	nft, merged := render(export.NFTables, false), render(export.NFTables, true)
+	v4, v6 := render(export.IPTables, false), render(export.IP6Tables, false)
 	b.Run("nftables/rules=10000", func(b *testing.B) {
 		for b.Loop() {
 			if err := lab.LoadNFT(nft); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("nftables-merged/rules=10000", func(b *testing.B) {
+		for b.Loop() {
+			if err := lab.LoadNFT(merged); err != nil {
 				b.Fatal(err)
 			}
 		}

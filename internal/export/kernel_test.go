@@ -50,10 +50,40 @@ func probeableFlows(r *rand.Rand, t *firewall.Tree, n int) []firewall.Flow {
 type kernelRun struct {
 	name string
 	load func(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) (string, error)
+	// blocky makes every other tree's policies runs of one action and
+	// protocol, the shape merging joins.
+	blocky bool
+}
+
+// makeBlocky gives most rules of each policy one action and one transport
+// protocol, so that consecutive rules share their shape.
+func makeBlocky(r *rand.Rand, t *firewall.Tree) {
+	for i := range t.Policies {
+		a := []firewall.Action{firewall.Allow, firewall.Deny, firewall.Reject}[r.IntN(3)]
+		p := []firewall.Protocol{firewall.TCP, firewall.UDP}[r.IntN(2)]
+		for j := range t.Policies[i].Rules {
+			rule := &t.Policies[i].Rules[j]
+			if r.IntN(5) == 0 {
+				continue
+			}
+			rule.Action = a
+			if rule.Protocol.HasPorts() || rule.Protocol == firewall.AnyProtocol {
+				rule.Protocol = p
+			}
+		}
+	}
 }
 
 func loadNFT(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) (string, error) {
-	res, err := export.Render(tree, export.Options{Format: export.NFTables, Stateful: stateful, Now: fwgen.Now, Table: "fireflow_proof"})
+	return loadNFTWith(lab, tree, stateful, false)
+}
+
+func loadNFTMerged(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) (string, error) {
+	return loadNFTWith(lab, tree, stateful, true)
+}
+
+func loadNFTWith(lab *kerneltest.Lab, tree *firewall.Tree, stateful, merge bool) (string, error) {
+	res, err := export.Render(tree, export.Options{Format: export.NFTables, Stateful: stateful, Merge: merge, Now: fwgen.Now, Table: "fireflow_proof"})
 	if err != nil {
 		return "", err
 	}
@@ -80,28 +110,32 @@ func loadIPTables(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) (stri
 // ruleset.
 func TestKernelAgrees(t *testing.T) {
 	t.Parallel()
-	for _, run := range []kernelRun{{"nftables", loadNFT}, {"iptables", loadIPTables}} {
+	for _, run := range []kernelRun{{"nftables", loadNFT, false}, {"nftables-merged", loadNFTMerged, true}, {"iptables", loadIPTables, false}} {
 		t.Run(run.name, func(t *testing.T) {
 			t.Parallel() // each format has its own lab of namespaces
-			if run.name == "nftables" {
+			if strings.HasPrefix(run.name, "nftables") {
 				kerneltest.Require(t, "nft", "sysctl")
 			} else {
 				kerneltest.Require(t, "iptables-restore", "ip6tables-restore", "sysctl")
 			}
 			start := time.Now()
 			lab := kerneltest.NewLab(t)
-			r := rand.New(rand.NewPCG(16, uint64(run.name[0])))
+			r := rand.New(rand.NewPCG(16, uint64(len(run.name))))
 			calibrate(t, lab, r)
 			counts := map[string]int{}
 			var failures []string
 			for i := range kernelFirewalls {
 				tree := fwgen.NewAdversarial(r, false).Tree(6, 40)
 				tree.Firewall.Name = fmt.Sprintf("proof %d", i)
+				if run.blocky && i%2 == 0 {
+					makeBlocky(r, &tree)
+				}
 				stateful := i%2 == 1
 				text, err := run.load(lab, &tree, stateful)
 				if err != nil {
 					t.Fatalf("firewall %d: load: %v", i, err)
 				}
+				counts["merged statements"] += strings.Count(text, `comment "rules `)
 				m, err := engine.Compile(tree)
 				if err != nil {
 					t.Fatalf("firewall %d: compile: %v", i, err)
@@ -134,6 +168,9 @@ func TestKernelAgrees(t *testing.T) {
 			}
 			t.Logf("%s: %d firewalls × %d flows in %v; verdicts %v",
 				run.name, kernelFirewalls, kernelFlows, time.Since(start).Round(time.Millisecond), counts)
+			if run.name == "nftables-merged" && counts["merged statements"] == 0 {
+				t.Error("no statement was merged: the merged run proves nothing")
+			}
 			if len(failures) > 0 {
 				shown := failures[:min(len(failures), 30)]
 				t.Fatalf("%d disagreement(s) between the kernel and the engine:\n%s", len(failures), strings.Join(shown, "\n"))
@@ -210,7 +247,7 @@ func TestKernelExclusions(t *testing.T) {
 // through, a reply is decided by the rules like any other flow.
 func TestKernelStatefulReturn(t *testing.T) {
 	t.Parallel()
-	for _, run := range []kernelRun{{"nftables", loadNFT}, {"iptables", loadIPTables}} {
+	for _, run := range []kernelRun{{"nftables", loadNFT, false}, {"iptables", loadIPTables, false}} {
 		t.Run(run.name, func(t *testing.T) {
 			t.Parallel()
 			if run.name == "nftables" {

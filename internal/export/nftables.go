@@ -24,7 +24,7 @@ func (p *plan) nftables() (*Result, error) {
 		return nil, &Error{Format: NFTables, Problems: []Problem{{Field: "table", Reason: fmt.Sprintf("%q is not a table name: use letters, digits, '_' and '-', starting with a letter", table)}}}
 	}
 	res := &Result{ContentType: "text/plain; charset=utf-8", RulesIn: p.rulesIn}
-	w := &nftWriter{res: res, out: make([]byte, 0, 112*(p.rulesIn+8))}
+	w := &nftWriter{res: res, out: make([]byte, 0, 112*(p.rulesIn+8)), merge: p.opt.Merge}
 	var jumps []*planPolicy
 	for i := range p.policies {
 		pp := &p.policies[i]
@@ -41,6 +41,7 @@ func (p *plan) nftables() (*Result, error) {
 		for j := range pp.rules {
 			w.rule(pp.p, &pp.rules[j])
 		}
+		w.flush()
 		switch pp.p.DefaultAction {
 		case firewall.Allow:
 			w.out = append(w.out, "\t\taccept\n"...)
@@ -87,8 +88,10 @@ func (p *plan) header(b *strings.Builder, res *Result) {
 }
 
 type nftWriter struct {
-	res *Result
-	out []byte
+	res     *Result
+	out     []byte
+	merge   bool
+	pending group // statements waiting to be merged (merge only)
 }
 
 // rule writes the statements of one rule, or a comment saying why it is
@@ -104,15 +107,19 @@ func (w *nftWriter) rule(pol *firewall.Policy, pr *planRule) {
 		w.out = fmt.Appendf(w.out, "\t\t# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	}
 	comment := commentText(ruleLabel(pr.r), nftCommentMax)
+	lines := w.lines
+	if w.merge {
+		lines = w.mergeLines
+	}
 	if pr.v4 != nil && pr.v6 != nil && pr.v4.anyAddr() {
-		w.lines(pr, nil, 0, comment) // one statement for both families
+		lines(pr, nil, 0, comment) // one statement for both families
 		return
 	}
 	if pr.v4 != nil {
-		w.lines(pr, pr.v4, fam4, comment)
+		lines(pr, pr.v4, fam4, comment)
 	}
 	if pr.v6 != nil {
-		w.lines(pr, pr.v6, fam6, comment)
+		lines(pr, pr.v6, fam6, comment)
 	}
 }
 

@@ -97,12 +97,13 @@ func TestRenderCounts(t *testing.T) {
 // FuzzParseOptions: the query parameters never panic, and what parses is
 // a known format and hook, which Render accepts.
 func FuzzParseOptions(f *testing.F) {
-	for _, s := range [][3]string{{"nftables", "", ""}, {"iptables", "input", "true"}, {"ip6tables", "output", "0"}, {"pf", "x", "maybe"}, {"", "", ""}, {"NFTABLES", "Forward", "TRUE"}} {
-		f.Add(s[0], s[1], s[2])
+	for _, s := range [][4]string{{"nftables", "", "", ""}, {"iptables", "input", "true", "false"}, {"ip6tables", "output", "0", ""},
+		{"pf", "x", "maybe", "no"}, {"", "", "", ""}, {"NFTABLES", "Forward", "TRUE", "1"}, {"nftables", "forward", "1", "true"}, {"iptables", "", "", "true"}} {
+		f.Add(s[0], s[1], s[2], s[3])
 	}
 	tree := goldenTree()
-	f.Fuzz(func(t *testing.T, format, hook, stateful string) {
-		opt, err := export.ParseOptions(format, hook, stateful)
+	f.Fuzz(func(t *testing.T, format, hook, stateful, merge string) {
+		opt, err := export.ParseOptions(format, hook, stateful, merge)
 		if err != nil {
 			if firewall.CodeOf(err) != firewall.CodeInvalid {
 				t.Fatalf("ParseOptions error %v has code %q", err, firewall.CodeOf(err))
@@ -111,7 +112,7 @@ func FuzzParseOptions(f *testing.F) {
 		}
 		opt.Now = goldenNow
 		if _, err := export.Render(&tree, opt); err != nil {
-			t.Fatalf("ParseOptions(%q, %q, %q) = %+v, which Render refuses: %v", format, hook, stateful, opt, err)
+			t.Fatalf("ParseOptions(%q, %q, %q, %q) = %+v, which Render refuses: %v", format, hook, stateful, merge, opt, err)
 		}
 	})
 }
@@ -126,7 +127,7 @@ func FuzzRender(f *testing.F) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		tree := fwgen.NewAdversarial(r, junk).Tree(4, 30)
 		fm := export.Formats[int(format)%len(export.Formats)]
-		res, err := export.Render(&tree, export.Options{Format: fm, Now: fwgen.Now, Stateful: seed%2 == 0})
+		res, err := export.Render(&tree, export.Options{Format: fm, Now: fwgen.Now, Stateful: seed%2 == 0, Merge: seed%3 == 0})
 		var xe *export.Error
 		switch {
 		case err == nil && res.RulesRendered+len(res.LeftOut) != res.RulesIn:

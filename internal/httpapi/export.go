@@ -20,6 +20,7 @@ type ExportParams struct {
 	Format   string `query:"format" required:"true" maxLength:"16" doc:"The ruleset syntax: nftables (one table inet for nft -f), iptables or ip6tables (iptables-restore input for the filter table)." example:"nftables"`
 	Hook     string `query:"hook" maxLength:"16" doc:"The hook of the base chain: forward (default), input or output." example:"forward"`
 	Stateful string `query:"stateful" maxLength:"8" doc:"true accepts established and related traffic before any rule, so that return traffic passes; every new flow is decided as before. Default false." example:"false"`
+	Merge    string `query:"merge" maxLength:"8" doc:"nftables only: true joins consecutive rules of the same shape and action into one statement with a set or concatenation, keeping first-match order exactly, so that the kernel walks fewer rules. Default false." example:"false"`
 }
 
 func (a *api) registerExport() {
@@ -41,7 +42,7 @@ func (a *api) registerExport() {
 		ETag        string `header:"ETag"`
 		Body        []byte
 	}, error) {
-		opt, err := export.ParseOptions(in.Format, in.Hook, in.Stateful)
+		opt, err := export.ParseOptions(in.Format, in.Hook, in.Stateful, in.Merge)
 		if err != nil {
 			return nil, queryProblem(ctx, err)
 		}
