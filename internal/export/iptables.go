@@ -147,22 +147,41 @@ type verdict struct{ proto, target string }
 // verdicts returns the targets of r: one, or for a protocol-any reject a
 // TCP reset for tcp followed by an ICMP unreachable for the rest.
 func (w *iptWriter) verdicts(r *firewall.Rule) []verdict {
-	unreach := " -j REJECT --reject-with icmp-admin-prohibited"
+	v := &verdicts4
 	if w.f == fam6 {
-		unreach = " -j REJECT --reject-with icmp6-adm-prohibited"
+		v = &verdicts6
 	}
 	switch {
 	case r.Action == firewall.Allow:
-		return []verdict{{"", " -j ACCEPT"}}
+		return v.accept
 	case r.Action == firewall.Deny:
-		return []verdict{{"", " -j DROP"}}
+		return v.drop
 	case r.Protocol == firewall.TCP:
-		return []verdict{{"", " -j REJECT --reject-with tcp-reset"}}
+		return v.reset
 	case r.Protocol == firewall.AnyProtocol:
-		return []verdict{{" -p tcp", " -j REJECT --reject-with tcp-reset"}, {"", unreach}}
+		return v.anyReject
 	}
-	return []verdict{{"", unreach}}
+	return v.unreach
 }
+
+// verdictSet holds a family's targets, shared by every rule.
+type verdictSet struct{ accept, drop, reset, anyReject, unreach []verdict }
+
+func newVerdictSet(unreach string) verdictSet {
+	reset := verdict{"", " -j REJECT --reject-with tcp-reset"}
+	return verdictSet{
+		accept:    []verdict{{"", " -j ACCEPT"}},
+		drop:      []verdict{{"", " -j DROP"}},
+		reset:     []verdict{reset},
+		anyReject: []verdict{{" -p tcp", reset.target}, {"", unreach}},
+		unreach:   []verdict{{"", unreach}},
+	}
+}
+
+var (
+	verdicts4 = newVerdictSet(" -j REJECT --reject-with icmp-admin-prohibited")
+	verdicts6 = newVerdictSet(" -j REJECT --reject-with icmp6-adm-prohibited")
+)
 
 // inline writes the cross product of dims (up to four lists), each line
 // with every verdict.
@@ -238,8 +257,9 @@ func addrAlts(flag string, ps []netip.Prefix) []string {
 		return []string{""}
 	}
 	out := make([]string, len(ps))
+	var b [64]byte
 	for i, p := range ps {
-		out[i] = flag + fmtPrefix(p)
+		out[i] = string(appendPrefix(append(b[:0], flag...), p))
 	}
 	return out
 }
