@@ -122,6 +122,23 @@ func (l *Lab) Exec(ns string, stdin []byte, name string, args ...string) error {
 	return run(stdin, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
 }
 
+// Output runs a command inside namespace ns with stdin and returns its
+// standard output, for instance `nft -j list ruleset` or `iptables-save` in
+// the firewall namespace after a load.
+func (l *Lab) Output(ns string, stdin []byte, name string, args ...string) ([]byte, error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s in %s: %w\n%s", name, strings.Join(args, " "), ns, err, stderr.Bytes())
+	}
+	return out, nil
+}
+
 // LoadNFT loads an nft -f file in the firewall namespace.
 func (l *Lab) LoadNFT(text []byte) error {
 	return l.Exec(l.Firewall, text, "nft", "-f", "-")

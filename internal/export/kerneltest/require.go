@@ -11,6 +11,7 @@ package kerneltest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -27,6 +28,12 @@ func Require(t testing.TB, tools ...string) {
 	for _, tool := range append([]string{"ip", "unshare"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil && missing == "" {
 			missing = tool + " (make ci-deps installs nftables, iptables and iproute2)"
+		}
+	}
+	if missing == "" {
+		// Root in a container may still lack the right to make namespaces.
+		if out, err := exec.Command("unshare", "--net", "--", "true").CombinedOutput(); err != nil {
+			missing = fmt.Sprintf("network namespaces (unshare --net: %v %s)", err, bytes.TrimSpace(out))
 		}
 	}
 	if missing == "" {
