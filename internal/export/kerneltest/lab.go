@@ -147,10 +147,16 @@ func (l *Lab) LoadNFT(text []byte) error {
 // LoadIPTables restores the IPv4 and IPv6 filter tables in the firewall
 // namespace.
 func (l *Lab) LoadIPTables(v4, v6 []byte) error {
-	if err := l.Exec(l.Firewall, v4, "iptables-restore"); err != nil {
+	return l.LoadIPTablesWith("iptables-restore", "ip6tables-restore", v4, v6)
+}
+
+// LoadIPTablesWith is LoadIPTables with other restore commands, such as
+// iptables-legacy-restore and ip6tables-legacy-restore.
+func (l *Lab) LoadIPTablesWith(restore4, restore6 string, v4, v6 []byte) error {
+	if err := l.Exec(l.Firewall, v4, restore4); err != nil {
 		return err
 	}
-	return l.Exec(l.Firewall, v6, "ip6tables-restore")
+	return l.Exec(l.Firewall, v6, restore6)
 }
 
 func run(stdin []byte, name string, args ...string) error {
