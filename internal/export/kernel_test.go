@@ -20,6 +20,10 @@ import (
 const (
 	kernelFirewalls = 50
 	kernelFlows     = 500
+	// kernelRealistic more firewalls of 400 realistic rules (fwgen.Realistic:
+	// expiries around the evaluation time, a disabled policy, long
+	// policies) with flows built to hit their rules.
+	kernelRealistic = 4
 	// kernelQuiet is how long a batch waits after its last packet: veth
 	// pairs deliver within microseconds, so this only guards slow CI.
 	kernelQuiet = 150 * time.Millisecond
@@ -137,8 +141,11 @@ func TestKernelAgrees(t *testing.T) {
 			calibrate(t, lab, r)
 			counts := map[string]int{}
 			var failures []string
-			for i := range kernelFirewalls {
+			for i := range kernelFirewalls + kernelRealistic {
 				tree := fwgen.NewAdversarial(r, false).Tree(6, 40)
+				if i >= kernelFirewalls { // a few big ones shaped like production rule bases
+					tree = fwgen.Realistic(uint64(i), 400, i%2 == 0)
+				}
 				tree.Firewall.Name = fmt.Sprintf("proof %d", i)
 				if run.blocky && i%2 == 0 {
 					makeBlocky(r, &tree)
@@ -156,6 +163,14 @@ func TestKernelAgrees(t *testing.T) {
 					t.Fatalf("firewall %d: compile: %v", i, err)
 				}
 				flows := probeableFlows(r, &tree, kernelFlows)
+				if i >= kernelFirewalls {
+					flows = flows[:0]
+					for _, f := range fwgen.RealisticFlows(uint64(i), &tree, 2*kernelFlows) {
+						if kerneltest.Probeable(f) == "" && len(flows) < kernelFlows {
+							flows = append(flows, f)
+						}
+					}
+				}
 				got, err := lab.Probe(flows, kernelQuiet)
 				if err != nil {
 					t.Fatalf("firewall %d: %v", i, err)
@@ -182,7 +197,7 @@ func TestKernelAgrees(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d firewalls × %d flows in %v; verdicts %v",
-				run.name, kernelFirewalls, kernelFlows, time.Since(start).Round(time.Millisecond), counts)
+				run.name, kernelFirewalls+kernelRealistic, kernelFlows, time.Since(start).Round(time.Millisecond), counts)
 			if run.name == "nftables-merged" && counts["merged statements"] == 0 {
 				t.Error("no statement was merged: the merged run proves nothing")
 			}
