@@ -226,7 +226,13 @@ func TestToolsAcceptRandom(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, uint64(len(f))))
 			for i := range 20 {
 				tree := fwgen.NewAdversarial(r, false).Tree(6, 60)
-				tree.Firewall.Name = fmt.Sprintf("random %d", i)
+				tree.Firewall.Name = fmt.Sprintf("random %d %s", i, oddName(r))
+				for p := range tree.Policies {
+					tree.Policies[p].Policy.Name = oddName(r)
+					for q := range tree.Policies[p].Rules {
+						tree.Policies[p].Rules[q].Name = oddName(r)
+					}
+				}
 				res, err := export.Render(&tree, export.Options{Format: f, Stateful: i%2 == 0, Merge: i%4 < 2, Now: fwgen.Now})
 				if err != nil {
 					t.Fatalf("tree %d: Render: %v", i, err)
@@ -235,4 +241,17 @@ func TestToolsAcceptRandom(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oddName draws a name of the characters that quoting and comments could
+// trip on.
+func oddName(r *rand.Rand) string {
+	const odd = "aZ09 _-\"'#;{}[]()$%&*\\/|<>?!~`^.,:=+@éü中🔥"
+	runes := []rune(odd)
+	n := r.IntN(300)
+	out := make([]rune, n)
+	for i := range out {
+		out[i] = runes[r.IntN(len(runes))]
+	}
+	return string(out)
 }
