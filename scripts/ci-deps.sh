@@ -19,6 +19,7 @@ needed=(
   "nft:nftables"
   "iptables-restore:iptables"
   "ip:iproute2"
+  "sysctl:procps"
 )
 missing=()
 for pair in "${needed[@]}"; do
