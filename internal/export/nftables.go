@@ -1,0 +1,218 @@
+package export
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// nftCommentMax is nft's comment limit (128 characters, NUL included).
+const nftCommentMax = 127
+
+// nftables renders the plan as one table inet, replaced atomically: the
+// file first declares the table (so that the delete cannot fail when it is
+// absent), deletes it, and defines it again, all in one transaction.
+func (p *plan) nftables() (*Result, error) {
+	table := p.opt.Table
+	if table == "" {
+		table = tableName(p.fw.Name)
+	} else if !validTable(table) {
+		return nil, &Error{Format: NFTables, Problems: []Problem{{Field: "table", Reason: fmt.Sprintf("%q is not a table name: use letters, digits, '_' and '-', starting with a letter", table)}}}
+	}
+	res := &Result{ContentType: "text/plain; charset=utf-8", RulesIn: p.rulesIn}
+	var body strings.Builder
+	body.Grow(128 * (p.rulesIn + 8))
+	w := &nftWriter{b: &body, res: res}
+	var jumps []*planPolicy
+	for i := range p.policies {
+		pp := &p.policies[i]
+		if !pp.p.Enabled {
+			fmt.Fprintf(&body, "\t# %s, priority %d: disabled, left out with its %d rule(s)\n",
+				lineText(policyLabel(pp.p)), pp.p.Priority, len(pp.rules))
+			for _, pr := range pp.rules {
+				res.LeftOut = append(res.LeftOut, LeftOut{PolicyID: pp.p.ID, RuleID: pr.r.ID, Reason: pr.skip})
+			}
+			continue
+		}
+		jumps = append(jumps, pp)
+		fmt.Fprintf(&body, "\t# %s, priority %d, default %s\n", lineText(policyLabel(pp.p)), pp.p.Priority, pp.p.DefaultAction)
+		fmt.Fprintf(&body, "\tchain %s {\n", pp.chain)
+		for j := range pp.rules {
+			w.rule(pp.p, &pp.rules[j])
+		}
+		switch pp.p.DefaultAction {
+		case firewall.Allow:
+			body.WriteString("\t\taccept\n")
+		case firewall.Deny:
+			body.WriteString("\t\tdrop\n")
+		default:
+			body.WriteString("\t\treturn\n")
+		}
+		body.WriteString("\t}\n")
+	}
+	policy := "drop"
+	if p.fw.DefaultAction == firewall.Allow {
+		policy = "accept"
+	}
+	fmt.Fprintf(&body, "\tchain %s {\n\t\ttype filter hook %s priority 0; policy %s;\n", p.opt.Hook, p.opt.Hook, policy)
+	if p.opt.Stateful {
+		body.WriteString("\t\tct state established,related accept\n")
+	}
+	for _, pp := range jumps {
+		fmt.Fprintf(&body, "\t\tjump %s comment \"%s\"\n", pp.chain, commentText(policyLabel(pp.p), nftCommentMax))
+	}
+	body.WriteString("\t}\n}\n")
+
+	var out strings.Builder
+	out.Grow(body.Len() + 1024)
+	out.WriteString("#!/usr/sbin/nft -f\n")
+	p.header(&out, res)
+	fmt.Fprintf(&out, "# Loading this file replaces table inet %s and touches nothing else.\n", table)
+	fmt.Fprintf(&out, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table)
+	out.WriteString(body.String())
+	res.Text = []byte(out.String())
+	return res, nil
+}
+
+// header writes the comment lines every format starts with.
+func (p *plan) header(b *strings.Builder, res *Result) {
+	fmt.Fprintf(b, "# FireFlow export of firewall %q (id %s), revision %d\n", lineText(p.fw.Name), lineText(p.fw.ID), p.fw.Revision)
+	fmt.Fprintf(b, "# format %s, hook %s, stateful %t, expiry judged at %s\n", p.opt.Format, p.opt.Hook, p.opt.Stateful, p.opt.Now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(b, "# rules in %d, rendered %d as %d statement(s), left out %d\n", res.RulesIn, res.RulesRendered, res.Statements, len(res.LeftOut))
+}
+
+type nftWriter struct {
+	b   *strings.Builder
+	res *Result
+	buf []byte
+}
+
+// rule writes the statements of one rule, or a comment saying why it is
+// left out.
+func (w *nftWriter) rule(pol *firewall.Policy, pr *planRule) {
+	if pr.skip != "" {
+		fmt.Fprintf(w.b, "\t\t# %s: %s, left out\n", lineText(ruleLabel(pr.r)), pr.skip)
+		w.res.LeftOut = append(w.res.LeftOut, LeftOut{PolicyID: pol.ID, RuleID: pr.r.ID, Reason: pr.skip})
+		return
+	}
+	w.res.RulesRendered++
+	if pr.r.ExpiresAt != nil {
+		fmt.Fprintf(w.b, "\t\t# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	}
+	comment := commentText(ruleLabel(pr.r), nftCommentMax)
+	if pr.v4 != nil && pr.v6 != nil && pr.v4.anyAddr() {
+		w.lines(pr, nil, 0, comment) // one statement for both families
+		return
+	}
+	if pr.v4 != nil {
+		w.lines(pr, pr.v4, fam4, comment)
+	}
+	if pr.v6 != nil {
+		w.lines(pr, pr.v6, fam6, comment)
+	}
+}
+
+// lines writes the statements of one rule within one family (or both,
+// when pt is nil): one, or two for a protocol-any reject, which must send
+// a TCP reset to tcp flows and an ICMP unreachable to the others.
+func (w *nftWriter) lines(pr *planRule, pt *part, f family, comment string) {
+	r := pr.r
+	b := w.buf[:0]
+	b = append(b, "\t\t"...)
+	if pt != nil {
+		ip := "ip"
+		if f == fam6 {
+			ip = "ip6"
+		}
+		if pt.anyAddr() {
+			b = append(b, "meta nfproto ipv"...)
+			b = append(b, byte('0'+f))
+			b = append(b, ' ')
+		}
+		b = appendNftAddrs(b, ip, " saddr ", pt.src)
+		b = appendNftAddrs(b, ip, " daddr ", pt.dst)
+	}
+	switch r.Protocol {
+	case firewall.TCP, firewall.UDP:
+		if len(pr.sports) == 0 && len(pr.dports) == 0 {
+			b = append(b, "meta l4proto "...)
+			b = append(b, r.Protocol...)
+			b = append(b, ' ')
+		}
+		b = appendNftPorts(b, string(r.Protocol), " sport ", pr.sports)
+		b = appendNftPorts(b, string(r.Protocol), " dport ", pr.dports)
+	case firewall.ICMP:
+		b = append(b, "meta l4proto icmp "...)
+	case firewall.ICMPv6:
+		b = append(b, "meta l4proto ipv6-icmp "...)
+	}
+	tail := func(b []byte, verdict string) []byte {
+		b = append(b, verdict...)
+		b = append(b, " comment \""...)
+		b = append(b, comment...)
+		b = append(b, "\"\n"...)
+		w.res.Statements++
+		return b
+	}
+	switch {
+	case r.Action == firewall.Allow:
+		b = tail(b, "accept")
+	case r.Action == firewall.Deny:
+		b = tail(b, "drop")
+	case r.Protocol == firewall.TCP:
+		b = tail(b, "reject with tcp reset")
+	case r.Protocol == firewall.AnyProtocol:
+		prefix := len(b)
+		b = append(b, "meta l4proto tcp "...)
+		b = tail(b, "reject with tcp reset")
+		b = append(b, b[:prefix]...)
+		b = tail(b, "reject with icmpx type admin-prohibited")
+	default:
+		b = tail(b, "reject with icmpx type admin-prohibited")
+	}
+	w.b.Write(b)
+	w.buf = b
+}
+
+func appendNftAddrs(b []byte, ip, field string, ps []netip.Prefix) []byte {
+	if len(ps) == 0 {
+		return b
+	}
+	b = append(b, ip...)
+	b = append(b, field...)
+	if len(ps) == 1 {
+		b = append(b, fmtPrefix(ps[0])...)
+		return append(b, ' ')
+	}
+	b = append(b, "{ "...)
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, fmtPrefix(p)...)
+	}
+	return append(b, " } "...)
+}
+
+func appendNftPorts(b []byte, proto, field string, prs []firewall.PortRange) []byte {
+	if len(prs) == 0 {
+		return b
+	}
+	b = append(b, proto...)
+	b = append(b, field...)
+	if len(prs) == 1 {
+		b = append(b, prs[0].String()...)
+		return append(b, ' ')
+	}
+	b = append(b, "{ "...)
+	for i, pr := range prs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, pr.String()...)
+	}
+	return append(b, " } "...)
+}
