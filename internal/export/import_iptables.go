@@ -578,8 +578,7 @@ func impIptPrefix(s string) (netip.Prefix, error) {
 	if err != nil || addr.Zone() != "" {
 		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or network", s)
 	}
-	addr = addr.Unmap()
-	bits := addr.BitLen()
+	bits := addr.BitLen() // an IPv4-mapped address stays IPv6, as ip6tables reads it
 	if hasMask {
 		if n, err := strconv.Atoi(maskText); err == nil {
 			bits = n
