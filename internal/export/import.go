@@ -263,7 +263,7 @@ func (b *impBuilder) runStart(g *impGraph, start string) (impRun, error) {
 	for i, st := range c.stmts {
 		if st.kind == impJump && st.unconditional(g.fam) {
 			flush()
-			p := impCand{name: st.target, fam: g.fam, tail: firewall.Next}
+			p := impCand{name: impPolicyNameOf(st), fam: g.fam, tail: firewall.Next}
 			decided, err := b.flatten(g, st.target, all, []string{start}, &p.items)
 			if err != nil {
 				return run, err
@@ -302,6 +302,17 @@ func (b *impBuilder) unvisited(g *impGraph, start string) {
 			Text:   fmt.Sprintf("chain %s (%d statements)", name, len(g.chains[name].stmts)),
 			Reason: fmt.Sprintf("not reached from %s; none of it is imported", start)})
 	}
+}
+
+// impPolicyNameOf names the policy of a jump: the name in a FireFlow
+// export's "policy <id> <name>" comment, else the chain's.
+func impPolicyNameOf(st impStmt) string {
+	if rest, ok := strings.CutPrefix(st.comment, "policy "); ok {
+		if _, name, ok := strings.Cut(rest, " "); ok && strings.TrimSpace(name) != "" {
+			return name
+		}
+	}
+	return st.target
 }
 
 // setTail makes a final unconditional allow or deny the policy's default.
