@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -47,4 +48,27 @@ func strs[T fmt.Stringer](in []T) []string {
 		out[i] = v.String()
 	}
 	return out
+}
+
+// impRuleHandles reads the rule handles of each chain, in order, from nft
+// -j output.
+func impRuleHandles(dump []byte) (map[string][]int64, error) {
+	var doc struct {
+		Nftables []struct {
+			Rule *struct {
+				Chain  string `json:"chain"`
+				Handle int64  `json:"handle"`
+			} `json:"rule"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(dump, &doc); err != nil {
+		return nil, err
+	}
+	out := map[string][]int64{}
+	for _, o := range doc.Nftables {
+		if o.Rule != nil {
+			out[o.Rule.Chain] = append(out[o.Rule.Chain], o.Rule.Handle)
+		}
+	}
+	return out, nil
 }
