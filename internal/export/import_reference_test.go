@@ -21,7 +21,7 @@ import (
 // the walk does, with the statements it reports as skipped left out.
 
 type refRule struct {
-	line             int    // in the iptables text; 0 for nft
+	line             int       // in the iptables text; 0 for nft
 	fam              refFamily // of src and dst when set
 	src, dst         []netip.Prefix
 	srcNeg, dstNeg   bool
@@ -435,7 +435,6 @@ func refFlows(r *rand.Rand, g *refGen, n int) []firewall.Flow {
 	}
 	return out
 }
-
 
 // checkAgainstWalk compares the import's decisions with the walk's.
 func checkAgainstWalk(t *testing.T, res *ImportResult, byFam map[refFamily]*refRuleset, flows []firewall.Flow,
