@@ -21,21 +21,20 @@ import (
 // the walk does, with the statements it reports as skipped left out.
 
 type refRule struct {
-	line             int       // in the iptables text; 0 for nft
-	fam              refFamily // of src and dst when set
-	src, dst         []netip.Prefix
-	srcNeg, dstNeg   bool
-	proto            string // "", tcp, udp, icmp, icmpv6, or "tcp,udp" (nft only)
-	protoNeg         bool
-	sport, dport     []firewall.PortRange
-	sportNeg         bool
-	dportNeg         bool
-	either           []firewall.PortRange // multiport --ports (iptables only)
-	iface            bool
-	target           string // ACCEPT, DROP, REJECT, RETURN, "" (count only) or a chain
-	comment          string
-	handle           int64 // filled after the nft dump
-	nftRefIndexInDoc int
+	line           int       // in the iptables text; 0 for nft
+	fam            refFamily // of src and dst when set
+	src, dst       []netip.Prefix
+	srcNeg, dstNeg bool
+	proto          string // "", tcp, udp, icmp, icmpv6, or "tcp,udp" (nft only)
+	protoNeg       bool
+	sport, dport   []firewall.PortRange
+	sportNeg       bool
+	dportNeg       bool
+	either         []firewall.PortRange // multiport --ports (iptables only)
+	iface          bool
+	target         string // ACCEPT, DROP, REJECT, RETURN, "" (count only) or a chain
+	comment        string
+	handle         int64 // filled after the nft dump
 }
 
 // refFamily mirrors impFamily for the reference, so that it shares no code
