@@ -131,8 +131,9 @@ func impIntersectProtos(a, b []firewall.Protocol) []firewall.Protocol {
 	return out
 }
 
-// impIntersectPrefixes intersects two prefix lists: two prefixes overlap only
-// when one holds the other, and then their intersection is the smaller.
+// impIntersectPrefixes intersects two prefix lists. Both become sorted,
+// disjoint ranges, intersected in one pass, so that long lists (a
+// complemented set) cost their length, not its square.
 func impIntersectPrefixes(a, b []netip.Prefix) []netip.Prefix {
 	switch {
 	case a == nil:
@@ -140,21 +141,39 @@ func impIntersectPrefixes(a, b []netip.Prefix) []netip.Prefix {
 	case b == nil:
 		return a
 	}
-	out := []netip.Prefix{}
-	for _, x := range a {
-		for _, y := range b {
-			switch {
-			case !x.Overlaps(y):
-			case x.Bits() >= y.Bits():
-				out = append(out, x)
-			default:
-				out = append(out, y)
+	ra, rb := impMergeRanges(impPrefixRanges(a)), impMergeRanges(impPrefixRanges(b))
+	var out []impAddrRange
+	for i, j := 0, 0; i < len(ra) && j < len(rb); {
+		x, y := ra[i], rb[j]
+		if x.lo.Is4() != y.lo.Is4() { // IPv4 sorts before IPv6
+			if x.lo.Is4() {
+				i++
+			} else {
+				j++
 			}
+			continue
+		}
+		lo, hi := x.lo, x.hi
+		if y.lo.Compare(lo) > 0 {
+			lo = y.lo
+		}
+		if y.hi.Compare(hi) < 0 {
+			hi = y.hi
+		}
+		if lo.Compare(hi) <= 0 {
+			out = append(out, impAddrRange{lo, hi})
+		}
+		if x.hi.Compare(y.hi) < 0 {
+			i++
+		} else {
+			j++
 		}
 	}
-	return impNormalizePrefixes(out)
+	return impRangesToPrefixes(out)
 }
 
+// impIntersectPorts intersects two port lists in one pass over their
+// sorted, merged ranges.
 func impIntersectPorts(a, b []firewall.PortRange) []firewall.PortRange {
 	switch {
 	case a == nil:
@@ -162,16 +181,20 @@ func impIntersectPorts(a, b []firewall.PortRange) []firewall.PortRange {
 	case b == nil:
 		return a
 	}
+	ra, rb := impNormalizePorts(a), impNormalizePorts(b)
 	out := []firewall.PortRange{}
-	for _, x := range a {
-		for _, y := range b {
-			lo, hi := max(x.Low, y.Low), min(x.High, y.High)
-			if lo <= hi {
-				out = append(out, firewall.PortRange{Low: lo, High: hi})
-			}
+	for i, j := 0, 0; i < len(ra) && j < len(rb); {
+		x, y := ra[i], rb[j]
+		if lo, hi := max(x.Low, y.Low), min(x.High, y.High); lo <= hi {
+			out = append(out, firewall.PortRange{Low: lo, High: hi})
+		}
+		if x.High < y.High {
+			i++
+		} else {
+			j++
 		}
 	}
-	return impNormalizePorts(out)
+	return out
 }
 
 // impNormalizePorts sorts ranges and merges those that touch or overlap.

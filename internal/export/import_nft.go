@@ -245,6 +245,10 @@ func (s *impNftRuleState) skipWith(format string, args ...any) {
 
 // and intersects the rule's alternatives with those of one expression.
 func (s *impNftRuleState) and(alts []impMatch) {
+	if len(s.alts)*len(alts) > impMaxAlternatives {
+		s.skipWith("the rule expands into more than %d FireFlow rules", impMaxAlternatives)
+		return
+	}
 	var out []impMatch
 	for _, a := range s.alts {
 		for _, b := range alts {
