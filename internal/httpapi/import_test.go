@@ -32,8 +32,14 @@ func importURL(fwID, query string) string {
 
 const textPlain = "text/plain"
 
+// TestImportDryRunThenApply runs on both stores: the apply is one
+// transaction of many creates.
 func TestImportDryRunThenApply(t *testing.T) {
-	s := newTestServer(t)
+	t.Run("sqlite", func(t *testing.T) { importDryRunThenApply(t, newTestServer(t)) })
+	t.Run("postgres", func(t *testing.T) { importDryRunThenApply(t, newPostgresTestServer(t)) })
+}
+
+func importDryRunThenApply(t *testing.T, s *testServer) {
 	fwID := s.newFirewall("imported")
 	body := importFixture(t, "mixed.iptables")
 
