@@ -72,3 +72,12 @@ func impRuleHandles(dump []byte) (map[string][]int64, error) {
 	}
 	return out, nil
 }
+
+// cmpDescribe compares two imports as describe prints them.
+func cmpDescribe(want, got *ImportResult) string {
+	w, g := describe(want), describe(got)
+	if w == g {
+		return ""
+	}
+	return "want:\n" + w + "\ngot:\n" + g
+}

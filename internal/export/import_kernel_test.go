@@ -123,3 +123,36 @@ func TestImportRoundTripIPTablesKernel(t *testing.T) {
 		})
 	}
 }
+
+// TestImportFixturesKernel: the committed fixtures are what this kernel
+// prints for their sources (sources beside them: .nft for nft -f, and the
+// iptables-save files load as they are), compared as the import reads them.
+func TestImportFixturesKernel(t *testing.T) {
+	ns := importNS(t)
+	cases := []struct {
+		source, dump, load, save string
+		format                   ImportFormat
+		chain                    string
+	}{
+		{"mixed.iptables", "mixed.iptables", "iptables-restore", "iptables-save", ImportIPTables, ""},
+		{"mixed.ip6tables", "mixed.ip6tables", "ip6tables-restore", "ip6tables-save", ImportIP6Tables, ""},
+		{"mixed.nft", "mixed.nft.json", "nft flush ruleset && nft -f -", "nft -j list ruleset", ImportNFTables, ""},
+		{"sets.nft", "sets.nft.json", "nft flush ruleset && nft -f -", "nft -j list ruleset", ImportNFTables, "filt/forwardc"},
+	}
+	for _, c := range cases {
+		t.Run(c.source, func(t *testing.T) {
+			live := nsRun(t, ns, readFixture(t, c.source), "sh", "-c", c.load+" && "+c.save)
+			want, err := Import(c.format, readFixture(t, c.dump), ImportOptions{Chain: c.chain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Import(c.format, live, ImportOptions{Chain: c.chain})
+			if err != nil {
+				t.Fatalf("import of the live dump: %v\n%s", err, live)
+			}
+			if d := cmpDescribe(want, got); d != "" {
+				t.Fatalf("the live dump imports differently from the fixture:\n%s", d)
+			}
+		})
+	}
+}
