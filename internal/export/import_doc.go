@@ -1,8 +1,5 @@
-// Package export renders a firewall tree as nftables and iptables-restore
-// text, and parses iptables-save and `nft -j list ruleset` output back into
-// filtering policies and rules. It is pure Go and imports only the domain.
-//
-// # Import
+// This file documents the import half of the package; the package comment
+// is in doc.go. (A section to move there: "# Import".)
 //
 // Import reads a ruleset and starts from one chain. Chains that this chain
 // jumps to unconditionally become filtering policies, in jump order; the
@@ -26,4 +23,5 @@
 // one-family ruleset (iptables-save, ip6tables-save, an ip or ip6 table) is
 // pinned to its family: without an address of that family, it gets the
 // whole family (0.0.0.0/0 or ::/0) as its sources.
+
 package export
