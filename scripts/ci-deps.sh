@@ -15,6 +15,10 @@ needed=(
   "chromium,chromium-browser,google-chrome:chromium"
   # Real Prometheus and promtool (cmd/fireflow/prometheus_test.go).
   "promtool:prometheus"
+  # The kernel as the judge of exports (internal/export/kernel_test.go).
+  "nft:nftables"
+  "iptables-restore:iptables"
+  "ip:iproute2"
 )
 missing=()
 for pair in "${needed[@]}"; do

@@ -20,6 +20,8 @@ commands:
                         ask a server what the firewall does with flows
   import --url URL --firewall ID --format iptables|ip6tables|nftables [--chain NAME] [--apply] -f FILE
                         read iptables-save or nft -j output into an empty firewall (a dry run without --apply)
+  export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook H] [--stateful] [--merge]
+                        print a firewall as a ruleset nft -f or *tables-restore loads
   healthcheck [--addr :8080] [--timeout 3s]
                         exit non-zero unless the local server's /healthz answers 200
   version               print the version
@@ -43,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return evaluate(ctx, rest, getenv, stdout, stderr)
 	case "import":
 		return importCmd(ctx, rest, getenv, stdout, stderr)
+	case "export":
+		return exportCmd(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return token(rest, getenv, stdout, stderr)
 	case "healthcheck":

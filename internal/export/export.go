@@ -46,12 +46,17 @@ type Options struct {
 	// Table overrides the nftables table name; "" derives it from the
 	// firewall's name.
 	Table string
+	// Merge joins consecutive nftables statements of the same shape and
+	// verdict into one with a set or concatenation, so that the kernel
+	// walks fewer rules; first-match order is kept exactly. Comments then
+	// name the first and last rule of each merged statement.
+	Merge bool
 }
 
 // ParseOptions reads the textual options of an export request (the query
-// parameters format, hook and stateful); empty hook and stateful take
+// parameters format, hook, stateful and merge); empty ones but format take
 // their defaults. Problems name the parameter.
-func ParseOptions(format, hook, stateful string) (Options, error) {
+func ParseOptions(format, hook, stateful, merge string) (Options, error) {
 	var ps firewall.Problems
 	o := Options{Format: Format(format), Hook: Forward}
 	switch o.Format {
@@ -73,6 +78,16 @@ func ParseOptions(format, hook, stateful string) (Options, error) {
 			ps.Add("stateful", stateful, "stateful must be true or false")
 		}
 		o.Stateful = b
+	}
+	if merge != "" {
+		b, err := strconv.ParseBool(merge)
+		switch {
+		case err != nil:
+			ps.Add("merge", merge, "merge must be true or false")
+		case b && o.Format != NFTables:
+			ps.Add("merge", merge, "merge is for nftables only")
+		}
+		o.Merge = b
 	}
 	if err := ps.Err("the export options are not valid"); err != nil {
 		return Options{}, err

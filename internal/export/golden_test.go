@@ -90,7 +90,15 @@ func goldenTree() firewall.Tree {
 		rule("r-wide", "wide", 2, firewall.Reject, firewall.AnyProtocol, wideSrc, wideDst, nil, nil),
 	}
 	deny := firewall.PolicyTree{Policy: firewall.Policy{Meta: firewall.Meta{ID: "pol-deny"}, Name: "deny", Priority: 20, DefaultAction: firewall.Deny, Enabled: true}}
-	deny.Rules = []firewall.Rule{rule("r-all", "all tcp", 1, firewall.Allow, firewall.TCP, pfx("0.0.0.0/0"), nil, nil, nil)}
+	deny.Rules = []firewall.Rule{
+		// Three of one shape, then one overlapping the first: merge joins
+		// the three into one concatenation and starts again at the fourth.
+		rule("r-m1", "", 1, firewall.Allow, firewall.TCP, pfx("10.9.0.0/16"), pfx("192.0.2.1/32"), nil, ports("80", "443")),
+		rule("r-m2", "", 2, firewall.Allow, firewall.TCP, pfx("10.8.0.0/16"), pfx("192.0.2.2/32"), nil, ports("22")),
+		rule("r-m3", "", 3, firewall.Allow, firewall.TCP, pfx("10.9.0.0/16"), pfx("192.0.2.2/32"), nil, ports("25")),
+		rule("r-m4", "", 4, firewall.Allow, firewall.TCP, pfx("10.9.1.0/24"), pfx("192.0.2.1/32"), nil, ports("443")),
+		rule("r-all", "all tcp", 5, firewall.Allow, firewall.TCP, pfx("0.0.0.0/0"), nil, nil, nil),
+	}
 	return firewall.Tree{Firewall: fw, Policies: []firewall.PolicyTree{allow, web, off, deny}}
 }
 
@@ -115,6 +123,7 @@ func goldenCases() []goldenCase {
 			}
 		}
 	}
+	cs = append(cs, goldenCase{"nftables-forward-merged", export.Options{Format: export.NFTables, Merge: true, Now: goldenNow}})
 	return cs
 }
 
@@ -218,7 +227,7 @@ func TestToolsAcceptRandom(t *testing.T) {
 			for i := range 20 {
 				tree := fwgen.NewAdversarial(r, false).Tree(6, 60)
 				tree.Firewall.Name = fmt.Sprintf("random %d", i)
-				res, err := export.Render(&tree, export.Options{Format: f, Stateful: i%2 == 0, Now: fwgen.Now})
+				res, err := export.Render(&tree, export.Options{Format: f, Stateful: i%2 == 0, Merge: i%4 < 2, Now: fwgen.Now})
 				if err != nil {
 					t.Fatalf("tree %d: Render: %v", i, err)
 				}

@@ -86,13 +86,15 @@ type roundTripCase struct {
 	hook     Hook
 	stateful bool
 	chain    string
+	merge    bool // nftables only: sets and concatenations join statements
 }
 
 var roundTripCases = []roundTripCase{
-	{"forward", Forward, false, "FORWARD"},
-	{"forward stateful", Forward, true, "FORWARD"},
-	{"input", Input, false, "INPUT"},
-	{"output stateful", Output, true, "OUTPUT"},
+	{"forward", Forward, false, "FORWARD", false},
+	{"forward stateful", Forward, true, "FORWARD", false},
+	{"forward merged", Forward, false, "FORWARD", true},
+	{"input", Input, false, "INPUT", false},
+	{"output stateful", Output, true, "OUTPUT", true},
 }
 
 // renderBoth renders the IPv4 and IPv6 tables of t, the second headed as

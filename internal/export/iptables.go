@@ -25,22 +25,21 @@ const (
 // whole filter table of that family, atomically.
 func (p *plan) iptables(f family) (*Result, error) {
 	res := &Result{ContentType: "text/plain; charset=utf-8", RulesIn: p.rulesIn}
-	w := &iptWriter{f: f, res: res}
-	w.body.Grow(160 * (p.rulesIn + 8))
+	w := &iptWriter{f: f, res: res, out: make([]byte, 0, 144*(p.rulesIn+8))}
 	var jumps []*planPolicy
 	for i := range p.policies {
 		pp := &p.policies[i]
 		if !pp.p.Enabled {
-			fmt.Fprintf(&w.body, "# %s, priority %d: disabled, left out with its %d rule(s)\n",
+			w.out = fmt.Appendf(w.out, "# %s, priority %d: disabled, left out with its %d rule(s)\n",
 				lineText(policyLabel(pp.p)), pp.p.Priority, len(pp.rules))
-			for _, pr := range pp.rules {
-				res.LeftOut = append(res.LeftOut, LeftOut{PolicyID: pp.p.ID, RuleID: pr.r.ID, Reason: pr.skip})
+			for j := range pp.rules {
+				w.rule(pp, &pp.rules[j])
 			}
 			continue
 		}
 		jumps = append(jumps, pp)
 		w.chains = append(w.chains, pp.chain)
-		fmt.Fprintf(&w.body, "# %s, priority %d, default %s\n", lineText(policyLabel(pp.p)), pp.p.Priority, pp.p.DefaultAction)
+		w.out = fmt.Appendf(w.out, "# %s, priority %d, default %s\n", lineText(policyLabel(pp.p)), pp.p.Priority, pp.p.DefaultAction)
 		for j := range pp.rules {
 			w.rule(pp, &pp.rules[j])
 		}
@@ -51,19 +50,18 @@ func (p *plan) iptables(f family) (*Result, error) {
 		case firewall.Deny:
 			target = "DROP"
 		}
-		fmt.Fprintf(&w.body, "-A %s -j %s\n", pp.chain, target)
+		w.out = fmt.Appendf(w.out, "-A %s -j %s\n", pp.chain, target)
 	}
 	base := strings.ToUpper(string(p.opt.Hook))
 	if p.opt.Stateful {
-		fmt.Fprintf(&w.body, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", base)
+		w.out = fmt.Appendf(w.out, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", base)
 	}
 	for _, pp := range jumps {
-		fmt.Fprintf(&w.body, "-A %s -m comment --comment \"%s\" -j %s\n", base, commentText(policyLabel(pp.p), iptCommentMax), pp.chain)
+		w.out = fmt.Appendf(w.out, "-A %s -m comment --comment \"%s\" -j %s\n", base, commentText(policyLabel(pp.p), iptCommentMax), pp.chain)
 	}
-	w.body.WriteString("COMMIT\n")
+	w.out = append(w.out, "COMMIT\n"...)
 
 	var out strings.Builder
-	out.Grow(w.body.Len() + 1024)
 	p.header(&out, res)
 	fmt.Fprintf(&out, "# Restoring this file replaces the %s filter table.\n", map[family]string{fam4: "IPv4", fam6: "IPv6"}[f])
 	out.WriteString("*filter\n")
@@ -77,15 +75,14 @@ func (p *plan) iptables(f family) (*Result, error) {
 	for _, c := range w.chains {
 		fmt.Fprintf(&out, ":%s - [0:0]\n", c)
 	}
-	out.WriteString(w.body.String())
-	res.Text = []byte(out.String())
+	res.Text = concat(out.String(), w.out)
 	return res, nil
 }
 
 type iptWriter struct {
 	f      family
 	res    *Result
-	body   strings.Builder
+	out    []byte
 	chains []string // user chains to declare, in order
 	subs   int      // chained rules so far, for unique chain names
 }
@@ -98,13 +95,13 @@ func (w *iptWriter) rule(pp *planPolicy, pr *planRule) {
 			w.f, pr.r.Protocol, familiesOf(pr.r.Sources), familiesOf(pr.r.Destinations))
 	}
 	if skip != "" {
-		fmt.Fprintf(&w.body, "# %s: %s, left out\n", lineText(ruleLabel(pr.r)), skip)
+		w.out = fmt.Appendf(w.out, "# %s: %s, left out\n", lineText(ruleLabel(pr.r)), skip)
 		w.res.LeftOut = append(w.res.LeftOut, LeftOut{PolicyID: pp.p.ID, RuleID: pr.r.ID, Reason: skip})
 		return
 	}
 	w.res.RulesRendered++
 	if pr.r.ExpiresAt != nil {
-		fmt.Fprintf(&w.body, "# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+		w.out = fmt.Appendf(w.out, "# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	}
 	r := pr.r
 	proto := ""
@@ -167,26 +164,36 @@ func (w *iptWriter) verdicts(r *firewall.Rule) []verdict {
 	return []verdict{{"", unreach}}
 }
 
-// inline writes the cross product of dims, each line with every verdict.
+// inline writes the cross product of dims (up to four lists), each line
+// with every verdict.
 func (w *iptWriter) inline(chain, proto string, dims [][]string, prefix, comment string, verdicts []verdict) {
-	var rec func(i int, matches string)
-	rec = func(i int, matches string) {
-		if i == len(dims) {
-			for _, v := range verdicts {
-				p := proto
-				if v.proto != "" {
-					p = v.proto
-				}
-				w.body.WriteString("-A " + chain + p + matches + comment + v.target + "\n")
-				w.res.Statements++
+	var idx [4]int
+	for {
+		for _, v := range verdicts {
+			p := proto
+			if v.proto != "" {
+				p = v.proto
 			}
+			b := append(w.out, "-A "...)
+			b = append(append(append(b, chain...), p...), prefix...)
+			for d := range dims {
+				b = append(b, dims[d][idx[d]]...)
+			}
+			b = append(append(append(b, comment...), v.target...), '\n')
+			w.out = b
+			w.res.Statements++
+		}
+		d := len(dims) - 1
+		for ; d >= 0; d-- {
+			if idx[d]++; idx[d] < len(dims[d]) {
+				break
+			}
+			idx[d] = 0
+		}
+		if d < 0 {
 			return
 		}
-		for _, alt := range dims[i] {
-			rec(i+1, matches+alt)
-		}
 	}
-	rec(0, prefix)
 }
 
 // chained writes a rule whose lists would multiply into too many lines as
@@ -220,7 +227,7 @@ func (w *iptWriter) chained(chain, proto string, dims [][]string, comment string
 			if lvl == 0 {
 				alt += singles
 			}
-			w.body.WriteString("-A " + from + proto + alt + comment + " -j " + next + "\n")
+			w.out = append(w.out, "-A "+from+proto+alt+comment+" -j "+next+"\n"...)
 		}
 		from = next
 	}

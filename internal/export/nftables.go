@@ -3,6 +3,7 @@ package export
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,58 +24,60 @@ func (p *plan) nftables() (*Result, error) {
 		return nil, &Error{Format: NFTables, Problems: []Problem{{Field: "table", Reason: fmt.Sprintf("%q is not a table name: use letters, digits, '_' and '-', starting with a letter", table)}}}
 	}
 	res := &Result{ContentType: "text/plain; charset=utf-8", RulesIn: p.rulesIn}
-	var body strings.Builder
-	body.Grow(128 * (p.rulesIn + 8))
-	w := &nftWriter{b: &body, res: res}
+	w := &nftWriter{res: res, out: make([]byte, 0, 112*(p.rulesIn+8)), merge: p.opt.Merge}
 	var jumps []*planPolicy
 	for i := range p.policies {
 		pp := &p.policies[i]
 		if !pp.p.Enabled {
-			fmt.Fprintf(&body, "\t# %s, priority %d: disabled, left out with its %d rule(s)\n",
+			w.out = fmt.Appendf(w.out, "\t# %s, priority %d: disabled, left out with its %d rule(s)\n",
 				lineText(policyLabel(pp.p)), pp.p.Priority, len(pp.rules))
-			for _, pr := range pp.rules {
-				res.LeftOut = append(res.LeftOut, LeftOut{PolicyID: pp.p.ID, RuleID: pr.r.ID, Reason: pr.skip})
+			for j := range pp.rules {
+				w.rule(pp.p, &pp.rules[j])
 			}
 			continue
 		}
 		jumps = append(jumps, pp)
-		fmt.Fprintf(&body, "\t# %s, priority %d, default %s\n", lineText(policyLabel(pp.p)), pp.p.Priority, pp.p.DefaultAction)
-		fmt.Fprintf(&body, "\tchain %s {\n", pp.chain)
+		w.out = fmt.Appendf(w.out, "\t# %s, priority %d, default %s\n\tchain %s {\n", lineText(policyLabel(pp.p)), pp.p.Priority, pp.p.DefaultAction, pp.chain)
 		for j := range pp.rules {
 			w.rule(pp.p, &pp.rules[j])
 		}
+		w.flush()
 		switch pp.p.DefaultAction {
 		case firewall.Allow:
-			body.WriteString("\t\taccept\n")
+			w.out = append(w.out, "\t\taccept\n"...)
 		case firewall.Deny:
-			body.WriteString("\t\tdrop\n")
+			w.out = append(w.out, "\t\tdrop\n"...)
 		default:
-			body.WriteString("\t\treturn\n")
+			w.out = append(w.out, "\t\treturn\n"...)
 		}
-		body.WriteString("\t}\n")
+		w.out = append(w.out, "\t}\n"...)
 	}
 	policy := "drop"
 	if p.fw.DefaultAction == firewall.Allow {
 		policy = "accept"
 	}
-	fmt.Fprintf(&body, "\tchain %s {\n\t\ttype filter hook %s priority 0; policy %s;\n", p.opt.Hook, p.opt.Hook, policy)
+	w.out = fmt.Appendf(w.out, "\tchain %s {\n\t\ttype filter hook %s priority 0; policy %s;\n", p.opt.Hook, p.opt.Hook, policy)
 	if p.opt.Stateful {
-		body.WriteString("\t\tct state established,related accept\n")
+		w.out = append(w.out, "\t\tct state established,related accept\n"...)
 	}
 	for _, pp := range jumps {
-		fmt.Fprintf(&body, "\t\tjump %s comment \"%s\"\n", pp.chain, commentText(policyLabel(pp.p), nftCommentMax))
+		w.out = fmt.Appendf(w.out, "\t\tjump %s comment \"%s\"\n", pp.chain, commentText(policyLabel(pp.p), nftCommentMax))
 	}
-	body.WriteString("\t}\n}\n")
+	w.out = append(w.out, "\t}\n}\n"...)
 
-	var out strings.Builder
-	out.Grow(body.Len() + 1024)
-	out.WriteString("#!/usr/sbin/nft -f\n")
-	p.header(&out, res)
-	fmt.Fprintf(&out, "# Loading this file replaces table inet %s and touches nothing else.\n", table)
-	fmt.Fprintf(&out, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table)
-	out.WriteString(body.String())
-	res.Text = []byte(out.String())
+	var head strings.Builder
+	head.WriteString("#!/usr/sbin/nft -f\n")
+	p.header(&head, res)
+	fmt.Fprintf(&head, "# Loading this file replaces table inet %s and touches nothing else.\n", table)
+	fmt.Fprintf(&head, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table)
+	res.Text = concat(head.String(), w.out)
 	return res, nil
+}
+
+// concat returns head followed by body in one new slice.
+func concat(head string, body []byte) []byte {
+	out := make([]byte, 0, len(head)+len(body))
+	return append(append(out, head...), body...)
 }
 
 // header writes the comment lines every format starts with.
@@ -85,33 +88,38 @@ func (p *plan) header(b *strings.Builder, res *Result) {
 }
 
 type nftWriter struct {
-	b   *strings.Builder
-	res *Result
-	buf []byte
+	res     *Result
+	out     []byte
+	merge   bool
+	pending group // statements waiting to be merged (merge only)
 }
 
 // rule writes the statements of one rule, or a comment saying why it is
 // left out.
 func (w *nftWriter) rule(pol *firewall.Policy, pr *planRule) {
 	if pr.skip != "" {
-		fmt.Fprintf(w.b, "\t\t# %s: %s, left out\n", lineText(ruleLabel(pr.r)), pr.skip)
+		w.out = fmt.Appendf(w.out, "\t\t# %s: %s, left out\n", lineText(ruleLabel(pr.r)), pr.skip)
 		w.res.LeftOut = append(w.res.LeftOut, LeftOut{PolicyID: pol.ID, RuleID: pr.r.ID, Reason: pr.skip})
 		return
 	}
 	w.res.RulesRendered++
 	if pr.r.ExpiresAt != nil {
-		fmt.Fprintf(w.b, "\t\t# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+		w.out = fmt.Appendf(w.out, "\t\t# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
 	}
 	comment := commentText(ruleLabel(pr.r), nftCommentMax)
+	lines := w.lines
+	if w.merge {
+		lines = w.mergeLines
+	}
 	if pr.v4 != nil && pr.v6 != nil && pr.v4.anyAddr() {
-		w.lines(pr, nil, 0, comment) // one statement for both families
+		lines(pr, nil, 0, comment) // one statement for both families
 		return
 	}
 	if pr.v4 != nil {
-		w.lines(pr, pr.v4, fam4, comment)
+		lines(pr, pr.v4, fam4, comment)
 	}
 	if pr.v6 != nil {
-		w.lines(pr, pr.v6, fam6, comment)
+		lines(pr, pr.v6, fam6, comment)
 	}
 }
 
@@ -120,7 +128,8 @@ func (w *nftWriter) rule(pol *firewall.Policy, pr *planRule) {
 // a TCP reset to tcp flows and an ICMP unreachable to the others.
 func (w *nftWriter) lines(pr *planRule, pt *part, f family, comment string) {
 	r := pr.r
-	b := w.buf[:0]
+	b := w.out
+	start := len(b)
 	b = append(b, "\t\t"...)
 	if pt != nil {
 		ip := "ip"
@@ -168,13 +177,12 @@ func (w *nftWriter) lines(pr *planRule, pt *part, f family, comment string) {
 		prefix := len(b)
 		b = append(b, "meta l4proto tcp "...)
 		b = tail(b, "reject with tcp reset")
-		b = append(b, b[:prefix]...)
+		b = append(b, b[start:prefix]...)
 		b = tail(b, "reject with icmpx type admin-prohibited")
 	default:
 		b = tail(b, "reject with icmpx type admin-prohibited")
 	}
-	w.b.Write(b)
-	w.buf = b
+	w.out = b
 }
 
 func appendNftAddrs(b []byte, ip, field string, ps []netip.Prefix) []byte {
@@ -184,7 +192,7 @@ func appendNftAddrs(b []byte, ip, field string, ps []netip.Prefix) []byte {
 	b = append(b, ip...)
 	b = append(b, field...)
 	if len(ps) == 1 {
-		b = append(b, fmtPrefix(ps[0])...)
+		b = appendPrefix(b, ps[0])
 		return append(b, ' ')
 	}
 	b = append(b, "{ "...)
@@ -192,7 +200,7 @@ func appendNftAddrs(b []byte, ip, field string, ps []netip.Prefix) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(b, fmtPrefix(p)...)
+		b = appendPrefix(b, p)
 	}
 	return append(b, " } "...)
 }
@@ -204,7 +212,7 @@ func appendNftPorts(b []byte, proto, field string, prs []firewall.PortRange) []b
 	b = append(b, proto...)
 	b = append(b, field...)
 	if len(prs) == 1 {
-		b = append(b, prs[0].String()...)
+		b = appendPortRange(b, prs[0], '-')
 		return append(b, ' ')
 	}
 	b = append(b, "{ "...)
@@ -212,7 +220,16 @@ func appendNftPorts(b []byte, proto, field string, prs []firewall.PortRange) []b
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = append(b, pr.String()...)
+		b = appendPortRange(b, pr, '-')
 	}
 	return append(b, " } "...)
+}
+
+// appendPortRange appends "443", or "1024<sep>65535" for a range.
+func appendPortRange(b []byte, pr firewall.PortRange, sep byte) []byte {
+	b = strconv.AppendUint(b, uint64(pr.Low), 10)
+	if pr.High == pr.Low {
+		return b
+	}
+	return strconv.AppendUint(append(b, sep), uint64(pr.High), 10)
 }

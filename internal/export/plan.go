@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -78,7 +79,7 @@ func newPlan(t *firewall.Tree, opt Options) (*plan, error) {
 	})
 	for n, i := range order {
 		pt := &t.Policies[i]
-		pp := planPolicy{p: &pt.Policy, chain: chainName(n+1, pt.Policy.Name)}
+		pp := planPolicy{p: &pt.Policy, chain: chainName(n+1, pt.Policy.Name), rules: make([]planRule, 0, len(pt.Rules))}
 		p.rulesIn += len(pt.Rules)
 		if a := pt.Policy.DefaultAction; pt.Policy.Enabled && a != firewall.Allow && a != firewall.Deny && a != firewall.Next {
 			probs = append(probs, Problem{PolicyID: pt.Policy.ID, Field: "default_action", Reason: fmt.Sprintf("the policy default %q is not allow, deny or next", a)})
@@ -135,9 +136,11 @@ func checkRule(r *firewall.Rule) []Problem {
 	default:
 		add("action", "action %q is not allow, deny or reject", r.Action)
 	}
+	knownProtocol := true
 	switch r.Protocol {
 	case firewall.AnyProtocol, firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6:
 	default:
+		knownProtocol = false
 		add("protocol", "protocol %q is not any, tcp, udp, icmp or icmpv6", r.Protocol)
 	}
 	checkPrefixes := func(field string, ps []netip.Prefix) {
@@ -153,7 +156,7 @@ func checkRule(r *firewall.Rule) []Problem {
 	checkPrefixes("sources", r.Sources)
 	checkPrefixes("destinations", r.Destinations)
 	checkPorts := func(field string, prs []firewall.PortRange) {
-		if len(prs) > 0 && !r.Protocol.HasPorts() {
+		if len(prs) > 0 && knownProtocol && !r.Protocol.HasPorts() {
 			add(field, "ports need protocol tcp or udp, not %q", r.Protocol)
 		}
 		for i, pr := range prs {
@@ -207,6 +210,12 @@ func familiesOf(ps []netip.Prefix) string {
 // so that the union is unchanged and the lists hold no overlaps (nft
 // refuses some overlapping interval sets).
 func byFamily(ps []netip.Prefix) (v4, v6 []netip.Prefix) {
+	if len(ps) == 1 { // the common case, without allocating
+		if ps[0].Addr().Is4() {
+			return ps[:1:1], nil
+		}
+		return nil, ps[:1:1]
+	}
 	for _, p := range ps {
 		if p.Addr().Is4() {
 			v4 = append(v4, p)
@@ -240,8 +249,8 @@ func minimal(ps []netip.Prefix) []netip.Prefix {
 
 // mergePorts returns the union of prs as sorted, disjoint, non-adjacent ranges.
 func mergePorts(prs []firewall.PortRange) []firewall.PortRange {
-	if len(prs) == 0 {
-		return nil
+	if len(prs) < 2 {
+		return prs
 	}
 	prs = slices.Clone(prs)
 	slices.SortFunc(prs, func(a, b firewall.PortRange) int { return cmp.Compare(a.Low, b.Low) })
@@ -259,18 +268,20 @@ func mergePorts(prs []firewall.PortRange) []firewall.PortRange {
 
 // fmtPrefix writes p so that nft and iptables both read it: an
 // IPv4-mapped IPv6 prefix is spelled in hex, never dotted.
-func fmtPrefix(p netip.Prefix) string {
+func fmtPrefix(p netip.Prefix) string { return string(appendPrefix(nil, p)) }
+
+// appendPrefix appends p as fmtPrefix writes it, a host without its length.
+func appendPrefix(b []byte, p netip.Prefix) []byte {
 	a := p.Addr()
-	var s string
 	if a.Is4In6() {
-		s = a.StringExpanded()
+		b = append(b, a.StringExpanded()...)
 	} else {
-		s = a.String()
+		b = a.AppendTo(b)
 	}
 	if p.Bits() == a.BitLen() {
-		return s
+		return b
 	}
-	return s + "/" + fmt.Sprint(p.Bits())
+	return strconv.AppendInt(append(b, '/'), int64(p.Bits()), 10)
 }
 
 // chainName returns the chain of the n-th policy in priority order:

@@ -69,3 +69,18 @@ const (
 	OutcomePolicyDefault Outcome = "policy_default"   // no rule matched; the policy's allow/deny default decided
 	OutcomeFellThrough   Outcome = "fell_through"     // no rule matched; default next moved on
 )
+
+// ProtocolFamilyProblem says why protocol p cannot travel between
+// addresses of a's family, or returns "": icmp is IPv4's and icmpv6 IPv6's,
+// so no real packet is an icmp flow between IPv6 addresses or an icmpv6
+// flow between IPv4 ones. Evaluation refuses such flows, so that the
+// engine, analysis and an exported ruleset speak of the same flows.
+func ProtocolFamilyProblem(p Protocol, a netip.Addr) string {
+	switch {
+	case p == ICMP && a.Is6():
+		return "protocol icmp is IPv4's; for IPv6 addresses use icmpv6"
+	case p == ICMPv6 && a.Is4():
+		return "protocol icmpv6 is IPv6's; for IPv4 addresses use icmp"
+	}
+	return ""
+}

@@ -110,6 +110,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	a.registerAudit()
 	a.registerEvaluate()
 	a.registerImport()
+	a.registerExport()
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)

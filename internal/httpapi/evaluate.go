@@ -227,6 +227,11 @@ func (f Flow) engineFlow(loc flowLoc, ps *firewall.Problems) firewall.Flow {
 	if out.Source.IsValid() && out.Destination.IsValid() && out.Source.Is4() != out.Destination.Is4() {
 		ps.Add(loc.field("destination_ip"), f.DestinationIP, "the source and destination must be of the same address family")
 	}
+	if out.Source.IsValid() {
+		if msg := firewall.ProtocolFamilyProblem(out.Protocol, out.Source); msg != "" {
+			ps.Add(loc.field("protocol"), f.Protocol, "%s", msg)
+		}
+	}
 	hasPorts := out.Protocol.HasPorts()
 	out.SourcePort = flowPort(loc, "source_port", f.SourcePort, hasPorts, f.Protocol, ps)
 	out.DestinationPort = flowPort(loc, "destination_port", f.DestinationPort, hasPorts, f.Protocol, ps)

@@ -109,6 +109,9 @@ func TestEvaluateRefusesBadFlows(t *testing.T) {
 		{"mixed families", map[string]any{"flow": flowBody("udp", "10.0.0.1", "::1", 1, 2)}, 400, "body.flow.destination_ip", "same address family"},
 		{"unknown field", map[string]any{"flow": flowBody("udp", "10.0.0.1", "10.0.0.2", 1, 2), "x": 1}, 400, "body.x", "unknown field"},
 		{"port out of range", map[string]any{"flows": []any{map[string]any{"protocol": "tcp", "source_ip": "10.0.0.1", "destination_ip": "10.0.0.2", "source_port": 70000, "destination_port": 1}}}, 400, "body.flows[0].source_port", ""},
+		{"icmp with IPv6", map[string]any{"flows": []any{flowBody("icmp", "2001:db8::1", "2001:db8::2", 0, 0)}}, 400, "body.flows[0].protocol", "use icmpv6"},
+		{"icmp with IPv4-mapped IPv6", map[string]any{"flow": flowBody("icmp", "::ffff:10.0.0.1", "::ffff:10.0.0.2", 0, 0)}, 400, "body.flow.protocol", "use icmpv6"},
+		{"icmpv6 with IPv4", map[string]any{"flow": flowBody("icmpv6", "10.0.0.1", "10.0.0.2", 0, 0)}, 400, "body.flow.protocol", "use icmp"},
 		{"protocol any", map[string]any{"flow": flowBody("any", "10.0.0.1", "10.0.0.2", 0, 0)}, 400, "body.flow.protocol", ""},
 		{"over 10,000 flows", map[string]any{"flows": many}, 400, "body.flows", "10000"},
 	}

@@ -74,7 +74,7 @@ type ImportOutput struct {
 
 func (a *api) registerImport() {
 	op := a.operation(huma.Operation{
-		OperationID: "import-ruleset", Method: http.MethodPost, Path: firewallsPath + "/{firewall_id}/import", Tags: []string{"Export and import"},
+		OperationID: "import-ruleset", Method: http.MethodPost, Path: firewallsPath + "/{firewall_id}/import", Tags: []string{"Import"},
 		Summary: "Import an iptables or nftables ruleset",
 		Description: "Reads iptables-save / ip6tables-save output (text/plain) or nft -j list ruleset JSON (application/json) into the firewall, which must have no policies yet. " +
 			"Chains the start chain jumps to become filtering policies in jump order, their statements rules in order; the start chain's policy becomes the firewall default; " +

@@ -10,6 +10,7 @@
 package kerneltest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"testing"
@@ -42,6 +43,6 @@ func Require(t testing.TB, tools ...string) {
 // the host. It returns the combined output.
 func Check(stdin []byte, tool string, args ...string) ([]byte, error) {
 	cmd := exec.Command("unshare", append([]string{"--net", "--", tool}, args...)...)
-	cmd.Stdin = bytesReader(stdin)
+	cmd.Stdin = bytes.NewReader(stdin)
 	return cmd.CombinedOutput()
 }

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fireflow/fireflow/internal/export"
+	"github.com/fireflow/fireflow/internal/httpapi"
+)
+
+// exportCmd prints a firewall as a ruleset: from a server (--url,
+// --firewall) or offline from a tree document (--file).
+func exportCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "http://localhost:8080", "FireFlow's base URL")
+	firewallID := fs.String("firewall", "", "the firewall's id (with --url)")
+	file := fs.String("file", "", "render a tree document (JSON) offline instead of asking a server")
+	format := fs.String("format", "nftables", "nftables, iptables or ip6tables")
+	hook := fs.String("hook", "forward", "the base chain's hook: forward, input or output")
+	stateful := fs.Bool("stateful", false, "accept established and related traffic before any rule")
+	merge := fs.Bool("merge", false, "nftables: join consecutive rules of the same shape into sets and concatenations")
+	token := fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the viewer role (FIREFLOW_TOKEN)")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*file == "") == (*firewallID == "") || fs.NArg() > 0 {
+		return errors.New("usage: fireflow export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook forward|input|output] [--stateful] [--merge]")
+	}
+	opt, err := export.ParseOptions(*format, *hook, strconv.FormatBool(*stateful), strconv.FormatBool(*merge))
+	if err != nil {
+		return err
+	}
+	if *file != "" {
+		return exportFile(*file, opt, stdout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	q := url.Values{"format": {*format}, "hook": {*hook}, "stateful": {strconv.FormatBool(*stateful)}, "merge": {strconv.FormatBool(*merge)}}
+	endpoint := strings.TrimRight(*base, "/") + "/api/v1/firewalls/" + url.PathEscape(*firewallID) + "/export?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if *token != "" {
+		req.Header.Set("Authorization", "Bearer "+*token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
+	if err != nil {
+		return fmt.Errorf("export: read answer: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("export: %s: %s", res.Status, strings.TrimSpace(string(body)))
+	}
+	_, err = stdout.Write(body)
+	return err
+}
+
+func exportFile(path string, opt export.Options, stdout io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer f.Close()
+	tree, err := httpapi.DecodeTreeDocument(f)
+	if err != nil {
+		return fmt.Errorf("export: read %s: %w", path, err)
+	}
+	res, err := export.Render(&tree, opt)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(res.Text)
+	return err
+}

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fireflow/fireflow/internal/auth"
+	"github.com/fireflow/fireflow/internal/export"
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// ExportParams are the query parameters of an export.
+type ExportParams struct {
+	Format   string `query:"format" required:"true" maxLength:"16" doc:"The ruleset syntax: nftables (one table inet for nft -f), iptables or ip6tables (iptables-restore input for the filter table)." example:"nftables"`
+	Hook     string `query:"hook" maxLength:"16" doc:"The hook of the base chain: forward (default), input or output." example:"forward"`
+	Stateful string `query:"stateful" maxLength:"8" doc:"true accepts established and related traffic before any rule, so that return traffic passes; every new flow is decided as before. Default false." example:"false"`
+	Merge    string `query:"merge" maxLength:"8" doc:"nftables only: true joins consecutive rules of the same shape and action into one statement with a set or concatenation, keeping first-match order exactly, so that the kernel walks fewer rules. Default false." example:"false"`
+}
+
+func (a *api) registerExport() {
+	path := firewallsPath + "/{firewall_id}/export"
+	op := a.operation(huma.Operation{
+		OperationID: "export-firewall", Method: http.MethodGet, Path: path, Tags: []string{"Export"},
+		Summary: "Export as nftables or iptables",
+		Description: "Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, " +
+			"replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to " +
+			"in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). " +
+			"The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.",
+	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity)
+	op.Responses["422"].Description = "The firewall cannot be rendered faithfully in this format; `errors` lists each rule and why."
+	huma.Register(a.humaAPI, op, func(ctx context.Context, in *struct {
+		FirewallParams
+		ExportParams
+	}) (*struct {
+		ContentType string `header:"Content-Type"`
+		ETag        string `header:"ETag"`
+		Body        []byte
+	}, error) {
+		opt, err := export.ParseOptions(in.Format, in.Hook, in.Stateful, in.Merge)
+		if err != nil {
+			return nil, queryProblem(ctx, err)
+		}
+		res, rev, err := a.svc.Export(ctx, in.FirewallID, opt)
+		var xe *export.Error
+		if errors.As(err, &xe) {
+			return nil, exportProblem(ctx, xe)
+		}
+		if err != nil {
+			return nil, a.toProblem(ctx, err)
+		}
+		return &struct {
+			ContentType string `header:"Content-Type"`
+			ETag        string `header:"ETag"`
+			Body        []byte
+		}{ContentType: res.ContentType, ETag: exportETag(rev, res.Text), Body: res.Text}, nil
+	})
+	doc := a.humaAPI.OpenAPI().Paths[path].Get
+	doc.Responses["200"].Content = map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}}
+}
+
+// queryProblem answers bad export options with 400, naming the parameter.
+func queryProblem(ctx context.Context, err error) error {
+	var de *firewall.Error
+	if !errors.As(err, &de) {
+		return newProblem(ctx, http.StatusBadRequest, err.Error())
+	}
+	details := make([]ProblemDetail, len(de.Problems))
+	for i, p := range de.Problems {
+		details[i] = ProblemDetail{Location: "query." + p.Location, Message: p.Message, Value: p.Value}
+	}
+	return newProblem(ctx, http.StatusBadRequest, de.Message, details...)
+}
+
+// exportProblem answers a tree that cannot be rendered with 422, one
+// detail per rule and field.
+func exportProblem(ctx context.Context, xe *export.Error) error {
+	details := make([]ProblemDetail, len(xe.Problems))
+	for i, p := range xe.Problems {
+		var loc []string
+		if p.PolicyID != "" {
+			loc = append(loc, "policies["+p.PolicyID+"]")
+		}
+		if p.RuleID != "" {
+			loc = append(loc, "rules["+p.RuleID+"]")
+		}
+		if p.Field != "" {
+			loc = append(loc, p.Field)
+		}
+		details[i] = ProblemDetail{Location: "tree." + strings.Join(loc, "."), Message: p.Reason}
+	}
+	pr := newProblem(ctx, http.StatusUnprocessableEntity,
+		fmt.Sprintf("the firewall cannot be exported faithfully as %s: %d problem(s)", xe.Format, len(xe.Problems)), details...)
+	pr.Type = "urn:fireflow:problem:not-exportable"
+	return pr
+}
+
+// exportETag names the revision and the rendered rules: the text but for
+// its header line saying when expiry was judged, which changes on every
+// request while the rules do not.
+func exportETag(rev int64, text []byte) string {
+	h := fnv.New64a()
+	lines := strings.SplitN(string(text), "\n", 4)
+	for i, l := range lines {
+		if i == len(lines)-1 || !strings.Contains(l, "expiry judged at") {
+			h.Write([]byte(l))
+			h.Write([]byte{'\n'})
+		}
+	}
+	return fmt.Sprintf(`"r%d-%016x"`, rev, h.Sum64())
+}
