@@ -460,7 +460,12 @@ func (p *impIptParser) portOption(r *impIptRule, opt, v string, neg bool) error 
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", opt, v, err)
 		}
-		ranges = append(ranges, pr)
+		if pr.High >= 1 { // port 0 is no flow's port
+			ranges = append(ranges, firewall.PortRange{Low: max(pr.Low, 1), High: pr.High})
+		}
+	}
+	if ranges == nil {
+		ranges = []firewall.PortRange{}
 	}
 	ranges = impNormalizePorts(ranges)
 	if neg {
@@ -508,7 +513,7 @@ func impIptPortRange(s string) (firewall.PortRange, error) {
 	if low > high { // iptables swaps an inverted range
 		low, high = high, low
 	}
-	return firewall.PortRange{Low: max(low, 1), High: high}, nil
+	return firewall.PortRange{Low: low, High: high}, nil
 }
 
 func impIptPort(s string) (uint16, error) {

@@ -143,6 +143,8 @@ func TestImportStatements(t *testing.T) {
 		{"unknown target", []string{"-A FORWARD -j MARK --set-mark 1"}, "skip: target MARK"},
 		{"logging decides nothing", []string{"-A FORWARD -p tcp -j LOG --log-prefix \"x y\"", "-A FORWARD -j DROP"}, "deny any src=0.0.0.0/0"},
 		{"dotted mask", []string{"-A FORWARD -s 10.0.0.0/255.255.0.0 -j DROP"}, "deny any src=10.0.0.0/16"},
+		{"port 0 is no flow's port", []string{"-A FORWARD -p tcp --dport 0 -j DROP", "-A FORWARD -p udp --sport 0:10 -j DROP", "-A FORWARD -p tcp ! --dport 0 -j ACCEPT"},
+			"deny udp src=0.0.0.0/0 sport=1-10|allow tcp src=0.0.0.0/0 dport=1-65535"},
 		{"counters prefix", []string{"[5:300] -A FORWARD -p icmp -j ACCEPT"}, "allow icmp"},
 	}
 	for _, c := range cases {
