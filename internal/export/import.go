@@ -33,6 +33,10 @@ const (
 	ImportMaxPolicies = firewall.MaxPriority + 1
 )
 
+// impMaxSteps bounds the statements visited while following jumps, so that
+// chains that jump to each other many times cannot cost exponential time.
+const impMaxSteps = 1000000
+
 // ImportOptions says how to read a ruleset.
 type ImportOptions struct {
 	// Chain is the chain to start from: "FORWARD" for iptables; for
@@ -198,6 +202,7 @@ type impBuilder struct {
 	seen             map[string]bool
 	visited          map[*impChain]bool
 	items            int
+	steps            int // statements visited, jumps followed
 	err              error
 }
 
@@ -371,6 +376,9 @@ func (b *impBuilder) flatten(g *impGraph, name string, cond impMatch, stack []st
 // (an unconditional RETURN).
 func (b *impBuilder) stmt(g *impGraph, c *impChain, i int, cond impMatch, stack []string, out *[]impItem) (decided, stop bool, err error) {
 	st := c.stmts[i]
+	if b.steps++; b.steps > impMaxSteps {
+		return false, false, &ImportSyntaxError{Reason: fmt.Sprintf("the chains expand into more than %d statements when jumps are followed", impMaxSteps)}
+	}
 	switch st.kind {
 	case impSkip:
 		b.note(&b.skipped, st.ref, st.reason)

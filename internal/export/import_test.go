@@ -200,6 +200,9 @@ func TestImportSyntaxErrors(t *testing.T) {
 		{"bad policy", ImportIPTables, "*filter\n:FORWARD REJECT [0:0]\nCOMMIT\n", 2, "only ACCEPT and DROP"},
 		{"unknown line", ImportIPTables, "*filter\n-P FORWARD DROP\nCOMMIT\n", 2, "unexpected statement"},
 		{"loop", ImportIPTables, "*filter\n:FORWARD DROP [0:0]\n:a - [0:0]\n:b - [0:0]\n-A FORWARD -j a\n-A a -j b\n-A b -j a\nCOMMIT\n", 0, "jumps back"},
+		{"jumps that multiply", ImportIPTables, "*filter\n:FORWARD DROP [0:0]\n:a - [0:0]\n:b - [0:0]\n:c - [0:0]\n:d - [0:0]\n" +
+			strings.Repeat("-A FORWARD -p tcp -j a\n", 200) + strings.Repeat("-A a -p tcp -j b\n", 200) +
+			strings.Repeat("-A b -p tcp -j c\n", 200) + strings.Repeat("-A c -p tcp -j d\n", 200) + "COMMIT\n", 0, "expand into more than"},
 		{"not json", ImportNFTables, "*filter", 0, "not the JSON"},
 		{"no nftables array", ImportNFTables, `{"x": []}`, 0, "no \"nftables\" array"},
 		{"rule of unknown chain", ImportNFTables, `{"nftables": [{"table": {"family": "inet", "name": "t"}}, {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": []}}]}`, 0, "does not list"},
