@@ -95,6 +95,9 @@ func TestImportRoundTripNFTablesKernel(t *testing.T) {
 func TestImportRoundTripIPTablesKernel(t *testing.T) {
 	ns := importNS(t)
 	for _, c := range roundTripCases {
+		if c.merge && c.hook == Forward {
+			continue // merge changes only nftables: the same as "forward" here
+		}
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(62, uint64(len(c.name))))
 			trees, flows := 0, 0
