@@ -21,6 +21,7 @@ const (
 	CodePreconditionFailed  Code = "precondition_failed"  // If-Match named a stale etag
 	CodeIdempotencyMismatch Code = "idempotency_mismatch" // an idempotency key was reused with another request
 	CodeUnavailable         Code = "unavailable"          // the store cannot be reached right now
+	CodeUnprocessable       Code = "unprocessable"        // valid input the operation cannot carry out faithfully
 )
 
 // Problem is one thing wrong with one field of an input.

@@ -113,8 +113,6 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	for _, r := range a.routes() {
 		a.register(r)
 	}
-	a.registerImport()
-	a.registerExport()
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)

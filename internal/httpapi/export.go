@@ -10,9 +10,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/auth"
-	"github.com/fireflow/fireflow/internal/export"
 	"github.com/fireflow/fireflow/internal/firewall"
+	"github.com/fireflow/fireflow/internal/service"
 )
 
 // ExportParams are the query parameters of an export.
@@ -23,45 +22,39 @@ type ExportParams struct {
 	Merge    string `query:"merge" maxLength:"8" doc:"nftables only: true joins consecutive rules of the same shape and action into one statement with a set or concatenation, keeping first-match order exactly, so that the kernel walks fewer rules. Default false." example:"false"`
 }
 
-func (a *api) registerExport() {
-	path := firewallsPath + "/{firewall_id}/export"
-	op := a.operation(huma.Operation{
-		OperationID: "export-firewall", Method: http.MethodGet, Path: path, Tags: []string{"Export"},
+// exportResponse is an export: the ruleset as text, and its ETag.
+type exportResponse struct {
+	ContentType string `header:"Content-Type"`
+	ETag        string `header:"ETag"`
+	Body        []byte
+}
+
+func (a *api) exportFirewall() endpoint {
+	return handle(huma.Operation{
+		OperationID: "export-firewall", Tags: []string{"Export"},
 		Summary: "Export as nftables or iptables",
 		Description: "Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, " +
 			"replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to " +
 			"in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). " +
 			"The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.",
-	}, auth.Viewer, http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity)
-	op.Responses["422"].Description = "The firewall cannot be rendered faithfully in this format; `errors` lists each rule and why."
-	huma.Register(a.humaAPI, op, func(ctx context.Context, in *struct {
-		FirewallParams
-		ExportParams
-	}) (*struct {
-		ContentType string `header:"Content-Type"`
-		ETag        string `header:"ETag"`
-		Body        []byte
-	}, error) {
-		opt, err := export.ParseOptions(in.Format, in.Hook, in.Stateful, in.Merge)
-		if err != nil {
-			return nil, queryProblem(ctx, err)
-		}
-		res, rev, err := a.svc.Export(ctx, in.FirewallID, opt)
-		var xe *export.Error
-		if errors.As(err, &xe) {
-			return nil, exportProblem(ctx, xe)
-		}
-		if err != nil {
-			return nil, a.toProblem(ctx, err)
-		}
-		return &struct {
-			ContentType string `header:"Content-Type"`
-			ETag        string `header:"ETag"`
-			Body        []byte
-		}{ContentType: res.ContentType, ETag: exportETag(rev, res.Text), Body: res.Text}, nil
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity),
+		func(ctx context.Context, in *struct {
+			FirewallParams
+			ExportParams
+		}) (*exportResponse, error) {
+			opt, err := service.ParseExportOptions(in.Format, in.Hook, in.Stateful, in.Merge)
+			if err != nil {
+				return nil, queryProblem(ctx, err)
+			}
+			res, rev, err := a.svc.Export(ctx, in.FirewallID, opt)
+			if err != nil {
+				return nil, err
+			}
+			return &exportResponse{ContentType: res.ContentType, ETag: exportETag(rev, res.Text), Body: res.Text}, nil
+		}).with(nil, func(doc *huma.Operation) {
+		doc.Responses["422"].Description = "The firewall cannot be rendered faithfully in this format; `errors` lists each rule and why."
+		doc.Responses["200"].Content = map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}}
 	})
-	doc := a.humaAPI.OpenAPI().Paths[path].Get
-	doc.Responses["200"].Content = map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}}
 }
 
 // queryProblem answers bad export options with 400, naming the parameter.
@@ -75,29 +68,6 @@ func queryProblem(ctx context.Context, err error) error {
 		details[i] = ProblemDetail{Location: "query." + p.Location, Message: p.Message, Value: p.Value}
 	}
 	return newProblem(ctx, http.StatusBadRequest, de.Message, details...)
-}
-
-// exportProblem answers a tree that cannot be rendered with 422, one
-// detail per rule and field.
-func exportProblem(ctx context.Context, xe *export.Error) error {
-	details := make([]ProblemDetail, len(xe.Problems))
-	for i, p := range xe.Problems {
-		var loc []string
-		if p.PolicyID != "" {
-			loc = append(loc, "policies["+p.PolicyID+"]")
-		}
-		if p.RuleID != "" {
-			loc = append(loc, "rules["+p.RuleID+"]")
-		}
-		if p.Field != "" {
-			loc = append(loc, p.Field)
-		}
-		details[i] = ProblemDetail{Location: "tree." + strings.Join(loc, "."), Message: p.Reason}
-	}
-	pr := newProblem(ctx, http.StatusUnprocessableEntity,
-		fmt.Sprintf("the firewall cannot be exported faithfully as %s: %d problem(s)", xe.Format, len(xe.Problems)), details...)
-	pr.Type = "urn:fireflow:problem:not-exportable"
-	return pr
 }
 
 // exportETag names the revision and the rendered rules: the text but for

@@ -9,7 +9,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
@@ -72,44 +71,45 @@ type ImportOutput struct {
 	Ignored       []ImportStatement `json:"ignored" doc:"Statements that decide no new flow (counters, logging, the stateful established/related accept) and tables or chains the start chain never reaches."`
 }
 
-func (a *api) registerImport() {
-	op := a.operation(huma.Operation{
-		OperationID: "import-ruleset", Method: http.MethodPost, Path: firewallsPath + "/{firewall_id}/import", Tags: []string{"Import"},
+func (a *api) importRuleset() endpoint {
+	return handle(huma.Operation{
+		OperationID: "import-ruleset", Tags: []string{"Import"},
 		Summary: "Import an iptables or nftables ruleset",
 		Description: "Reads iptables-save / ip6tables-save output (text/plain) or nft -j list ruleset JSON (application/json) into the firewall, which must have no policies yet. " +
 			"Chains the start chain jumps to become filtering policies in jump order, their statements rules in order; the start chain's policy becomes the firewall default; " +
 			"a chain's final accept or drop its policy default, a RETURN next. Nothing is guessed: every statement that cannot be imported faithfully is listed with its line or handle and the reason. " +
 			"By default a dry run; apply=true creates everything in one transaction. Takes a body of up to 16 MiB.",
-	}, auth.Editor, http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
-	op.MaxBodyBytes = bodyLimit(importMaxBodySize)
-	huma.Register(a.humaAPI, op, func(ctx context.Context, in *struct {
-		FirewallParams
-		ImportParams
-		ContentType string `header:"Content-Type" doc:"text/plain for iptables and ip6tables, application/json for nftables."`
-		RawBody     []byte `contentType:"text/plain"`
-	}) (*struct{ Body ImportOutput }, error) {
-		if err := checkImportMedia(ctx, in.Format, in.ContentType); err != nil {
-			return nil, err
+	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType),
+		func(ctx context.Context, in *struct {
+			FirewallParams
+			ImportParams
+			ContentType string `header:"Content-Type" doc:"text/plain for iptables and ip6tables, application/json for nftables."`
+			RawBody     []byte `contentType:"text/plain"`
+		}) (*struct{ Body ImportOutput }, error) {
+			if err := checkImportMedia(ctx, in.Format, in.ContentType); err != nil {
+				return nil, err
+			}
+			if len(in.RawBody) == 0 {
+				return nil, newProblem(ctx, http.StatusBadRequest, "the request is not valid",
+					ProblemDetail{Location: "body", Message: "the body is empty: send the ruleset"})
+			}
+			res, err := a.svc.Import(ctx, in.FirewallID, service.ImportRequest{
+				Format: in.Format, Chain: in.Chain, Input: in.RawBody, Apply: in.Apply, Partial: in.Partial,
+			})
+			if err != nil {
+				return nil, importProblem(ctx, err)
+			}
+			return &struct{ Body ImportOutput }{Body: importOut(res)}, nil
+		}).with(func(op *huma.Operation) {
+		op.MaxBodyBytes = bodyLimit(importMaxBodySize)
+	}, func(doc *huma.Operation) {
+		// An empty body gets the handler's own answer, which names the body.
+		doc.RequestBody.Required = false
+		doc.RequestBody.Content = map[string]*huma.MediaType{
+			"text/plain":       {Schema: &huma.Schema{Type: "string", Description: "iptables-save or ip6tables-save output."}},
+			"application/json": {Schema: &huma.Schema{Type: "object", Description: "The JSON of nft -j list ruleset."}},
 		}
-		if len(in.RawBody) == 0 {
-			return nil, newProblem(ctx, http.StatusBadRequest, "the request is not valid",
-				ProblemDetail{Location: "body", Message: "the body is empty: send the ruleset"})
-		}
-		res, err := a.svc.Import(ctx, in.FirewallID, service.ImportRequest{
-			Format: in.Format, Chain: in.Chain, Input: in.RawBody, Apply: in.Apply, Partial: in.Partial,
-		})
-		if err != nil {
-			return nil, a.importProblem(ctx, err)
-		}
-		return &struct{ Body ImportOutput }{Body: importOut(res)}, nil
 	})
-	doc := a.humaAPI.OpenAPI().Paths[firewallsPath+"/{firewall_id}/import"].Post
-	// An empty body gets the handler's own answer, which names the body.
-	doc.RequestBody.Required = false
-	doc.RequestBody.Content = map[string]*huma.MediaType{
-		"text/plain":       {Schema: &huma.Schema{Type: "string", Description: "iptables-save or ip6tables-save output."}},
-		"application/json": {Schema: &huma.Schema{Type: "object", Description: "The JSON of nft -j list ruleset."}},
-	}
 }
 
 // checkImportMedia holds the body's media type to the format's.
@@ -130,12 +130,12 @@ func checkImportMedia(ctx context.Context, format, contentType string) error {
 	return nil
 }
 
-// importProblem maps the service's errors, naming the query parameters
-// as such rather than as body fields.
-func (a *api) importProblem(ctx context.Context, err error) error {
+// importProblem names the query parameter or the body in a bad import's
+// problems; other errors pass on to the one error mapping.
+func importProblem(ctx context.Context, err error) error {
 	var de *firewall.Error
 	if !errors.As(err, &de) || de.Code != firewall.CodeInvalid {
-		return a.toProblem(ctx, err)
+		return err
 	}
 	details := make([]ProblemDetail, len(de.Problems))
 	for i, p := range de.Problems {

@@ -190,6 +190,7 @@ var statusOf = map[firewall.Code]int{
 	firewall.CodePreconditionFailed:  http.StatusPreconditionFailed,
 	firewall.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
+	firewall.CodeUnprocessable:       http.StatusUnprocessableEntity,
 }
 
 // toProblem turns a handler's error into a problem; a *Problem passes
@@ -229,6 +230,10 @@ func bodyLocation(loc string) string {
 		return "body"
 	case "page_token", "filter", "order_by":
 		return "query." + loc
+	}
+	switch {
+	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."):
+		return loc // already names where it is
 	default:
 		return "body." + loc
 	}

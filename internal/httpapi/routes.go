@@ -14,6 +14,8 @@ const (
 	firewallsPath = "/api/v1/firewalls"
 	firewallPath  = firewallsPath + "/{firewall_id}"
 	evaluatePath  = firewallPath + "/evaluate"
+	exportPath    = firewallPath + "/export"
+	importPath    = firewallPath + "/import"
 	policiesPath  = firewallPath + "/filtering-policies"
 	policyPath    = policiesPath + "/{policy_id}"
 	rulesPath     = policyPath + "/rules"
@@ -65,6 +67,8 @@ func (a *api) routes() []route {
 
 		{http.MethodGet, auditPath, auth.Admin, a.listAuditEvents()},
 		{http.MethodPost, evaluatePath, auth.Viewer, a.evaluate()},
+		{http.MethodGet, exportPath, auth.Viewer, a.exportFirewall()},
+		{http.MethodPost, importPath, auth.Editor, a.importRuleset()},
 	}
 }
 
