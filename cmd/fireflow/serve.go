@@ -84,6 +84,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:  log,
 		Auth:    verifier,
 		Ready:   ready,
+		// The limit and CORS are the configuration's; see internal/config.
+		RateLimit:   httpapi.RateLimit{Rate: cfg.RateLimit, Burst: cfg.RateBurst},
+		CORSOrigins: cfg.CORSOrigins,
 	})
 
 	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
