@@ -6,7 +6,8 @@
 #
 # The full verbose log is kept in $TEST_LOG (default: a temp file); on failure
 # the failing tests' output is printed. The last line has the form
-# "tests: N passed, N failed, N skipped" (subtests included).
+# "tests: N passed, N failed, N skipped" (subtests included); before it, the
+# skipped tests are named by package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
