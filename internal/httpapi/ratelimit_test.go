@@ -272,3 +272,27 @@ func TestLimiterBuckets(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkLimiterTake measures the limiter's cost per request, with one
+// busy caller and with callers spread over a full table.
+func BenchmarkLimiterTake(b *testing.B) {
+	now := time.Unix(1_000_000, 0)
+	b.Run("one caller", func(b *testing.B) {
+		l := newLimiter(RateLimit{Rate: 1e9, Burst: 1e9})
+		for b.Loop() {
+			l.take("sub:alice", now)
+		}
+	})
+	b.Run("many callers", func(b *testing.B) {
+		l := newLimiter(RateLimit{Rate: 100, Burst: 500, MaxCallers: 10_000})
+		keys := make([]string, 50_000)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("addr:10.0.%d.%d", i>>8, i&255)
+		}
+		i := 0
+		for b.Loop() {
+			l.take(keys[i%len(keys)], now)
+			i++
+		}
+	})
+}
