@@ -112,7 +112,7 @@ start_fireflow() {
   (
     cd "$WORK/$store" # development mode writes ./data/dev-secret here
     exec env FIREFLOW_ENV=development FIREFLOW_ADDR="127.0.0.1:$port" FIREFLOW_METRICS_ADDR="127.0.0.1:$metrics" \
-      FIREFLOW_DATABASE_URL="$db" FIREFLOW_LOG_LEVEL=warn "$WORK/fireflow" serve
+      FIREFLOW_DATABASE_URL="$db" FIREFLOW_LOG_LEVEL=warn FIREFLOW_RATE_LIMIT=0 "$WORK/fireflow" serve
   ) >"$WORK/$store.log" 2>&1 &
   PIDS+=("$!")
   BASE[$store]="http://127.0.0.1:$port"

@@ -162,6 +162,7 @@ log "starting fireflow serve on $BASE (metrics 127.0.0.1:$METRICS_PORT, db $WORK
     FIREFLOW_METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
     FIREFLOW_DATABASE_URL="sqlite:$WORK/run/fireflow.db" \
     FIREFLOW_LOG_LEVEL="${FIREFLOW_LOG_LEVEL:-info}" \
+    FIREFLOW_RATE_LIMIT=0 \
     "$WORK/fireflow" serve
 ) >"$WORK/fireflow.log" 2>&1 &
 FF_PID=$!

@@ -6,7 +6,8 @@
 #
 # The full verbose log is kept in $TEST_LOG (default: a temp file); on failure
 # the failing tests' output is printed. The last line has the form
-# "tests: N passed, N failed, N skipped" (subtests included).
+# "tests: N passed, N failed, N skipped" (subtests included); before it, the
+# skipped tests are named by package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +47,20 @@ echo "packages: $pkgs_ok ok, $pkgs_fail failed, $pkgs_none without tests; ${elap
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # Build failure, panic or vet failure: no --- FAIL line, count it anyway.
   failed=$(( pkgs_fail > 0 ? pkgs_fail : 1 ))
+fi
+if [ "$skipped" -gt 0 ]; then
+  # Name what did not run, by package: a missing tool (PostgreSQL,
+  # Chromium, promtool, root for the kernel tests) skips its tests, and
+  # "all passed" must not hide it. `make ci-deps` installs the tools.
+  echo
+  echo "skipped (see the log for why; make ci-deps installs what they need):"
+  awk '
+    /^[ \t]*--- SKIP: / { names[++n] = $3; next }
+    /^(ok|FAIL)[ \t]+[^ \t]+/ {
+      for (i = 1; i <= n; i++) print $2 "\t" names[i]
+      n = 0
+    }' "$log" | head -n 50 | sed 's/^/  /' || true
+  if [ "$skipped" -gt 50 ]; then echo "  ... and $(( skipped - 50 )) more"; fi
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -eq 0 ] && [ -z "${TEST_LOG:-}" ]; then rm -f "$log"; fi

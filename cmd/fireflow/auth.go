@@ -99,7 +99,9 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fset := flag.NewFlagSet("token", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	sub := fset.String("sub", "", "the token's subject, such as a user name (required)")
-	role := fset.String("role", string(auth.Viewer), "viewer, editor or admin")
+	// admin, as make jwt and the token a development server prints, so
+	// that every route of the README's tour works with the default.
+	role := fset.String("role", string(auth.Admin), "admin, editor or viewer")
 	ttl := fset.Duration("ttl", 24*time.Hour, "how long the token is valid")
 	if err := fset.Parse(args); err != nil {
 		return err

@@ -19,6 +19,8 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	// A migration may rewrite whole tables: no statement timeout.
+	cfg.DB.Statement, cfg.DB.IdleInTransaction = 0, 0
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err

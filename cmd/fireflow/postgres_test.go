@@ -37,7 +37,7 @@ type replica struct {
 // startReplica starts a production server on dbURL and returns once it
 // listens. It never migrates; ready or not is for /readyz to say. The
 // server stops when the test ends.
-func startReplica(t *testing.T, dbURL string) *replica {
+func startReplica(t *testing.T, dbURL string, extra ...string) *replica {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{"FIREFLOW_ENV": "production", "FIREFLOW_JWT_SECRET": replicaSecret, "FIREFLOW_DATABASE_URL": dbURL}
@@ -46,7 +46,9 @@ func startReplica(t *testing.T, dbURL string) *replica {
 		// A request that hangs fails the test instead of blocking it.
 		client: &http.Client{Timeout: 15 * time.Second}}
 	go func() {
-		err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--drain-delay", "0s"},
+		// The writers of these tests share one subject: no rate limit.
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--drain-delay", "0s", "--rate-limit", "0"}, extra...)
+		err := run(ctx, args,
 			func(k string) string { return env[k] }, w, io.Discard)
 		w.Close()
 		r.done <- err

@@ -14,7 +14,7 @@ commands:
   serve                 serve the API (default database: sqlite:./data/fireflow.db)
   migrate up|down|status|version
                         manage the database schema
-  token --sub NAME --role viewer|editor|admin [--ttl 24h]
+  token --sub NAME [--role admin|editor|viewer] [--ttl 24h]
                         print a bearer token signed with the HS256 secret
   evaluate --url URL --firewall ID [--explain] "tcp 10.0.0.1:1234 -> 10.0.0.2:443" ...
                         ask a server what the firewall does with flows

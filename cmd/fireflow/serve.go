@@ -30,7 +30,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// cheap. Deferred first, so that it runs last, after the last line.
 	logBuf := obs.NewLogBuffer(stderr, 64<<10, time.Second)
 	defer logBuf.Close()
-	log := logBuf.Logger(cfg.LogLevel, cfg.Production())
+	// During a database outage the API logs a warning per failed request
+	// (internal/httpapi: problem.go, health.go); one line per interval
+	// says how many there were instead.
+	repeats := obs.NewRepeatHandler(logBuf.Logger(cfg.LogLevel, cfg.Production()).Handler(), outageLogInterval,
+		"store unavailable", "request ended before the store answered", "not ready")
+	defer repeats.Flush()
+	log := slog.New(repeats)
 	tracing, err := obs.SetupTracing(ctx, getenv, version)
 	if err != nil {
 		return err
@@ -71,6 +77,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if draining.Load() {
 			return errors.New("draining")
 		}
+		// A frozen database must fail the probe, not hang it.
+		if cfg.ReadyTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, cfg.ReadyTimeout)
+			defer cancel()
+		}
 		return db.Ready(ctx)
 	}
 	metrics := obs.NewMetrics(obs.BuildInfo{Version: version, Revision: commit})
@@ -84,6 +96,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:  log,
 		Auth:    verifier,
 		Ready:   ready,
+		// The limit and CORS are the configuration's; see internal/config.
+		RateLimit:   httpapi.RateLimit{Rate: cfg.RateLimit, Burst: cfg.RateBurst},
+		CORSOrigins: cfg.CORSOrigins,
 	})
 
 	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
@@ -130,6 +145,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: readiness is now false", "drain_delay", cfg.DrainDelay)
+	// Keep-alive goes off first: idle connections close now, while the
+	// listener still takes their clients' next connection, and each answer
+	// of the drain says Connection: close. By the time Shutdown closes the
+	// listener, load balancers have seen readiness fall and clients have
+	// moved to fresh connections, so that none sends a request on a
+	// connection as it closes. See docs/operations.md.
+	srv.SetKeepAlivesEnabled(false)
 	draining.Store(true)
 	time.Sleep(cfg.DrainDelay)
 
@@ -141,6 +163,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("stopped: all in-flight requests finished")
 	return nil
 }
+
+// outageLogInterval is how often an outage's summary line is written.
+const outageLogInterval = 10 * time.Second
 
 func flushTraces(t *obs.Tracing, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

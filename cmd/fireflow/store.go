@@ -37,7 +37,9 @@ func openStore(ctx context.Context, cfg config.Config) (database, error) {
 		}
 		return db, nil
 	case "postgres":
-		db, err := postgres.Open(ctx, dsn)
+		db, err := postgres.Open(ctx, dsn, postgres.WithTimeouts(postgres.Timeouts{
+			Acquire: cfg.DB.Acquire, Statement: cfg.DB.Statement, IdleInTransaction: cfg.DB.IdleInTransaction, TCP: cfg.DB.TCP,
+		}))
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", config.MaskURL(cfg.DatabaseURL), err)
 		}

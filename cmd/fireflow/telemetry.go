@@ -64,6 +64,8 @@ func (o httpObserver) RequestFinished(r *httpapi.RequestRecord) {
 
 func (o httpObserver) AuthFailed(reason string) { o.metrics.AuthFailed(reason) }
 
+func (o httpObserver) RateLimited(by string) { o.metrics.RateLimited(by) }
+
 func (o httpObserver) Evaluated(flows int, elapsed time.Duration) {
 	o.metrics.Evaluated(flows, elapsed)
 }

@@ -48,8 +48,39 @@ type Config struct {
 
 	// Pprof serves /debug/pprof/ on the metrics listener.
 	Pprof bool
+
+	// RateLimit is the sustained requests per second each caller (token
+	// subject, else client address) may make on /api/v1; 0 turns limiting
+	// off. RateBurst is how many it may make at once.
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins lists the browser origins allowed to call the API from
+	// another site ("*" for any); empty turns CORS off.
+	CORSOrigins []string
+
+	// ReadyTimeout bounds one /readyz check, so that a frozen database
+	// makes the probe fail rather than hang.
+	ReadyTimeout time.Duration
+	// DB bounds every PostgreSQL call (ignored for SQLite).
+	DB DBTimeouts
 	// SentryDSN turns error reporting to Sentry on.
 	SentryDSN string
+}
+
+// DBTimeouts bound the calls to PostgreSQL, so that a database that stops
+// answering turns into 503 answers within a known time instead of hung
+// requests. Zero turns a bound off.
+type DBTimeouts struct {
+	// Acquire bounds the wait for a pooled connection.
+	Acquire time.Duration
+	// Statement is PostgreSQL's statement_timeout and lock_timeout; the
+	// client also gives up on a statement a second after it.
+	Statement time.Duration
+	// IdleInTransaction is PostgreSQL's idle_in_transaction_session_timeout.
+	IdleInTransaction time.Duration
+	// TCP is the TCP user timeout of connections, and the time after which
+	// keepalive probes declare a silent peer dead.
+	TCP time.Duration
 }
 
 // Production reports whether the server runs in production mode.
@@ -95,10 +126,15 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		help      string
 	}{
 		{&c.ShutdownTimeout, "shutdown-timeout", "FIREFLOW_SHUTDOWN_TIMEOUT", 30 * time.Second, "how long in-flight requests may take to finish on SIGTERM"},
-		{&c.DrainDelay, "drain-delay", "FIREFLOW_DRAIN_DELAY", 0, "how long to keep serving after readiness turns false on SIGTERM"},
+		{&c.DrainDelay, "drain-delay", "FIREFLOW_DRAIN_DELAY", defaultDrainDelay(env("FIREFLOW_ENV", Development)), "how long to keep serving after readiness turns false on SIGTERM, with keep-alive off (default 10s in production, 0s in development)"},
 		{&c.ReadTimeout, "read-timeout", "FIREFLOW_READ_TIMEOUT", 30 * time.Second, "HTTP read timeout"},
 		{&c.WriteTimeout, "write-timeout", "FIREFLOW_WRITE_TIMEOUT", 60 * time.Second, "HTTP write timeout"},
 		{&c.IdleTimeout, "idle-timeout", "FIREFLOW_IDLE_TIMEOUT", 120 * time.Second, "HTTP keep-alive idle timeout"},
+		{&c.ReadyTimeout, "ready-timeout", "FIREFLOW_READY_TIMEOUT", 2 * time.Second, "how long one /readyz check may take"},
+		{&c.DB.Acquire, "db-acquire-timeout", "FIREFLOW_DB_ACQUIRE_TIMEOUT", 3 * time.Second, "PostgreSQL: how long to wait for a pooled connection; 0 waits as long as the request"},
+		{&c.DB.Statement, "db-statement-timeout", "FIREFLOW_DB_STATEMENT_TIMEOUT", 5 * time.Second, "PostgreSQL: statement_timeout and lock_timeout; the client gives up a second later; 0 turns both off"},
+		{&c.DB.IdleInTransaction, "db-idle-in-transaction-timeout", "FIREFLOW_DB_IDLE_IN_TRANSACTION_TIMEOUT", 5 * time.Second, "PostgreSQL: idle_in_transaction_session_timeout; 0 turns it off"},
+		{&c.DB.TCP, "db-tcp-timeout", "FIREFLOW_DB_TCP_TIMEOUT", 15 * time.Second, "PostgreSQL: TCP user timeout and keepalive of connections; 0 leaves the system defaults"},
 	}
 	var errs []error
 	for _, d := range durations {
@@ -112,6 +148,7 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		}
 		fs.DurationVar(d.p, d.flag, def, d.help+" ("+d.key+")")
 	}
+	errs = append(errs, limitFlags(fs, getenv, &c)...)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -144,7 +181,9 @@ func (c Config) check() []error {
 			errs = append(errs, err)
 		}
 	}
-	for _, d := range []time.Duration{c.ShutdownTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.DrainDelay} {
+	errs = append(errs, c.checkLimits()...)
+	for _, d := range []time.Duration{c.ShutdownTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.DrainDelay,
+		c.ReadyTimeout, c.DB.Acquire, c.DB.Statement, c.DB.IdleInTransaction, c.DB.TCP} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("durations must not be negative, got %s", d))
 		}
@@ -199,6 +238,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),
 		slog.Bool("pprof", c.Pprof),
+		slog.Float64("rate_limit", c.RateLimit),
+		slog.Int("rate_burst", c.RateBurst),
+		slog.String("cors_origins", strings.Join(c.CORSOrigins, ",")),
+		slog.Duration("ready_timeout", c.ReadyTimeout),
+		slog.Duration("db_acquire_timeout", c.DB.Acquire),
+		slog.Duration("db_statement_timeout", c.DB.Statement),
+		slog.Duration("db_idle_in_transaction_timeout", c.DB.IdleInTransaction),
+		slog.Duration("db_tcp_timeout", c.DB.TCP),
 		slog.String("sentry_dsn", maskSecret(c.SentryDSN)),
 	)
 }

@@ -46,6 +46,10 @@ type Options struct {
 	// Propagator reads the caller's trace context; nil means W3C
 	// traceparent and tracestate.
 	Propagator propagation.TextMapPropagator
+	// RateLimit limits each caller of /api/v1; the zero value is off.
+	RateLimit RateLimit
+	// CORSOrigins enables CORS for these origins ("*" for any); nil is off.
+	CORSOrigins []string
 }
 
 type api struct {
@@ -54,6 +58,7 @@ type api struct {
 	opts     Options
 	humaAPI  huma.API
 	problems *huma.Schema
+	limiter  *limiter // nil when rate limiting is off
 }
 
 // New returns the HTTP handler of the whole API, documentation included.
@@ -98,7 +103,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 		panic("httpapi: Options.Auth is required; the API has no unauthenticated mode")
 	}
 	mux := &routeMux{ServeMux: http.NewServeMux()}
-	a := &api{svc: svc, log: opts.Logger, opts: opts, humaAPI: humago.New(mux, humaConfig(opts.Version))}
+	a := &api{svc: svc, log: opts.Logger, opts: opts, humaAPI: humago.New(mux, humaConfig(opts.Version)), limiter: newLimiter(opts.RateLimit)}
 	// problemStatus runs first, so that every error huma writes, the
 	// token checks' included, can take FireFlow's status.
 	a.humaAPI.UseMiddleware(problemStatus)
@@ -118,7 +123,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	mux.Handle("GET /docs/swagger-ui/", swagger)
 	mux.Handle("GET /docs/swagger-ui", http.RedirectHandler("/docs/swagger-ui/", http.StatusMovedPermanently))
 
-	h := withRequestID(withAccessLog(opts.Logger, opts.Observer, withProblemFallback(mux.ServeMux)))
+	h := withRequestID(withAccessLog(opts.Logger, opts.Observer, withCORS(opts.CORSOrigins, withProblemFallback(mux.ServeMux))))
 	if opts.TracerProvider != nil {
 		if opts.Propagator == nil {
 			opts.Propagator = propagation.TraceContext{}

@@ -75,6 +75,9 @@ func (a *api) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	setSubject(ctx.Context(), p.Subject)
+	if !a.limitRate(ctx, p.Subject) {
+		return
+	}
 	if !p.Can(need) {
 		a.opts.Observer.AuthFailed("forbidden")
 		held := string(p.Role)
@@ -90,6 +93,9 @@ func (a *api) authenticate(ctx huma.Context, next func(huma.Context)) {
 }
 
 func (a *api) unauthorized(ctx huma.Context, reason, msg string) {
+	if !a.limitRate(ctx, "") {
+		return
+	}
 	challenge := `Bearer realm="fireflow"`
 	if reason != "missing" {
 		challenge += `, error="invalid_token"`

@@ -45,6 +45,9 @@ type Observer interface {
 	// AuthFailed counts a request refused for reason: an auth.Reason,
 	// "unverifiable" or "forbidden" (a valid token without the role).
 	AuthFailed(reason string)
+	// RateLimited counts a request refused with 429; by is "subject" or
+	// "address", what the caller was told apart by.
+	RateLimited(by string)
 	// Evaluated records an evaluate request: flows decided, time taken.
 	Evaluated(flows int, elapsed time.Duration)
 }
@@ -54,6 +57,7 @@ type nopObserver struct{}
 func (nopObserver) RequestStarted()                {}
 func (nopObserver) RequestFinished(*RequestRecord) {}
 func (nopObserver) AuthFailed(string)              {}
+func (nopObserver) RateLimited(string)             {}
 func (nopObserver) Evaluated(int, time.Duration)   {}
 
 // routeOf turns a ServeMux pattern ("GET /api/v1/firewalls/{firewall_id}")

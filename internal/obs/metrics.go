@@ -39,6 +39,7 @@ type Metrics struct {
 	requestSize  *prometheus.HistogramVec
 	responseSize *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
+	rateLimited  *prometheus.CounterVec
 	auditEvents  *prometheus.CounterVec
 	flows        prometheus.Counter
 	evaluations  prometheus.Histogram
@@ -83,6 +84,10 @@ func NewMetrics(build BuildInfo) *Metrics {
 			Name: "fireflow_auth_failures_total",
 			Help: "Requests refused by authentication (401) or authorisation (reason forbidden, 403), by reason.",
 		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fireflow_rate_limited_total",
+			Help: "Requests refused with 429 by the per-caller rate limit, by what told the caller apart: subject (a verified token) or address.",
+		}, []string{"by"}),
 		auditEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fireflow_audit_events_total",
 			Help: "Audit events committed, by action and resource type.",
@@ -104,11 +109,13 @@ func NewMetrics(build BuildInfo) *Metrics {
 	})
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.requestSize, m.responseSize,
-		m.authFailures, m.auditEvents, m.flows, m.evaluations, buildInfo,
+		m.authFailures, m.rateLimited, m.auditEvents, m.flows, m.evaluations, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, reason := range authFailureReasons() {
 		m.authFailures.WithLabelValues(reason)
 	}
+	m.rateLimited.WithLabelValues("subject")
+	m.rateLimited.WithLabelValues("address")
 	return m
 }
 
@@ -192,6 +199,10 @@ func standardMethod(method string) string {
 
 // AuthFailed counts a refused request.
 func (m *Metrics) AuthFailed(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+
+// RateLimited counts a request refused by the rate limit; by is "subject"
+// or "address".
+func (m *Metrics) RateLimited(by string) { m.rateLimited.WithLabelValues(by).Inc() }
 
 // Evaluated records one evaluate request: how many flows it decided and
 // how long deciding took.

@@ -45,6 +45,9 @@ func dialect() sqlstore.Dialect {
 // reached or went away, as opposed to refusing the statement.
 func unavailable(err error) bool {
 	if code := sqlState(err); code != "" {
+		if timedOut(code) {
+			return true
+		}
 		switch {
 		case strings.HasPrefix(code, "08"), // connection exception
 			strings.HasPrefix(code, "53"),  // insufficient resources, such as too many connections

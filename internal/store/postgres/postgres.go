@@ -50,10 +50,13 @@ var _ store.Store = (*Store)(nil)
 // Open connects to the database at url (postgres://...). It does not
 // migrate; call Migrate for that. Open does not fail when the server is
 // down: the pool connects lazily, and Ready reports the state.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := poolConfig(url)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func engine() storetest.Engine[*Store] {
 	return storetest.Engine[*Store]{
 		Fresh:      func(t testing.TB) string { return pgtest.NewDatabase(t) },
-		Open:       Open,
+		Open:       func(ctx context.Context, at string) (*Store, error) { return Open(ctx, at) },
 		Migrations: 5,
 		Analyze: func(ctx context.Context, s *Store) error {
 			_, err := s.pool.Exec(ctx, "VACUUM ANALYZE")
