@@ -22,22 +22,29 @@
 // # Representation
 //
 // Within a class a rule's match set is a cross product of one sorted union
-// of intervals per dimension (a "shape"). The analysis walks the first-match
-// partition of each class: starting from the whole class, it takes the
-// first item in evaluation order (rule, terminal policy default, firewall
-// default) that meets the current box; if the item covers the box, the box
-// is a piece decided by it; otherwise the box is cut in two at a boundary
-// of the item inside it, and each half is walked with the items that still
-// meet it. Cutting at the boundaries of the deciding items, not at fixed
-// points, keeps the pieces as few as the decisions need, and each half
-// carries only the items that meet it, so the walk costs about the size of
-// the partition times the items near each piece, not rules squared.
+// of intervals per dimension (a "shape"). The analysis walks first-match
+// partitions: starting from a box, it takes the first item in evaluation
+// order (rule, terminal policy default, firewall default) that meets the
+// box; if the item covers the box, the box is a piece decided by it;
+// otherwise the box is cut in two at a boundary of the item inside it (or,
+// while many items meet it, where the cut splits them most evenly), and
+// each half is walked with exactly the items that meet it.
 //
-// We chose this over a BDD library (such as rudd): a BDD over 290 header
-// bits is exact too, but its "everything decided so far" set grows with
-// every distinct prefix pair and each rule costs operations on it, while
-// the walk works on the few integers a rule names and needs no dependency.
-// Interval unions are also what people read back: every piece is a box, so
+// The partition of the whole space is never built: for rule bases shaped
+// like real ones it has hundreds of pieces a rule (sources that are any
+// crossed with destinations that are any make a grid), which no box or
+// cube representation escapes. Each rule is instead walked only within
+// its own match set, with the earlier items that overlap it, found by an
+// index over the rules' prefixes (they nest or are disjoint, so a lookup
+// is a chain of parents and a range of starts). Reachability stops at the
+// first piece the rule decides; redundancy walks those pieces again with
+// the later items, and stops at the first that acts differently.
+//
+// We chose boxes over a BDD library (such as rudd): a BDD over the 290
+// header bits is exact too, but its "everything decided so far" set grows
+// with every distinct prefix pair and each rule costs operations on it,
+// while the walk works on the few integers a rule names, costs what the
+// rule's overlaps cost, and needs no dependency. Every piece is a box, so
 // an example flow is its lowest corner (with an ephemeral source port when
 // the box allows one).
 //
@@ -47,14 +54,14 @@
 //     example flow;
 //   - a reachable rule is redundant when, walking each of its pieces again
 //     with only the items after it, every piece gets the same action;
-//   - a policy is unreachable when no piece is decided by an item at or
-//     after it;
-//   - an unreachable rule is covered by the deciders of the pieces it meets
-//     (a second walk): exactly the earlier rules and defaults that take its
+//   - a policy is unreachable when an earlier policy has a terminal default,
+//     or when a walk of the whole space with the items before it finds no
+//     piece they leave undecided;
+//   - an unreachable rule is covered by the deciders of the pieces of its
+//     match set: exactly the earlier rules and defaults that take its
 //     flows, so a rule hidden by the union of two rules names both;
-//   - a conflict is a pair of rules with different actions where the first
-//     decides flows the second also matches, and neither contains the
-//     other: their order matters;
+//   - a conflict is a pair of reachable rules with different actions whose
+//     match sets overlap, neither containing the other;
 //   - search walks the part of the space inside (or outside) the header
 //     space asked for, stopping at the first piece with the decision asked
 //     for;

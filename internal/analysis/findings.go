@@ -84,9 +84,8 @@ type Finding struct {
 	Message  string
 	// Example is a flow that shows the finding, with the decision the
 	// firewall makes on it (confirmed by the engine): for redundant, a flow
-	// the rule decides; for conflict, a flow both rules match, decided by
-	// the first. Nil when there is none (an unreachable rule decides
-	// nothing).
+	// the rule decides; for conflict, a flow both rules match. Nil when
+	// there is none (an unreachable rule decides nothing).
 	Example *Example
 	// CoveredBy lists, for unreachable rules and policies, the earlier
 	// rules and defaults that decide all of its flows (at most MaxTakers,
@@ -212,7 +211,10 @@ func (m *Model) Findings(opts Options) (Report, error) {
 			f := Finding{Kind: Conflict, PolicyID: m.policies[a.policy].p.ID, RuleID: a.rule.ID, ConflictsWith: b.rule.ID}
 			f.Message = fmt.Sprintf("rules %s (%s) and %s (%s) overlap and neither contains the other: their order decides the flows of the overlap",
 				m.ruleName(int(c.first)), a.action, m.ruleName(int(c.second)), b.action)
-			add(f, int(c.first), c.c, c.p)
+			ex := Example{Flow: c.c.flow(c.p)}
+			ex.Decision = m.matcher.Evaluate(ex.Flow, m.now, false)
+			f.Example = &ex
+			add(f, -1, 0, point{})
 		}
 	}
 	m.lifecycleFindings(opts, wants, add)
@@ -224,90 +226,186 @@ func (m *Model) Findings(opts Options) (Report, error) {
 
 func (r *results) reachedAt(i int) bool { return r == nil || r.reached[i] }
 
-// explore walks every class once, learning which items decide flows (with
-// a witness each), whether a reached rule's flows would change action
-// without it, the highest item reached, and, in a second walk when asked,
-// the items that decide the flows of unreachable rules and the conflicts.
+// explore learns, class by class and rule by rule, which rules decide
+// flows (with a witness each), whether a reached rule's flows would get
+// another action without it, which items take the flows of unreachable
+// rules, and which policies are reached. Each rule is looked at only
+// within its own match set, with the items an index finds there, so the
+// cost follows how much rules overlap, not the size of the partition of
+// the whole space.
 func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *results {
 	n := len(m.items)
 	res := &results{reached: make([]bool, n), wit: make([]point, n), witClass: make([]class, n),
-		differs: make([]bool, n), takers: make([][]int32, n), maxOrder: -1}
+		differs: make([]bool, n), takers: make([][]int32, n), maxOrder: -1, covers: make([][]int32, n)}
+	var buf, later []int32
 	for c := range nClasses {
+		if len(m.cands[c]) == 0 {
+			continue
+		}
+		x := m.buildIndex(c)
 		w := m.walker(c)
 		sub := &walker{shapes: w.shapes}
-		w.walk(c.full(), m.cands[c], true, func(b *box, cands []int32) bool {
-			dec := cands[0]
-			if !res.reached[dec] {
-				res.reached[dec], res.wit[dec], res.witClass[dec] = true, sample(b), c
+		var r int32
+		var act firewall.Action
+		laterVisit := func(_ box, cands []int32) bool {
+			if m.items[cands[0]].action != act {
+				res.differs[r] = true
+				res.takers[r] = nil
+				return false
 			}
-			res.maxOrder = max(res.maxOrder, int(dec))
-			if redundancy && m.items[dec].kind == kindRule && !res.differs[dec] {
-				act := m.items[dec].action
-				sub.walk(*b, cands[1:], true, func(_ *box, later []int32) bool {
-					if m.items[later[0]].action != act {
-						res.differs[dec] = true
-						res.takers[dec] = nil
-						return false
-					}
-					if t := res.takers[dec]; len(t) == 0 || t[len(t)-1] != later[0] {
-						res.takers[dec] = append(t, later[0])
-					}
-					return true
-				})
+			if t := res.takers[r]; len(t) == 0 || t[len(t)-1] != cands[0] {
+				res.takers[r] = append(t, cands[0])
 			}
 			return true
-		})
+		}
+		for _, r = range m.cands[c] {
+			if m.items[r].kind != kindRule || res.reached[r] && (!redundancy || res.differs[r]) {
+				continue
+			}
+			s := w.shapes[r]
+			act = m.items[r].action
+			haveLater := false
+			reachedBefore := res.reached[r]
+			buf = x.candidates(s, w.shapes, 0, r, buf)
+			buf = append(buf, r)
+			w.regionWalk(s, buf, func(b box, cands []int32) bool {
+				dec := cands[0]
+				if dec != r {
+					if covers && !reachedBefore {
+						if cv := res.covers[r]; len(cv) == 0 || cv[len(cv)-1] != dec {
+							res.covers[r] = append(cv, dec)
+						}
+					}
+					return true
+				}
+				if !res.reached[r] {
+					res.reached[r], res.wit[r], res.witClass[r] = true, sample(&b), c
+					res.covers[r] = nil
+				}
+				if !redundancy {
+					return false
+				}
+				if !haveLater {
+					later = x.candidates(s, w.shapes, r+1, int32(n), later)
+					haveLater = true
+				}
+				sub.walkFrom(b, later, laterVisit)
+				return !res.differs[r]
+			})
+		}
 	}
-	var unreached []bool
-	anyUnreached := false
-	if covers {
-		unreached = make([]bool, n)
-		for i := range m.items {
-			if m.items[i].kind == kindRule && !res.reached[i] {
-				unreached[i], anyUnreached = true, true
+	m.reachPolicies(res)
+	if conflicts {
+		m.findConflicts(res, maxConflicts)
+	}
+	return res
+}
+
+// regionWalk walks the region s (which the last candidate covers) with
+// cands: in evaluation order, every item that overlaps s.
+func (w *walker) regionWalk(s *shape, cands []int32, visit visitFunc) bool {
+	var b box
+	single := true
+	for d := range nDims {
+		l := s[d]
+		b[d] = iv{l[0].lo, l[len(l)-1].hi}
+		single = single && len(l) == 1
+	}
+	w.q = nil
+	if !single {
+		w.q = s
+	}
+	ok := w.walk(b, cands, single, visit)
+	w.q = nil
+	return ok
+}
+
+// reachPolicies sets maxOrder to the first item of the last policy that
+// some flow reaches (or to the firewall default when every policy is
+// reached): a policy is reached when a flow passes every item before it.
+func (m *Model) reachPolicies(res *results) {
+	probe := int32(len(m.items))
+	for pi := len(m.policies) - 1; pi >= 0; pi-- {
+		p := m.policies[pi]
+		if !p.p.Enabled || m.decidedBefore(pi) {
+			continue
+		}
+		for c := range nClasses {
+			w := m.walker(c)
+			w.shapes = append(w.shapes, fullShape(c))
+			var cands []int32
+			for _, it := range m.cands[c] {
+				if int(it) < p.start {
+					cands = append(cands, it)
+				}
+			}
+			cands = append(cands, probe)
+			found := false
+			w.walk(c.full(), cands, true, func(_ box, cands []int32) bool {
+				found = cands[0] == probe
+				return !found
+			})
+			if found {
+				res.maxOrder = max(res.maxOrder, p.start)
+				return
 			}
 		}
-		res.covers = make([][]int32, n)
 	}
-	if !anyUnreached && !conflicts {
-		return res
+}
+
+// decidedBefore reports whether an enabled policy before policy pi has a
+// terminal default, which decides every flow that reaches it.
+func (m *Model) decidedBefore(pi int) bool {
+	for _, q := range m.policies[:pi] {
+		if q.p.Enabled && terminal(q.p.DefaultAction) {
+			return true
+		}
 	}
+	return false
+}
+
+// findConflicts lists pairs of reached rules with different actions whose
+// match sets overlap, neither containing the other.
+func (m *Model) findConflicts(res *results, maxConflicts int) {
 	seen := map[[2]int32]bool{}
+	var buf []int32
 	for c := range nClasses {
+		if len(m.cands[c]) == 0 {
+			continue
+		}
+		x := m.buildIndex(c)
 		w := m.walker(c)
-		w.walk(c.full(), m.cands[c], true, func(b *box, cands []int32) bool {
-			dec := cands[0]
-			di := &m.items[dec]
-			for _, j := range cands[1:] {
-				if anyUnreached && unreached[j] {
-					if cv := res.covers[j]; (len(cv) == 0 || cv[len(cv)-1] != dec) && w.shapes[j].meets(b) {
-						res.covers[j] = append(cv, dec)
-					}
+		for _, r := range m.cands[c] {
+			if m.items[r].kind != kindRule || !res.reached[r] {
+				continue
+			}
+			buf = x.candidates(w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
+			for _, j := range buf {
+				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
 					continue
 				}
-				if !conflicts || di.kind != kindRule || m.items[j].kind != kindRule || m.items[j].action == di.action {
-					continue
-				}
-				key := [2]int32{dec, j}
-				if seen[key] || !w.shapes[j].meets(b) {
+				key := [2]int32{r, j}
+				if seen[key] {
 					continue
 				}
 				seen[key] = true
-				if m.contains(int(dec), int(j)) || m.contains(int(j), int(dec)) {
+				if m.contains(int(r), int(j)) || m.contains(int(j), int(r)) {
 					continue
 				}
 				res.nConflict++
 				if len(res.conflicts) < maxConflicts {
-					res.conflicts = append(res.conflicts, conflict{first: dec, second: j, c: c, p: w.shapes[j].pointIn(b)})
+					p, _ := meetPoint(w.shapes[r], w.shapes[j])
+					res.conflicts = append(res.conflicts, conflict{first: r, second: j, c: c, p: p})
 				}
 			}
-			return true
-		})
+		}
 	}
 	slices.SortFunc(res.conflicts, func(a, b conflict) int {
 		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.second, b.second))
 	})
-	return res
+	if len(res.conflicts) > maxConflicts {
+		res.conflicts = res.conflicts[:maxConflicts]
+	}
 }
 
 // contains reports whether every flow item a matches, item b matches too.

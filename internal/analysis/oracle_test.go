@@ -295,7 +295,10 @@ func checkExamples(t *testing.T, tree *firewall.Tree, m *engine.Matcher, now tim
 		if !sameDecision(got, f.Example.Decision) {
 			t.Errorf("%s finding on %s: the engine decides %+v as %+v, the finding says %+v", f.Kind, f.RuleID, f.Example.Flow, got, f.Example.Decision)
 		}
-		if (f.Kind == Redundant || f.Kind == Conflict) && got.RuleID != f.RuleID {
+		if f.Kind == Conflict && !refMatches(rules[f.RuleID], f.Example.Flow) {
+			t.Errorf("conflict %s/%s: the example %+v does not match the first rule", f.RuleID, f.ConflictsWith, f.Example.Flow)
+		}
+		if f.Kind == Redundant && got.RuleID != f.RuleID {
 			t.Errorf("%s finding on %s: its example is decided by %q", f.Kind, f.RuleID, got.RuleID)
 		}
 		if f.Kind == Conflict && !refMatches(rules[f.ConflictsWith], f.Example.Flow) {

@@ -451,3 +451,27 @@ func sample(b *box) point {
 func cmpU(a, b u128) int {
 	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
 }
+
+// meetPoint returns a point both shapes hold, if they share one.
+func meetPoint(a, b *shape) (point, bool) {
+	var p point
+	for d := range nDims {
+		found := false
+		i, j := 0, 0
+		for i < len(a[d]) && j < len(b[d]) && !found {
+			x, y := a[d][i], b[d][j]
+			switch {
+			case x.hi.less(y.lo):
+				i++
+			case y.hi.less(x.lo):
+				j++
+			default:
+				p[d], found = maxU(x.lo, y.lo), true
+			}
+		}
+		if !found {
+			return point{}, false
+		}
+	}
+	return p, true
+}
