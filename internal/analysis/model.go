@@ -22,11 +22,12 @@ const (
 // item is one step of the evaluation order: an effective rule, the
 // terminal default of a policy, or the firewall default (always last).
 type item struct {
-	kind   itemKind
-	action firewall.Action
-	policy int // index into Model.policies; -1 for the firewall default
-	rule   *firewall.Rule
-	shapes [nClasses]*shape
+	kind     itemKind
+	action   firewall.Action
+	policy   int    // index into Model.policies; -1 for the firewall default
+	policyID string // "" for the firewall default
+	rule     *firewall.Rule
+	shapes   [nClasses]*shape
 }
 
 // policyInfo is a policy in evaluation order.
@@ -96,10 +97,10 @@ func New(t firewall.Tree, now time.Time) (*Model, error) {
 			if _, dup := m.byRule[r.ID]; !dup {
 				m.byRule[r.ID] = len(m.items)
 			}
-			m.items = append(m.items, item{kind: kindRule, action: r.Action, policy: pol, rule: r, shapes: ruleShapes(r)})
+			m.items = append(m.items, item{kind: kindRule, action: r.Action, policy: pol, policyID: pt.Policy.ID, rule: r, shapes: ruleShapes(r)})
 		}
 		if terminal(pt.Policy.DefaultAction) {
-			m.items = append(m.items, item{kind: kindPolicyDefault, action: pt.Policy.DefaultAction, policy: pol, shapes: allShapes()})
+			m.items = append(m.items, item{kind: kindPolicyDefault, action: pt.Policy.DefaultAction, policy: pol, policyID: pt.Policy.ID, shapes: allShapes()})
 		}
 	}
 	m.items = append(m.items, item{kind: kindFirewallDefault, action: t.Firewall.DefaultAction, policy: -1, shapes: allShapes()})
