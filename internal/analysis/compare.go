@@ -51,6 +51,7 @@ func Compare(old, new *Model, maxRegions int) (Comparison, error) {
 	}
 	regions := map[pair]found{}
 	var bufA, bufB []int32
+	scA, scB := newScratch(len(old.items)), newScratch(len(new.items))
 	for c := range nClasses {
 		seqA, seqB := old.cands[c], new.cands[c]
 		pre := 0
@@ -72,11 +73,11 @@ func Compare(old, new *Model, maxRegions int) (Comparison, error) {
 		if len(qs) == 0 {
 			continue
 		}
-		xa, xb := old.buildIndex(c), new.buildIndex(c)
+		xa, xb := old.index(c), new.index(c)
 		wa, wb := old.walker(c), new.walker(c)
 		for _, q := range qs {
-			bufA = xa.candidates(q, wa.shapes, 0, int32(len(old.items)), bufA)
-			bufB = xb.candidates(q, wb.shapes, 0, int32(len(new.items)), bufB)
+			bufA = xa.candidates(scA, q, wa.shapes, 0, int32(len(old.items)), bufA)
+			bufB = xb.candidates(scB, q, wb.shapes, 0, int32(len(new.items)), bufB)
 			wa.regionWalk(q, bufA, func(b box, ca []int32) bool {
 				a := ca[0]
 				wb.walkFrom(b, bufB, func(b2 box, cb []int32) bool {

@@ -238,11 +238,12 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 	res := &results{reached: make([]bool, n), wit: make([]point, n), witClass: make([]class, n),
 		differs: make([]bool, n), takers: make([][]int32, n), maxOrder: -1, covers: make([][]int32, n)}
 	var buf, later []int32
+	sc := newScratch(n)
 	for c := range nClasses {
 		if len(m.cands[c]) == 0 {
 			continue
 		}
-		x := m.buildIndex(c)
+		x := m.index(c)
 		w := m.walker(c)
 		sub := &walker{shapes: w.shapes}
 		var r int32
@@ -266,7 +267,7 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 			act = m.items[r].action
 			haveLater := false
 			reachedBefore := res.reached[r]
-			buf = x.candidates(s, w.shapes, 0, r, buf)
+			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
 			buf = append(buf, r)
 			w.regionWalk(s, buf, func(b box, cands []int32) bool {
 				dec := cands[0]
@@ -286,7 +287,7 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 					return false
 				}
 				if !haveLater {
-					later = x.candidates(s, w.shapes, r+1, int32(n), later)
+					later = x.candidates(sc, s, w.shapes, r+1, int32(n), later)
 					haveLater = true
 				}
 				sub.walkFrom(b, later, laterVisit)
@@ -369,17 +370,18 @@ func (m *Model) decidedBefore(pi int) bool {
 func (m *Model) findConflicts(res *results, maxConflicts int) {
 	seen := map[[2]int32]bool{}
 	var buf []int32
+	sc := newScratch(len(m.items))
 	for c := range nClasses {
 		if len(m.cands[c]) == 0 {
 			continue
 		}
-		x := m.buildIndex(c)
+		x := m.index(c)
 		w := m.walker(c)
 		for _, r := range m.cands[c] {
 			if m.items[r].kind != kindRule || !res.reached[r] {
 				continue
 			}
-			buf = x.candidates(w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
+			buf = x.candidates(sc, w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
 			for _, j := range buf {
 				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
 					continue

@@ -89,12 +89,24 @@ type classIndex struct {
 	anyDst    []int32     // items without destinations
 	anyBoth   []int32     // items with neither
 	all       []int32
-	stamp     []uint32
-	cur       uint32
+}
+
+// scratch marks the items a lookup has seen; one per goroutine.
+type scratch struct {
+	stamp []uint32
+	cur   uint32
+}
+
+func newScratch(n int) *scratch { return &scratch{stamp: make([]uint32, n)} }
+
+// index returns the index of class c, built on first use.
+func (m *Model) index(c class) *classIndex {
+	m.idxOnce[c].Do(func() { m.idx[c] = m.buildIndex(c) })
+	return m.idx[c]
 }
 
 func (m *Model) buildIndex(c class) *classIndex {
-	x := &classIndex{stamp: make([]uint32, len(m.items)), all: m.cands[c]}
+	x := &classIndex{all: m.cands[c]}
 	var src, dstOnly, dst []prefixEntry
 	for _, i := range m.cands[c] {
 		it := &m.items[i]
@@ -134,16 +146,16 @@ func familyPrefixes(ps []netip.Prefix, v6 bool) []netip.Prefix {
 
 // candidates returns, in evaluation order, the items in [from, to) that
 // meet s.
-func (x *classIndex) candidates(s *shape, shapes []*shape, from, to int32, out []int32) []int32 {
+func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to int32, out []int32) []int32 {
 	out = out[:0]
-	x.cur++
-	if x.cur == 0 {
-		clear(x.stamp)
-		x.cur = 1
+	sc.cur++
+	if sc.cur == 0 {
+		clear(sc.stamp)
+		sc.cur = 1
 	}
 	add := func(it int32) {
-		if it >= from && it < to && x.stamp[it] != x.cur {
-			x.stamp[it] = x.cur
+		if it >= from && it < to && sc.stamp[it] != sc.cur {
+			sc.stamp[it] = sc.cur
 			if shapes[it].overlaps(s) {
 				out = append(out, it)
 			}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fireflow/fireflow/internal/engine"
@@ -52,6 +53,12 @@ type Model struct {
 	cands [nClasses][]int32
 	// byRule maps a rule id to its item.
 	byRule map[string]int
+	// shapes holds, per class, the items' match sets (nil: never).
+	shapes [nClasses][]*shape
+	// The indexes are built on first use; a model is safe for concurrent
+	// use.
+	idxOnce [nClasses]sync.Once
+	idx     [nClasses]*classIndex
 }
 
 func terminal(a firewall.Action) bool {
@@ -104,10 +111,12 @@ func New(t firewall.Tree, now time.Time) (*Model, error) {
 		}
 	}
 	m.items = append(m.items, item{kind: kindFirewallDefault, action: t.Firewall.DefaultAction, policy: -1, shapes: allShapes()})
-	for i := range m.items {
-		for c := range nClasses {
-			if m.items[i].shapes[c] != nil {
+	for c := range nClasses {
+		m.shapes[c] = make([]*shape, len(m.items))
+		for i := range m.items {
+			if s := m.items[i].shapes[c]; s != nil {
 				m.cands[c] = append(m.cands[c], int32(i))
+				m.shapes[c][i] = s
 			}
 		}
 	}
@@ -129,13 +138,7 @@ func (m *Model) Revision() int64 { return m.tree.Firewall.Revision }
 func (m *Model) Now() time.Time { return m.now }
 
 // walker returns a walker over class c.
-func (m *Model) walker(c class) *walker {
-	w := &walker{shapes: make([]*shape, len(m.items))}
-	for i := range m.items {
-		w.shapes[i] = m.items[i].shapes[c]
-	}
-	return w
-}
+func (m *Model) walker(c class) *walker { return &walker{shapes: m.shapes[c]} }
 
 // decision is the decision item i makes.
 func (m *Model) decision(i int) firewall.Decision {

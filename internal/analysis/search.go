@@ -152,12 +152,13 @@ func (m *Model) Search(sp Space, t Target, invert bool) (SearchResult, error) {
 		return SearchResult{}, err
 	}
 	var buf []int32
+	sc := newScratch(len(m.items))
 	for c := range nClasses {
 		regions := sp.shapes(c, invert)
 		if len(regions) == 0 {
 			continue
 		}
-		x := m.buildIndex(c)
+		x := m.index(c)
 		w := m.walker(c)
 		// A shape of its own stands for the target item within the region,
 		// so that the walk ends there.
@@ -172,7 +173,7 @@ func (m *Model) Search(sp Space, t Target, invert bool) (SearchResult, error) {
 				if r == nil {
 					continue
 				}
-				buf = x.candidates(r, w.shapes, 0, it, buf)
+				buf = x.candidates(sc, r, w.shapes, 0, it, buf)
 				sw.shapes[self] = r
 				buf = append(buf, self)
 				var found box
