@@ -114,6 +114,9 @@ type Options struct {
 	// MaxConflicts bounds the conflicts listed (all are counted); 0 means
 	// DefaultMaxConflicts.
 	MaxConflicts int
+	// Now, when set, is the instant expiring rules are judged from (a
+	// cached model keeps the instant it was compiled at).
+	Now time.Time
 }
 
 // DefaultMaxConflicts is the number of conflicts listed by default.
@@ -532,6 +535,10 @@ func (m *Model) policyFindings(res *results, add func(Finding, int, class, point
 // lifecycleFindings reports disabled, expired and expiring rules and
 // disabled policies.
 func (m *Model) lifecycleFindings(opts Options, wants func(Kind) bool, add func(Finding, int, class, point)) {
+	at := m.now
+	if !opts.Now.IsZero() {
+		at = opts.Now
+	}
 	for _, p := range m.policies {
 		if !p.p.Enabled && wants(Disabled) {
 			add(Finding{Kind: Disabled, PolicyID: p.p.ID, Message: fmt.Sprintf("policy %q (%s) is disabled: its rules decide nothing", p.p.Name, p.p.ID)}, -1, 0, point{})
@@ -547,10 +554,10 @@ func (m *Model) lifecycleFindings(opts Options, wants func(Kind) bool, add func(
 					add(Finding{Kind: Expired, PolicyID: p.p.ID, RuleID: r.ID, ExpiresAt: r.ExpiresAt,
 						Message: fmt.Sprintf("rule %s expired at %s and no longer matches", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339))}, -1, 0, point{})
 				}
-			case r.ExpiresAt != nil && r.ExpiresAt.Sub(m.now) <= opts.ExpiringWithin:
+			case r.ExpiresAt != nil && r.ExpiresAt.Sub(at) <= opts.ExpiringWithin:
 				if wants(Expiring) {
 					add(Finding{Kind: Expiring, PolicyID: p.p.ID, RuleID: r.ID, ExpiresAt: r.ExpiresAt,
-						Message: fmt.Sprintf("rule %s expires at %s, in %s", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339), r.ExpiresAt.Sub(m.now).Round(time.Second))}, -1, 0, point{})
+						Message: fmt.Sprintf("rule %s expires at %s, in %s", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339), max(0, r.ExpiresAt.Sub(at)).Round(time.Second))}, -1, 0, point{})
 				}
 			}
 		}

@@ -171,3 +171,27 @@ func (m *Model) confirm(f firewall.Flow, i int) (Example, error) {
 	}
 	return Example{Flow: f, Decision: got}, nil
 }
+
+// ValidUntil is the first instant after the model's at which a rule
+// expires, after which the model no longer describes the firewall; zero
+// when no rule will expire.
+func (m *Model) ValidUntil() time.Time {
+	var until time.Time
+	for _, pt := range m.tree.Policies {
+		for _, r := range pt.Rules {
+			if r.ExpiresAt != nil && r.ExpiresAt.After(m.now) && (until.IsZero() || r.ExpiresAt.Before(until)) {
+				until = *r.ExpiresAt
+			}
+		}
+	}
+	return until
+}
+
+// At returns the model of the same tree judged at now: m itself when that
+// is its instant.
+func (m *Model) At(now time.Time) (*Model, error) {
+	if m.now.Equal(now) {
+		return m, nil
+	}
+	return New(m.tree, now)
+}

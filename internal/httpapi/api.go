@@ -109,6 +109,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	a.registerRules()
 	a.registerAudit()
 	a.registerEvaluate()
+	a.registerAnalysis()
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)
