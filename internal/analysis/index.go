@@ -11,6 +11,7 @@ import (
 // that start inside it (a range of the sorted starts).
 type prefixIndex struct {
 	nodes []pnode // distinct prefixes, sorted by start then widest first
+	cum   []int   // cum[i] is the number of items of nodes[:i]
 }
 
 type pnode struct {
@@ -51,19 +52,42 @@ func buildPrefixIndex(es []prefixEntry) prefixIndex {
 		x.nodes = append(x.nodes, pnode{iv: e.iv, parent: parent, items: []int32{e.item}})
 		stack = append(stack, int32(len(x.nodes)-1))
 	}
+	x.cum = make([]int, len(x.nodes)+1)
+	for i, n := range x.nodes {
+		x.cum[i+1] = x.cum[i] + len(n.items)
+	}
 	return x
+}
+
+// start returns the index of the first node starting after v.
+func (x *prefixIndex) start(v u128) int {
+	i, _ := slices.BinarySearchFunc(x.nodes, v, func(n pnode, v u128) int {
+		if v.less(n.iv.lo) {
+			return 1
+		}
+		return -1
+	})
+	return i
+}
+
+// count returns how many items query(q) would give, cheaply.
+func (x *prefixIndex) count(q iv) int {
+	i := x.start(q.lo)
+	n := 0
+	for p := int32(i - 1); p >= 0; p = x.nodes[p].parent {
+		if !x.nodes[p].iv.hi.less(q.lo) {
+			n += len(x.nodes[p].items)
+		}
+	}
+	j := x.start(q.hi)
+	return n + x.cum[j] - x.cum[i]
 }
 
 // query calls add with the items of every prefix that meets q.
 func (x *prefixIndex) query(q iv, add func(int32)) {
 	// The last node starting at or before q.lo, and its parents, are the
 	// ones that may contain q.lo.
-	i, _ := slices.BinarySearchFunc(x.nodes, q.lo, func(n pnode, v u128) int {
-		if v.less(n.iv.lo) {
-			return 1
-		}
-		return -1
-	})
+	i := x.start(q.lo)
 	for p := int32(i - 1); p >= 0; p = x.nodes[p].parent {
 		if !x.nodes[p].iv.hi.less(q.lo) {
 			for _, it := range x.nodes[p].items {
@@ -78,17 +102,18 @@ func (x *prefixIndex) query(q iv, add func(int32)) {
 	}
 }
 
-// classIndex finds, in one class, the items that may meet a shape,
-// without looking at every item: rules that name sources are found by
-// source, those that name only destinations by destination, and the few
-// that name neither (catch-alls and defaults) are always candidates.
+// classIndex finds, in one class, the items that meet a shape without
+// looking at every item. Each item that names sources or destinations is
+// in two of four prefix indexes, so that a lookup can go by source or by
+// destination, whichever finds fewer (a rule from a /8 to one host is
+// looked up by its host); the few items that name neither (catch-alls and
+// defaults) are always candidates.
 type classIndex struct {
 	bySrc     prefixIndex // items with sources
 	byDstOnly prefixIndex // items without sources, with destinations
 	byDst     prefixIndex // items with destinations
-	anyDst    []int32     // items without destinations
+	bySrcOnly prefixIndex // items with sources, without destinations
 	anyBoth   []int32     // items with neither
-	all       []int32
 }
 
 // scratch marks the items a lookup has seen; one per goroutine.
@@ -106,8 +131,8 @@ func (m *Model) index(c class) *classIndex {
 }
 
 func (m *Model) buildIndex(c class) *classIndex {
-	x := &classIndex{all: m.cands[c]}
-	var src, dstOnly, dst []prefixEntry
+	x := &classIndex{}
+	var src, dstOnly, dst, srcOnly []prefixEntry
 	for _, i := range m.cands[c] {
 		it := &m.items[i]
 		var srcs, dsts []netip.Prefix
@@ -116,6 +141,9 @@ func (m *Model) buildIndex(c class) *classIndex {
 		}
 		for _, p := range srcs {
 			src = append(src, prefixEntry{prefixIV(p), i})
+			if len(dsts) == 0 {
+				srcOnly = append(srcOnly, prefixEntry{prefixIV(p), i})
+			}
 		}
 		for _, p := range dsts {
 			dst = append(dst, prefixEntry{prefixIV(p), i})
@@ -123,14 +151,11 @@ func (m *Model) buildIndex(c class) *classIndex {
 				dstOnly = append(dstOnly, prefixEntry{prefixIV(p), i})
 			}
 		}
-		if len(dsts) == 0 {
-			x.anyDst = append(x.anyDst, i)
-			if len(srcs) == 0 {
-				x.anyBoth = append(x.anyBoth, i)
-			}
+		if len(dsts) == 0 && len(srcs) == 0 {
+			x.anyBoth = append(x.anyBoth, i)
 		}
 	}
-	x.bySrc, x.byDstOnly, x.byDst = buildPrefixIndex(src), buildPrefixIndex(dstOnly), buildPrefixIndex(dst)
+	x.bySrc, x.byDstOnly, x.byDst, x.bySrcOnly = buildPrefixIndex(src), buildPrefixIndex(dstOnly), buildPrefixIndex(dst), buildPrefixIndex(srcOnly)
 	return x
 }
 
@@ -161,43 +186,36 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 			}
 		}
 	}
-	srcAny, dstAny := isFull(s[dimSrc]), isFull(s[dimDst])
-	switch {
-	case !srcAny:
-		for _, q := range s[dimSrc] {
-			x.bySrc.query(q, add)
-		}
-		if dstAny {
-			for _, n := range x.byDstOnly.nodes {
-				for _, it := range n.items {
-					add(it)
-				}
-			}
-		} else {
-			for _, q := range s[dimDst] {
-				x.byDstOnly.query(q, add)
-			}
-		}
-		for _, it := range x.anyBoth {
-			add(it)
-		}
-	case !dstAny:
-		for _, q := range s[dimDst] {
-			x.byDst.query(q, add)
-		}
-		for _, it := range x.anyDst {
-			add(it)
-		}
-	default:
-		for _, it := range x.all {
-			add(it)
-		}
+	// Items are found by source, or by destination: whichever finds
+	// fewer. By source: those with sources that meet s's, those with only
+	// destinations that meet s's, and those with neither. By destination,
+	// the other way round.
+	bySrc := x.bySrc.countList(s[dimSrc]) + x.byDstOnly.countList(s[dimDst])
+	byDst := x.byDst.countList(s[dimDst]) + x.bySrcOnly.countList(s[dimSrc])
+	if bySrc <= byDst {
+		x.bySrc.queryList(s[dimSrc], add)
+		x.byDstOnly.queryList(s[dimDst], add)
+	} else {
+		x.byDst.queryList(s[dimDst], add)
+		x.bySrcOnly.queryList(s[dimSrc], add)
+	}
+	for _, it := range x.anyBoth {
+		add(it)
 	}
 	slices.Sort(out)
 	return out
 }
 
-// isFull reports whether l is a whole address range.
-func isFull(l []iv) bool {
-	return len(l) == 1 && l[0].lo == (u128{}) && (l[0].hi == allV4.hi || l[0].hi == allV6.hi)
+func (x *prefixIndex) countList(l []iv) int {
+	n := 0
+	for _, q := range l {
+		n += x.count(q)
+	}
+	return n
+}
+
+func (x *prefixIndex) queryList(l []iv, add func(int32)) {
+	for _, q := range l {
+		x.query(q, add)
+	}
 }

@@ -215,6 +215,9 @@ func (s *shape) overlaps(o *shape) bool {
 }
 
 func listsMeet(a, b []iv) bool {
+	if len(a) == 1 && len(b) == 1 {
+		return !a[0].hi.less(b[0].lo) && !b[0].hi.less(a[0].lo)
+	}
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		switch {
