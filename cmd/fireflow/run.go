@@ -18,6 +18,8 @@ commands:
                         print a bearer token signed with the HS256 secret
   evaluate --url URL --firewall ID [--explain] "tcp 10.0.0.1:1234 -> 10.0.0.2:443" ...
                         ask a server what the firewall does with flows
+  analyze (--url URL --firewall ID | --file TREE.json) [--fail-on unreachable] [--json]
+                        report unreachable, redundant and conflicting rules; exit 1 on findings
   healthcheck [--addr :8080] [--timeout 3s]
                         exit non-zero unless the local server's /healthz answers 200
   version               print the version
@@ -39,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "evaluate":
 		return evaluate(ctx, rest, getenv, stdout, stderr)
+	case "analyze":
+		return analyze(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return token(rest, getenv, stdout, stderr)
 	case "healthcheck":

@@ -143,7 +143,7 @@ func (a *api) registerAnalysis() {
 		if err != nil {
 			return nil, a.toProblem(ctx, err)
 		}
-		return &struct{ Body AnalysisOutput }{Body: analysisOut(in.FirewallID, rep)}, nil
+		return &struct{ Body AnalysisOutput }{Body: AnalysisOutputOf(in.FirewallID, rep)}, nil
 	})
 
 	huma.Register(a.humaAPI, a.operation(huma.Operation{
@@ -279,7 +279,9 @@ func (in CompareInput) candidate() (*firewall.Tree, error) {
 	return &t, nil
 }
 
-func analysisOut(firewallID string, rep service.AnalysisReport) AnalysisOutput {
+// AnalysisOutputOf is the API form of an analysis report, which the CLI
+// also prints for offline runs.
+func AnalysisOutputOf(firewallID string, rep service.AnalysisReport) AnalysisOutput {
 	out := AnalysisOutput{FirewallID: firewallID, Revision: rep.Revision, Findings: []AnalysisFinding{}, Counts: map[string]int{}, ConflictsTotal: rep.Conflicts}
 	for _, f := range rep.Findings {
 		af := AnalysisFinding{Kind: string(f.Kind), Severity: string(f.Severity), PolicyID: f.PolicyID, RuleID: f.RuleID, Message: f.Message,
