@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -157,4 +158,69 @@ func TestAnalysisRefusesBadInput(t *testing.T) {
 			assertProblem(t, s.do(c.method, c.path, c.body), c.status, c.location, c.message)
 		})
 	}
+}
+
+// FuzzSearchBody posts any body to the search endpoint: never a 5xx, and
+// a flow found is decided as the answer says by the evaluate endpoint.
+func FuzzSearchBody(f *testing.F) {
+	fuzzAddSeeds(f,
+		`{}`, `{"space":{}}`, `{"space":{"protocols":["tcp"],"sources":["10.0.0.0/8"],"sources_except":["10.1.0.0/16"],"destination_ports":["443"]},"target":{"action":"allow"}}`,
+		`{"space":{"protocols":["icmp"],"destination_ports":["1"]},"target":{"decided_by":"firewall_default"}}`,
+		`{"space":{"destinations":["2001:db8::/32"]},"target":{"action":"deny"},"invert":true}`,
+		`{"space":{"sources":["10.0.0.1/8"]}}`, `{"target":{"rule_id":"nope"}}`, `{"space":{"protocols":["sctp"]}}`,
+		`{"space":{"source_ports":["2-1"]}}`, `{"target":{"action":"next"}}`, `{"invert":"yes"}`,
+	)
+	fs := newFuzzServer(f)
+	path := fs.tr.firewall() + "/search"
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res := fs.do(t, "POST", path, body, "application/json")
+		m := fuzzCheckAnswer(t, "POST search", body, res)
+		if m == nil || m["exists"] != true {
+			return
+		}
+		ev := fs.do(t, "POST", fs.tr.firewall()+"/evaluate", mustJSON(t, map[string]any{"flow": m["flow"]}), "application/json")
+		got := fuzzCheckAnswer(t, "POST evaluate", body, ev)
+		d, want := got["decision"].(map[string]any), m["decision"].(map[string]any)
+		if d["action"] != want["action"] || d["rule_id"] != want["rule_id"] || d["decided_by"] != want["decided_by"] {
+			t.Fatalf("search with %q found %v decided %v, evaluate says %v", body, m["flow"], want, d)
+		}
+	})
+}
+
+// FuzzCompareBody posts any body to the compare endpoint: never a 5xx,
+// and each region's example is decided as its old decision says.
+func FuzzCompareBody(f *testing.F) {
+	fuzzAddSeeds(f,
+		`{}`, `{"candidate":{"name":"x"}}`, `{"candidate":{"name":"x","default_action":"allow"},"max_regions":1}`,
+		`{"candidate":{"name":"x","policies":[{"name":"p","priority":1,"default_action":"deny","rules":[{"action":"allow","protocol":"udp","destination_ports":["53"]}]}]}}`,
+		`{"candidate":{"name":"x","policies":[{"name":"p","priority":1,"rules":[{"action":"allow","sources":["10.0.0.1/8"]}]}]}}`,
+		`{"candidate":{"name":"x","policies":[{"name":"p","priority":1},{"name":"p","priority":1}]}}`,
+		`{"firewall_id":"nope"}`, `{"firewall_id":"x","candidate":{"name":"x"}}`, `{"max_regions":-1}`,
+	)
+	fs := newFuzzServer(f)
+	path := fs.tr.firewall() + "/compare"
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res := fs.do(t, "POST", path, body, "application/json")
+		m := fuzzCheckAnswer(t, "POST compare", body, res)
+		if m == nil {
+			return
+		}
+		for _, r := range m["regions"].([]any) {
+			reg := r.(map[string]any)
+			ev := fs.do(t, "POST", fs.tr.firewall()+"/evaluate", mustJSON(t, map[string]any{"flow": reg["example"]}), "application/json")
+			d, want := fuzzCheckAnswer(t, "POST evaluate", body, ev)["decision"].(map[string]any), reg["old"].(map[string]any)
+			if d["action"] != want["action"] || d["rule_id"] != want["rule_id"] {
+				t.Fatalf("compare with %q: region example %v decided %v, the region says %v", body, reg["example"], d, want)
+			}
+		}
+	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
