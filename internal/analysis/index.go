@@ -102,16 +102,81 @@ func (x *prefixIndex) query(q iv, add func(int32)) {
 	}
 }
 
+// pairIndex finds the items one of whose (outer, inner) prefix pairs
+// meets a pair of intervals: the outer prefixes are indexed as in
+// prefixIndex, and each holds an index of the inner prefixes of its items,
+// so that the many rules sharing one address object are told apart by
+// their other side without being looked at one by one.
+type pairIndex struct {
+	outer prefixIndex // items are positions in inner
+	inner []prefixIndex
+}
+
+type pairEntry struct {
+	outer, inner iv
+	item         int32
+}
+
+func buildPairIndex(es []pairEntry) pairIndex {
+	outer := make([]prefixEntry, len(es))
+	for i, e := range es {
+		outer[i] = prefixEntry{e.outer, int32(i)}
+	}
+	x := pairIndex{outer: buildPrefixIndex(outer)}
+	x.inner = make([]prefixIndex, len(x.outer.nodes))
+	var in []prefixEntry
+	for n := range x.outer.nodes {
+		in = in[:0]
+		for _, e := range x.outer.nodes[n].items {
+			in = append(in, prefixEntry{es[e].inner, es[e].item})
+		}
+		x.inner[n] = buildPrefixIndex(slices.Clone(in))
+		x.outer.nodes[n].items = nil
+	}
+	return x
+}
+
+// nodes calls visit with each outer node that meets q.
+func (x *pairIndex) nodes(q iv, visit func(int32)) {
+	o := &x.outer
+	i := o.start(q.lo)
+	for p := int32(i - 1); p >= 0; p = o.nodes[p].parent {
+		if !o.nodes[p].iv.hi.less(q.lo) {
+			visit(p)
+		}
+	}
+	for ; i < len(o.nodes) && !q.hi.less(o.nodes[i].iv.lo); i++ {
+		visit(int32(i))
+	}
+}
+
+// countNodes returns how many outer nodes meet the intervals of l.
+func (x *pairIndex) countNodes(l []iv) int {
+	n := 0
+	for _, q := range l {
+		x.nodes(q, func(int32) { n++ })
+	}
+	return n
+}
+
+func (x *pairIndex) query(outer, inner []iv, add func(int32)) {
+	for _, q := range outer {
+		x.nodes(q, func(n int32) { x.inner[n].queryList(inner, add) })
+	}
+}
+
 // classIndex finds, in one class, the items that meet a shape without
-// looking at every item. Each item that names sources or destinations is
-// in two of four prefix indexes, so that a lookup can go by source or by
-// destination, whichever finds fewer (a rule from a /8 to one host is
-// looked up by its host); the few items that name neither (catch-alls and
-// defaults) are always candidates.
+// looking at every item. Items that name sources are in a pair index by
+// source then destination, and items that name destinations in one by
+// destination then source, so that a lookup can go by either side,
+// whichever has fewer prefixes to visit (a rule from a /8 to one host is
+// looked up by its host); items naming one side only are also in a plain
+// index for the lookups by the other side; the few items that name
+// neither (catch-alls and defaults) are always candidates.
 type classIndex struct {
-	bySrc     prefixIndex // items with sources
+	bySrc     pairIndex   // items with sources, then their destinations (any: the whole range)
+	byDst     pairIndex   // items with destinations, then their sources
 	byDstOnly prefixIndex // items without sources, with destinations
-	byDst     prefixIndex // items with destinations
 	bySrcOnly prefixIndex // items with sources, without destinations
 	anyBoth   []int32     // items with neither
 }
@@ -132,21 +197,45 @@ func (m *Model) index(c class) *classIndex {
 
 func (m *Model) buildIndex(c class) *classIndex {
 	x := &classIndex{}
-	var src, dstOnly, dst, srcOnly []prefixEntry
+	var dstOnly, srcOnly []prefixEntry
+	var src, dst []pairEntry
+	all := []iv{allV4}
+	if c.v6() {
+		all = []iv{allV6}
+	}
+	ivs := func(ps []netip.Prefix) []iv {
+		if len(ps) == 0 {
+			return all
+		}
+		out := make([]iv, len(ps))
+		for i, p := range ps {
+			out[i] = prefixIV(p)
+		}
+		return out
+	}
 	for _, i := range m.cands[c] {
 		it := &m.items[i]
 		var srcs, dsts []netip.Prefix
 		if it.rule != nil {
 			srcs, dsts = familyPrefixes(it.rule.Sources, c.v6()), familyPrefixes(it.rule.Destinations, c.v6())
 		}
+		si, di := ivs(srcs), ivs(dsts)
+		for _, a := range si {
+			for _, b := range di {
+				if len(srcs) > 0 {
+					src = append(src, pairEntry{a, b, i})
+				}
+				if len(dsts) > 0 {
+					dst = append(dst, pairEntry{b, a, i})
+				}
+			}
+		}
 		for _, p := range srcs {
-			src = append(src, prefixEntry{prefixIV(p), i})
 			if len(dsts) == 0 {
 				srcOnly = append(srcOnly, prefixEntry{prefixIV(p), i})
 			}
 		}
 		for _, p := range dsts {
-			dst = append(dst, prefixEntry{prefixIV(p), i})
 			if len(srcs) == 0 {
 				dstOnly = append(dstOnly, prefixEntry{prefixIV(p), i})
 			}
@@ -155,7 +244,8 @@ func (m *Model) buildIndex(c class) *classIndex {
 			x.anyBoth = append(x.anyBoth, i)
 		}
 	}
-	x.bySrc, x.byDstOnly, x.byDst, x.bySrcOnly = buildPrefixIndex(src), buildPrefixIndex(dstOnly), buildPrefixIndex(dst), buildPrefixIndex(srcOnly)
+	x.bySrc, x.byDst = buildPairIndex(src), buildPairIndex(dst)
+	x.byDstOnly, x.bySrcOnly = buildPrefixIndex(dstOnly), buildPrefixIndex(srcOnly)
 	return x
 }
 
@@ -190,13 +280,13 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 	// fewer. By source: those with sources that meet s's, those with only
 	// destinations that meet s's, and those with neither. By destination,
 	// the other way round.
-	bySrc := x.bySrc.countList(s[dimSrc]) + x.byDstOnly.countList(s[dimDst])
-	byDst := x.byDst.countList(s[dimDst]) + x.bySrcOnly.countList(s[dimSrc])
+	bySrc := x.bySrc.countNodes(s[dimSrc]) + x.byDstOnly.countList(s[dimDst])
+	byDst := x.byDst.countNodes(s[dimDst]) + x.bySrcOnly.countList(s[dimSrc])
 	if bySrc <= byDst {
-		x.bySrc.queryList(s[dimSrc], add)
+		x.bySrc.query(s[dimSrc], s[dimDst], add)
 		x.byDstOnly.queryList(s[dimDst], add)
 	} else {
-		x.byDst.queryList(s[dimDst], add)
+		x.byDst.query(s[dimDst], s[dimSrc], add)
 		x.bySrcOnly.queryList(s[dimSrc], add)
 	}
 	for _, it := range x.anyBoth {
