@@ -24,8 +24,10 @@ const (
 	Expired           Kind = "expired"
 )
 
-// Kinds lists every kind, in the order findings of one rule are given.
-var Kinds = []Kind{UnreachablePolicy, Unreachable, Redundant, Conflict, Expired, Expiring, Disabled}
+// Kinds lists every kind.
+func Kinds() []Kind {
+	return []Kind{UnreachablePolicy, Unreachable, Redundant, Conflict, Expired, Expiring, Disabled}
+}
 
 // Severity ranks findings: a pipeline fails on findings at or above a
 // severity.

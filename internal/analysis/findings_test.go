@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -153,5 +154,52 @@ func TestFindingKinds(t *testing.T) {
 	// flows, conflicting with another action.
 	if n := ghost.CoveredByTotal; n != 6 || ghost.CoveredBy[n-1].PolicyID != "last-word" || ghost.CoveredBy[n-1].DecidedBy != firewall.ByPolicyDefault || !ghost.DifferentAction {
 		t.Errorf("ghost: %+v, want covered by the five rules and the default of last-word, with a different action", ghost)
+	}
+}
+
+// TestModelConcurrentUse runs findings, searches and compares on one model
+// at once, as the service's cache does: the answers are those of a lone
+// run (and -race finds no race).
+func TestModelConcurrentUse(t *testing.T) {
+	tr := fwgen.Realistic(3, 400, false)
+	m, err := New(tr, fwgen.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(cloneTree(tr), fwgen.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := Space{Protocols: []firewall.Protocol{firewall.TCP}}
+	want, _ := m.Findings(Options{})
+	wantSearch, _ := m.Search(sp, Target{Action: firewall.Deny}, false)
+	errs := make(chan error, 8)
+	for range 4 {
+		go func() {
+			rep, err := m.Findings(Options{})
+			if err == nil && len(rep.Findings) != len(want.Findings) {
+				err = fmt.Errorf("%d findings, alone %d", len(rep.Findings), len(want.Findings))
+			}
+			errs <- err
+		}()
+		go func() {
+			res, err := m.Search(sp, Target{Action: firewall.Deny}, false)
+			if err == nil && res.Exists != wantSearch.Exists {
+				err = fmt.Errorf("search exists %v, alone %v", res.Exists, wantSearch.Exists)
+			}
+			if err == nil {
+				var c Comparison
+				c, err = Compare(m, other, 0)
+				if err == nil && c.Total != 0 {
+					err = fmt.Errorf("a tree differs from its copy in %d regions", c.Total)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -209,7 +209,7 @@ func parseKinds(s string) ([]service.FindingKind, error) {
 		k := service.FindingKind(strings.TrimSpace(part))
 		if !k.Valid() {
 			var names []string
-			for _, k := range service.FindingKinds {
+			for _, k := range service.FindingKinds() {
 				names = append(names, string(k))
 			}
 			return nil, fmt.Errorf("%q is not a kind of finding; the kinds are %s", part, strings.Join(names, ", "))

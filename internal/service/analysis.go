@@ -40,7 +40,7 @@ type (
 )
 
 // FindingKinds lists the kinds of findings.
-var FindingKinds = analysis.Kinds
+func FindingKinds() []FindingKind { return analysis.Kinds() }
 
 // maxCachedAnalyses bounds the analysis cache: a model of a large firewall
 // holds tens of MB.
@@ -48,7 +48,9 @@ const maxCachedAnalyses = 16
 
 // heavyKinds are the findings that need the walk of the header space; the
 // others are read off the rules on every request.
-var heavyKinds = []analysis.Kind{analysis.Unreachable, analysis.Redundant, analysis.UnreachablePolicy, analysis.Conflict}
+func heavyKinds() []analysis.Kind {
+	return []analysis.Kind{analysis.Unreachable, analysis.Redundant, analysis.UnreachablePolicy, analysis.Conflict}
+}
 
 // analyses caches one analysis model per firewall, with its findings once
 // asked for. An entry serves while its revision is the firewall's current
@@ -132,7 +134,7 @@ func (s *Service) Analyze(ctx context.Context, firewallID string, opts AnalysisO
 		return AnalysisReport{}, fmt.Errorf("analyse firewall %s: %w", firewallID, err)
 	}
 	e.once.Do(func() {
-		e.report, e.err = e.model.Findings(analysis.Options{Kinds: heavyKinds})
+		e.report, e.err = e.model.Findings(analysis.Options{Kinds: heavyKinds()})
 	})
 	if e.err != nil {
 		return AnalysisReport{}, fmt.Errorf("analyse firewall %s: %w", firewallID, e.err)
