@@ -62,9 +62,10 @@
 //     flows, so a rule hidden by the union of two rules names both;
 //   - a conflict is a pair of reachable rules with different actions whose
 //     match sets overlap, neither containing the other;
-//   - search walks the part of the space inside (or outside) the header
-//     space asked for, stopping at the first piece with the decision asked
-//     for;
+//   - search takes, in evaluation order, each item that makes the decision
+//     asked for, and walks its match set within the space (or outside it)
+//     with the earlier items, stopping at the first piece it decides; when
+//     no item has one, no flow of the space gets that decision;
 //   - compare walks the pieces of one tree again with the items of the
 //     other, within the part of the space the two trees' differing items
 //     match.

@@ -173,7 +173,7 @@ func (x *pairIndex) query(outer, inner []iv, add func(int32)) {
 // looked up by its host); items naming one side only are also in a plain
 // index for the lookups by the other side; the few items that name
 // neither (catch-alls and defaults) are always candidates.
-type classIndex struct {
+type addrIndex struct {
 	bySrc     pairIndex   // items with sources, then their destinations (any: the whole range)
 	byDst     pairIndex   // items with destinations, then their sources
 	byDstOnly prefixIndex // items without sources, with destinations
@@ -189,6 +189,36 @@ type scratch struct {
 
 func newScratch(n int) *scratch { return &scratch{stamp: make([]uint32, n)} }
 
+// classIndex finds, in one class, the items that meet a shape. Items are
+// first split by destination port: those that name single ports are filed
+// under each (most rules of a real rule base do), so that rules that share
+// addresses but not ports are never looked at; the others (ranges, any)
+// form one more group. Each group is an addrIndex.
+type classIndex struct {
+	byPort map[uint64]*addrIndex
+	other  *addrIndex
+	all    *addrIndex // every item, for shapes with port ranges
+}
+
+// maxPortsFiled bounds the single ports under which one item is filed.
+const maxPortsFiled = 16
+
+// singlePorts returns the ports of l when it names only single ports, few
+// enough to file an item under each.
+func singlePorts(l []iv) ([]uint64, bool) {
+	if len(l) > maxPortsFiled {
+		return nil, false
+	}
+	out := make([]uint64, 0, len(l))
+	for _, x := range l {
+		if x.lo != x.hi {
+			return nil, false
+		}
+		out = append(out, x.lo.lo)
+	}
+	return out, true
+}
+
 // index returns the index of class c, built on first use.
 func (m *Model) index(c class) *classIndex {
 	m.idxOnce[c].Do(func() { m.idx[c] = m.buildIndex(c) })
@@ -196,7 +226,26 @@ func (m *Model) index(c class) *classIndex {
 }
 
 func (m *Model) buildIndex(c class) *classIndex {
-	x := &classIndex{}
+	groups := map[uint64][]int32{}
+	var other []int32
+	for _, i := range m.cands[c] {
+		if ports, ok := singlePorts(m.shapes[c][i][dimDport]); ok {
+			for _, p := range ports {
+				groups[p] = append(groups[p], i)
+			}
+			continue
+		}
+		other = append(other, i)
+	}
+	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, m.cands[c])}
+	for p, items := range groups {
+		x.byPort[p] = m.buildAddrIndex(c, items)
+	}
+	return x
+}
+
+func (m *Model) buildAddrIndex(c class, items []int32) *addrIndex {
+	x := &addrIndex{}
 	var dstOnly, srcOnly []prefixEntry
 	var src, dst []pairEntry
 	all := []iv{allV4}
@@ -213,7 +262,7 @@ func (m *Model) buildIndex(c class) *classIndex {
 		}
 		return out
 	}
-	for _, i := range m.cands[c] {
+	for _, i := range items {
 		it := &m.items[i]
 		var srcs, dsts []netip.Prefix
 		if it.rule != nil {
@@ -276,6 +325,22 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 			}
 		}
 	}
+	if ports, ok := singlePorts(s[dimDport]); ok {
+		for _, p := range ports {
+			if g := x.byPort[p]; g != nil {
+				g.collect(s, add)
+			}
+		}
+		x.other.collect(s, add)
+	} else {
+		x.all.collect(s, add)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// collect calls add with (at least) every item of x that meets s.
+func (x *addrIndex) collect(s *shape, add func(int32)) {
 	// Items are found by source, or by destination: whichever finds
 	// fewer. By source: those with sources that meet s's, those with only
 	// destinations that meet s's, and those with neither. By destination,
@@ -292,8 +357,6 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 	for _, it := range x.anyBoth {
 		add(it)
 	}
-	slices.Sort(out)
-	return out
 }
 
 func (x *prefixIndex) countList(l []iv) int {
