@@ -18,6 +18,8 @@ commands:
                         print a bearer token signed with the HS256 secret
   evaluate --url URL --firewall ID [--explain] "tcp 10.0.0.1:1234 -> 10.0.0.2:443" ...
                         ask a server what the firewall does with flows
+  analyze (--url URL --firewall ID | --file TREE.json) [--fail-on unreachable] [--json]
+                        report unreachable, redundant and conflicting rules; exit 1 on findings
   import --url URL --firewall ID --format iptables|ip6tables|nftables [--chain NAME] [--apply] -f FILE
                         read iptables-save or nft -j output into an empty firewall (a dry run without --apply)
   export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook H] [--stateful] [--merge]
@@ -43,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "evaluate":
 		return evaluate(ctx, rest, getenv, stdout, stderr)
+	case "analyze":
+		return analyze(ctx, rest, getenv, stdout, stderr)
 	case "import":
 		return importCmd(ctx, rest, getenv, stdout, stderr)
 	case "export":

@@ -14,6 +14,9 @@ const (
 	firewallsPath = "/api/v1/firewalls"
 	firewallPath  = firewallsPath + "/{firewall_id}"
 	evaluatePath  = firewallPath + "/evaluate"
+	analysisPath  = firewallPath + "/analysis"
+	searchPath    = firewallPath + "/search"
+	comparePath   = firewallPath + "/compare"
 	exportPath    = firewallPath + "/export"
 	importPath    = firewallPath + "/import"
 	policiesPath  = firewallPath + "/filtering-policies"
@@ -67,6 +70,9 @@ func (a *api) routes() []route {
 
 		{http.MethodGet, auditPath, auth.Admin, a.listAuditEvents()},
 		{http.MethodPost, evaluatePath, auth.Viewer, a.evaluate()},
+		{http.MethodGet, analysisPath, auth.Viewer, a.analyzeFirewall()},
+		{http.MethodPost, searchPath, auth.Viewer, a.searchFlows()},
+		{http.MethodPost, comparePath, auth.Viewer, a.compareFirewall()},
 		{http.MethodGet, exportPath, auth.Viewer, a.exportFirewall()},
 		{http.MethodPost, importPath, auth.Editor, a.importRuleset()},
 	}

@@ -26,6 +26,7 @@ type Service struct {
 	store    store.Store
 	now      func() time.Time
 	matchers matchers
+	analyses analyses
 }
 
 // Option configures a Service.
