@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 
@@ -23,6 +24,37 @@ const (
 	firstKey = int64(1) << 62
 	keyGap   = int64(1) << 32
 )
+
+// Positions are counted with the help of rule_buckets, which holds how
+// many of a policy's rules have keys in each run of 2^bucketShift keys
+// (64 rules as freshly numbered): a position is the sum of the counts of
+// the buckets before the rule's, plus a count within its bucket. Inserts,
+// moves and deletes keep the counts; renumbering rebuilds them.
+const (
+	bucketShift = 38
+	// bucketSize is 2^bucketShift as SQL text, so that statements that
+	// group by bucket name the same expression throughout.
+	bucketSize = "274877906944"
+)
+
+func bucketOf(key int64) int64 { return key >> bucketShift }
+
+// bucketStatement adds delta to the count of key's bucket.
+func bucketStatement(policyID string, key int64, delta int) Statement {
+	return Statement{`INSERT INTO rule_buckets (policy_id, bucket, n) VALUES (?, ?, ?)
+		ON CONFLICT (policy_id, bucket) DO UPDATE SET n = rule_buckets.n + excluded.n`,
+		[]any{policyID, bucketOf(key), int64(delta)}}
+}
+
+// rebuildBuckets counts the policy's rules per bucket afresh.
+func rebuildBuckets(policyID string) []Statement {
+	return []Statement{
+		{`DELETE FROM rule_buckets WHERE policy_id = ?`, []any{policyID}},
+		{`INSERT INTO rule_buckets (policy_id, bucket, n)
+			SELECT policy_id, order_key / ` + bucketSize + `, COUNT(*) FROM rules WHERE policy_id = ?
+			GROUP BY policy_id, order_key / ` + bucketSize, []any{policyID}},
+	}
+}
 
 // keyOf is the key that position pos of a freshly numbered policy holds,
 // as migration 00005 and renumber assign them.
@@ -186,44 +218,48 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 	}
 	_, err = t.q.exec(ctx, `UPDATE rules SET order_key = ? + (order_key - ? - 1) * ? WHERE policy_id = ?`,
 		firstKey, stage, keyGap, policyID)
-	return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	if err != nil {
+		return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	}
+	return t.classify(t.q.run(ctx, rebuildBuckets(policyID)), "renumber rules of filtering policy %s", policyID)
 }
 
 // setPositions derives the positions of rules read from one policy from
-// their keys: one statement finds the position of the least of them (see
-// positionColumn) and walks the keys from there to the greatest.
+// their keys: the bucket counts of the policy, summed here, and one count
+// within its bucket for each rule.
 func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
-	least := slices.MinFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) })
-	keys := make([]int64, len(rules))
-	for i, kr := range rules {
-		keys[i] = kr.key
-	}
-	slices.Sort(keys)
-	rows, err := r.q.query(ctx, `SELECT order_key, (SELECT `+positionColumn+` FROM rules WHERE id = ?)
-		FROM rules WHERE policy_id = ? AND order_key BETWEEN ? AND ? ORDER BY order_key`,
-		least.ID, policyID, keys[0], keys[len(keys)-1])
+	counts, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
+		var c [2]int64
+		return c, row.Scan(&c[0], &c[1])
+	}, `SELECT bucket, n FROM rule_buckets WHERE policy_id = ? ORDER BY bucket`, policyID)
 	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
-	defer rows.Close()
-	pos := make(map[int64]int, len(keys))
-	next := 0
-	for i := 0; next < len(keys) && rows.Next(); i++ {
-		var key int64
-		var start int
-		if err := rows.Scan(&key, &start); err != nil {
-			return r.classify(err, "number rules of filtering policy %s", policyID)
-		}
-		if key == keys[next] {
-			pos[key] = start + i
-			next++
-		}
+	// before[i] is the count of the buckets before counts[i].
+	before := make([]int64, len(counts)+1)
+	for i, c := range counts {
+		before[i+1] = before[i] + c[1]
 	}
-	if err := rows.Err(); err != nil {
+	var sb strings.Builder
+	args := make([]any, 0, 4*len(rules))
+	for i, kr := range rules {
+		if i > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
+		args = append(args, int64(i), policyID, bucketOf(kr.key)<<bucketShift, kr.key)
+	}
+	within, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
+		var c [2]int64
+		return c, row.Scan(&c[0], &c[1])
+	}, sb.String(), args...)
+	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
-	for i := range rules {
-		rules[i].Position = pos[rules[i].key]
+	for _, w := range within {
+		kr := &rules[w[0]]
+		b, _ := slices.BinarySearchFunc(counts, bucketOf(kr.key), func(c [2]int64, bucket int64) int { return cmp.Compare(c[0], bucket) })
+		kr.Position = int(before[b] + w[1])
 	}
 	return nil
 }
