@@ -139,7 +139,9 @@ func (t *Tx) neighbours(ctx context.Context, policyID string, position int, curr
 }
 
 // keyRun reads the keys of the policy's rules first..last (0-based, in key
-// order) of its n, from whichever end is nearer.
+// order) of its n: near either end of the policy by walking the index from
+// that end, elsewhere by finding the bucket that holds the first of them
+// from the bucket counts and walking from its start.
 func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([]int64, error) {
 	scanKey := func(row Row) (int64, error) {
 		var k int64
@@ -148,13 +150,23 @@ func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([
 	count := int64(last - first + 1)
 	var keys []int64
 	var err error
-	if first <= n-1-last {
+	switch fromEnd := n - 1 - last; {
+	case first <= nearEnd && first <= fromEnd:
 		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
 			ORDER BY order_key LIMIT ? OFFSET ?`, policyID, count, int64(first))
-	} else {
+	case fromEnd <= nearEnd:
 		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
-			ORDER BY order_key DESC LIMIT ? OFFSET ?`, policyID, count, int64(n-1-last))
+			ORDER BY order_key DESC LIMIT ? OFFSET ?`, policyID, count, int64(fromEnd))
 		slices.Reverse(keys)
+	default:
+		var bucket, before int64
+		err = t.q.queryRow(ctx, `SELECT bucket, upto - n FROM
+			(SELECT bucket, n, SUM(n) OVER (ORDER BY bucket) AS upto FROM rule_buckets WHERE policy_id = ?) AS b
+			WHERE upto > ? ORDER BY bucket LIMIT 1`, policyID, int64(first)).Scan(&bucket, &before)
+		if err == nil {
+			keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key >= ?
+				ORDER BY order_key LIMIT ? OFFSET ?`, policyID, bucket<<bucketShift, count, int64(first)-before)
+		}
 	}
 	if err != nil {
 		return nil, t.classify(err, "read order keys of filtering policy %s", policyID)
@@ -164,6 +176,10 @@ func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([
 	}
 	return keys, nil
 }
+
+// nearEnd is how far from an end of a policy a walk from that end is
+// cheaper than finding the place through the bucket counts.
+const nearEnd = 256
 
 // keyBetween returns a key strictly between lo and hi (either may be nil,
 // for no bound), and whether there is room for one.
