@@ -19,7 +19,8 @@ import (
 // neighbour's key minus or plus keyGap; a rule placed between two gets the
 // midpoint of their keys. So an insert or a move writes one row. Only when
 // two neighbours' keys are adjacent (after some 32 inserts at one place)
-// is the policy renumbered, at keyGap intervals, once.
+// are the keys around the place spread out again (respace), over as few
+// rules as leave minGap between each.
 const (
 	firstKey = int64(1) << 62
 	keyGap   = int64(1) << 32
@@ -82,7 +83,12 @@ func (t *Tx) placeFor(ctx context.Context, policyID, id string, position int, cu
 			// means that the keys ran out, which 2^30 rules would take.
 			return 0, 0, t.classify(errNoRoom, "place rule in filtering policy %s", policyID)
 		}
-		if err := t.renumber(ctx, policyID); err != nil {
+		if lo != nil && hi != nil {
+			err = t.respace(ctx, policyID, *lo, *hi)
+		} else {
+			err = t.renumber(ctx, policyID)
+		}
+		if err != nil {
 			return 0, 0, err
 		}
 		if current != nil {
@@ -200,6 +206,94 @@ func keyBetween(lo, hi *int64) (int64, bool) {
 		return *lo + 1 + (math.MaxInt64-*lo-1)/2, *lo < math.MaxInt64
 	}
 	return *lo + (*hi-*lo)/2, *hi-*lo >= 2
+}
+
+// minGap is the least room respace leaves between two keys: 20 more
+// halvings before the place fills up again.
+const minGap = int64(1) << 20
+
+// respace spreads out the keys of the rules around the place between the
+// neighbouring keys lo and hi, which have no room left between them. It
+// takes w rules on each side, for w = 8, 32, 128 ..., until the keys just
+// outside them leave minGap for each rule and for the one to come, and
+// gives those rules evenly spaced keys, leaving the middle slot free. A
+// window that grows to the whole policy renumbers it.
+func (t *Tx) respace(ctx context.Context, policyID string, lo, hi int64) error {
+	scanKey := func(row Row) (int64, error) {
+		var k int64
+		return k, row.Scan(&k)
+	}
+	for w := 8; ; w *= 4 {
+		below, err := queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key <= ?
+			ORDER BY order_key DESC LIMIT ?`, policyID, lo, int64(w+1))
+		if err != nil {
+			return t.classify(err, "respace rules of filtering policy %s", policyID)
+		}
+		above, err := queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key >= ?
+			ORDER BY order_key LIMIT ?`, policyID, hi, int64(w+1))
+		if err != nil {
+			return t.classify(err, "respace rules of filtering policy %s", policyID)
+		}
+		// The window's keys lie strictly between low and high.
+		low, high := int64(0), int64(math.MaxInt64)
+		if len(below) > w {
+			low, below = below[w], below[:w]
+		}
+		if len(above) > w {
+			high, above = above[w], above[:w]
+		}
+		slots := int64(len(below) + len(above) + 1)
+		step := (high - low) / (slots + 1)
+		if step >= minGap {
+			slices.Reverse(below)
+			old := append(below, above...)
+			fresh := make([]int64, len(old))
+			for i := range old {
+				slot := int64(i)
+				if i >= len(below) {
+					slot++ // the free slot between lo and hi
+				}
+				fresh[i] = low + step*(slot+1)
+			}
+			return t.rekey(ctx, policyID, old, fresh)
+		}
+		if len(below) < w && len(above) < w {
+			return t.renumber(ctx, policyID) // the window is the whole policy
+		}
+	}
+}
+
+// rekey changes the keys old (ascending) of the policy's rules to fresh
+// (ascending, over the same span), one row at a time in an order that
+// never lets two rows share a key: the rules whose keys fall first, from
+// the least, then those whose keys rise, from the greatest. It then counts
+// the buckets of the span afresh.
+func (t *Tx) rekey(ctx context.Context, policyID string, old, fresh []int64) error {
+	var stmts []Statement
+	update := func(i int) {
+		stmts = append(stmts, Statement{`UPDATE rules SET order_key = ? WHERE policy_id = ? AND order_key = ?`,
+			[]any{fresh[i], policyID, old[i]}})
+	}
+	for i := range old {
+		if fresh[i] < old[i] {
+			update(i)
+		}
+	}
+	for i := len(old) - 1; i >= 0; i-- {
+		if fresh[i] > old[i] {
+			update(i)
+		}
+	}
+	first := bucketOf(min(old[0], fresh[0]))
+	last := bucketOf(max(old[len(old)-1], fresh[len(fresh)-1]))
+	stmts = append(stmts,
+		Statement{`DELETE FROM rule_buckets WHERE policy_id = ? AND bucket BETWEEN ? AND ?`, []any{policyID, first, last}},
+		Statement{`INSERT INTO rule_buckets (policy_id, bucket, n)
+			SELECT policy_id, order_key / ` + bucketSize + `, COUNT(*) FROM rules
+			WHERE policy_id = ? AND order_key >= ? AND order_key <= ?
+			GROUP BY policy_id, order_key / ` + bucketSize,
+			[]any{policyID, first << bucketShift, last<<bucketShift + (1<<bucketShift - 1)}})
+	return t.classify(t.q.run(ctx, stmts), "respace rules of filtering policy %s", policyID)
 }
 
 // renumber gives the policy's rules the keys keyOf(1..n), keeping their
