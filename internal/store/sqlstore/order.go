@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
@@ -153,16 +154,16 @@ func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([
 		var k int64
 		return k, row.Scan(&k)
 	}
-	count := int64(last - first + 1)
+	count := last - first + 1
 	var keys []int64
 	var err error
 	switch fromEnd := n - 1 - last; {
 	case first <= nearEnd && first <= fromEnd:
 		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
-			ORDER BY order_key LIMIT ? OFFSET ?`, policyID, count, int64(first))
+			ORDER BY order_key`+limit(count, first), policyID)
 	case fromEnd <= nearEnd:
 		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
-			ORDER BY order_key DESC LIMIT ? OFFSET ?`, policyID, count, int64(fromEnd))
+			ORDER BY order_key DESC`+limit(count, fromEnd), policyID)
 		slices.Reverse(keys)
 	default:
 		var bucket, before int64
@@ -171,16 +172,23 @@ func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([
 			WHERE upto > ? ORDER BY bucket LIMIT 1`, policyID, int64(first)).Scan(&bucket, &before)
 		if err == nil {
 			keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key >= ?
-				ORDER BY order_key LIMIT ? OFFSET ?`, policyID, bucket<<bucketShift, count, int64(first)-before)
+				ORDER BY order_key`+limit(count, first-int(before)), policyID, bucket<<bucketShift)
 		}
 	}
 	if err != nil {
 		return nil, t.classify(err, "read order keys of filtering policy %s", policyID)
 	}
-	if int64(len(keys)) != count {
+	if len(keys) != count {
 		return nil, fmt.Errorf("filtering policy %s counts %d rules but holds fewer", policyID, n)
 	}
 	return keys, nil
+}
+
+// limit is a LIMIT and OFFSET clause with the numbers written out: bound
+// as parameters, PostgreSQL's generic plan of a prepared statement cannot
+// see that few rows are wanted, and may sort the whole policy.
+func limit(count, offset int) string {
+	return " LIMIT " + strconv.Itoa(count) + " OFFSET " + strconv.Itoa(offset)
 }
 
 // nearEnd is how far from an end of a policy a walk from that end is
@@ -225,12 +233,12 @@ func (t *Tx) respace(ctx context.Context, policyID string, lo, hi int64) error {
 	}
 	for w := 8; ; w *= 4 {
 		below, err := queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key <= ?
-			ORDER BY order_key DESC LIMIT ?`, policyID, lo, int64(w+1))
+			ORDER BY order_key DESC`+limit(w+1, 0), policyID, lo)
 		if err != nil {
 			return t.classify(err, "respace rules of filtering policy %s", policyID)
 		}
 		above, err := queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key >= ?
-			ORDER BY order_key LIMIT ?`, policyID, hi, int64(w+1))
+			ORDER BY order_key`+limit(w+1, 0), policyID, hi)
 		if err != nil {
 			return t.classify(err, "respace rules of filtering policy %s", policyID)
 		}
