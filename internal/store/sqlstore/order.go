@@ -346,10 +346,13 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 // their keys: the bucket counts of the policy, summed here, and one count
 // within its bucket for each rule.
 func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
+	greatest := slices.MaxFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) }).key
+	// Only the buckets up to the page's last count: few, for a page near
+	// the top of the policy.
 	counts, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
 		var c [2]int64
 		return c, row.Scan(&c[0], &c[1])
-	}, `SELECT bucket, n FROM rule_buckets WHERE policy_id = ? ORDER BY bucket`, policyID)
+	}, `SELECT bucket, n FROM rule_buckets WHERE policy_id = ? AND bucket <= ? ORDER BY bucket`, policyID, bucketOf(greatest))
 	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
