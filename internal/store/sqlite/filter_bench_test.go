@@ -6,14 +6,13 @@ import (
 	"testing"
 
 	"github.com/fireflow/fireflow/internal/filter"
-	"github.com/fireflow/fireflow/internal/store/storetest"
 )
 
 // BenchmarkFilteredPage runs storetest.FilterBenchmark on SQLite.
 func BenchmarkFilteredPage(b *testing.B) { engine().FilterBenchmark(b) }
 
 // BenchmarkReorder runs storetest.ReorderBenchmark on SQLite.
-func BenchmarkReorder(b *testing.B) { storetest.ReorderBenchmark(b, open(b)) }
+func BenchmarkReorder(b *testing.B) { engine().ReorderBenchmark(b) }
 
 // TestBenchQueriesUseIndexes checks the plan of the benchmark's queries:
 // rules are read through the policy's index, and the child tables by

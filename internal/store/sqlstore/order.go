@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 
@@ -18,11 +20,43 @@ import (
 // neighbour's key minus or plus keyGap; a rule placed between two gets the
 // midpoint of their keys. So an insert or a move writes one row. Only when
 // two neighbours' keys are adjacent (after some 32 inserts at one place)
-// is the policy renumbered, at keyGap intervals, once.
+// are the keys around the place spread out again (respace), over as few
+// rules as leave minGap between each.
 const (
 	firstKey = int64(1) << 62
 	keyGap   = int64(1) << 32
 )
+
+// Positions are counted with the help of rule_buckets, which holds how
+// many of a policy's rules have keys in each run of 2^bucketShift keys
+// (64 rules as freshly numbered): a position is the sum of the counts of
+// the buckets before the rule's, plus a count within its bucket. Inserts,
+// moves and deletes keep the counts; renumbering rebuilds them.
+const (
+	bucketShift = 38
+	// bucketSize is 2^bucketShift as SQL text, so that statements that
+	// group by bucket name the same expression throughout.
+	bucketSize = "274877906944"
+)
+
+func bucketOf(key int64) int64 { return key >> bucketShift }
+
+// bucketStatement adds delta to the count of key's bucket.
+func bucketStatement(policyID string, key int64, delta int) Statement {
+	return Statement{`INSERT INTO rule_buckets (policy_id, bucket, n) VALUES (?, ?, ?)
+		ON CONFLICT (policy_id, bucket) DO UPDATE SET n = rule_buckets.n + excluded.n`,
+		[]any{policyID, bucketOf(key), int64(delta)}}
+}
+
+// rebuildBuckets counts the policy's rules per bucket afresh.
+func rebuildBuckets(policyID string) []Statement {
+	return []Statement{
+		{`DELETE FROM rule_buckets WHERE policy_id = ?`, []any{policyID}},
+		{`INSERT INTO rule_buckets (policy_id, bucket, n)
+			SELECT policy_id, order_key / ` + bucketSize + `, COUNT(*) FROM rules WHERE policy_id = ?
+			GROUP BY policy_id, order_key / ` + bucketSize, []any{policyID}},
+	}
+}
 
 // keyOf is the key that position pos of a freshly numbered policy holds,
 // as migration 00005 and renumber assign them.
@@ -50,7 +84,12 @@ func (t *Tx) placeFor(ctx context.Context, policyID, id string, position int, cu
 			// means that the keys ran out, which 2^30 rules would take.
 			return 0, 0, t.classify(errNoRoom, "place rule in filtering policy %s", policyID)
 		}
-		if err := t.renumber(ctx, policyID); err != nil {
+		if lo != nil && hi != nil {
+			err = t.respace(ctx, policyID, *lo, *hi)
+		} else {
+			err = t.renumber(ctx, policyID)
+		}
+		if err != nil {
 			return 0, 0, err
 		}
 		if current != nil {
@@ -107,31 +146,54 @@ func (t *Tx) neighbours(ctx context.Context, policyID string, position int, curr
 }
 
 // keyRun reads the keys of the policy's rules first..last (0-based, in key
-// order) of its n, from whichever end is nearer.
+// order) of its n: near either end of the policy by walking the index from
+// that end, elsewhere by finding the bucket that holds the first of them
+// from the bucket counts and walking from its start.
 func (t *Tx) keyRun(ctx context.Context, policyID string, n, first, last int) ([]int64, error) {
 	scanKey := func(row Row) (int64, error) {
 		var k int64
 		return k, row.Scan(&k)
 	}
-	count := int64(last - first + 1)
+	count := last - first + 1
 	var keys []int64
 	var err error
-	if first <= n-1-last {
+	switch fromEnd := n - 1 - last; {
+	case first <= nearEnd && first <= fromEnd:
 		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
-			ORDER BY order_key LIMIT ? OFFSET ?`, policyID, count, int64(first))
-	} else {
+			ORDER BY order_key`+limit(count, first), policyID)
+	case fromEnd <= nearEnd:
 		keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ?
-			ORDER BY order_key DESC LIMIT ? OFFSET ?`, policyID, count, int64(n-1-last))
+			ORDER BY order_key DESC`+limit(count, fromEnd), policyID)
 		slices.Reverse(keys)
+	default:
+		var bucket, before int64
+		err = t.q.queryRow(ctx, `SELECT bucket, upto - n FROM
+			(SELECT bucket, n, SUM(n) OVER (ORDER BY bucket) AS upto FROM rule_buckets WHERE policy_id = ?) AS b
+			WHERE upto > ? ORDER BY bucket LIMIT 1`, policyID, int64(first)).Scan(&bucket, &before)
+		if err == nil {
+			keys, err = queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key >= ?
+				ORDER BY order_key`+limit(count, first-int(before)), policyID, bucket<<bucketShift)
+		}
 	}
 	if err != nil {
 		return nil, t.classify(err, "read order keys of filtering policy %s", policyID)
 	}
-	if int64(len(keys)) != count {
+	if len(keys) != count {
 		return nil, fmt.Errorf("filtering policy %s counts %d rules but holds fewer", policyID, n)
 	}
 	return keys, nil
 }
+
+// limit is a LIMIT and OFFSET clause with the numbers written out: bound
+// as parameters, PostgreSQL's generic plan of a prepared statement cannot
+// see that few rows are wanted, and may sort the whole policy.
+func limit(count, offset int) string {
+	return " LIMIT " + strconv.Itoa(count) + " OFFSET " + strconv.Itoa(offset)
+}
+
+// nearEnd is how far from an end of a policy a walk from that end is
+// cheaper than finding the place through the bucket counts.
+const nearEnd = 256
 
 // keyBetween returns a key strictly between lo and hi (either may be nil,
 // for no bound), and whether there is room for one.
@@ -152,6 +214,94 @@ func keyBetween(lo, hi *int64) (int64, bool) {
 		return *lo + 1 + (math.MaxInt64-*lo-1)/2, *lo < math.MaxInt64
 	}
 	return *lo + (*hi-*lo)/2, *hi-*lo >= 2
+}
+
+// minGap is the least room respace leaves between two keys: 20 more
+// halvings before the place fills up again.
+const minGap = int64(1) << 20
+
+// respace spreads out the keys of the rules around the place between the
+// neighbouring keys lo and hi, which have no room left between them. It
+// takes w rules on each side, for w = 8, 32, 128 ..., until the keys just
+// outside them leave minGap for each rule and for the one to come, and
+// gives those rules evenly spaced keys, leaving the middle slot free. A
+// window that grows to the whole policy renumbers it.
+func (t *Tx) respace(ctx context.Context, policyID string, lo, hi int64) error {
+	scanKey := func(row Row) (int64, error) {
+		var k int64
+		return k, row.Scan(&k)
+	}
+	for w := 8; ; w *= 4 {
+		below, err := queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key <= ?
+			ORDER BY order_key DESC`+limit(w+1, 0), policyID, lo)
+		if err != nil {
+			return t.classify(err, "respace rules of filtering policy %s", policyID)
+		}
+		above, err := queryAll(ctx, t.q, scanKey, `SELECT order_key FROM rules WHERE policy_id = ? AND order_key >= ?
+			ORDER BY order_key`+limit(w+1, 0), policyID, hi)
+		if err != nil {
+			return t.classify(err, "respace rules of filtering policy %s", policyID)
+		}
+		// The window's keys lie strictly between low and high.
+		low, high := int64(0), int64(math.MaxInt64)
+		if len(below) > w {
+			low, below = below[w], below[:w]
+		}
+		if len(above) > w {
+			high, above = above[w], above[:w]
+		}
+		slots := int64(len(below) + len(above) + 1)
+		step := (high - low) / (slots + 1)
+		if step >= minGap {
+			slices.Reverse(below)
+			old := append(below, above...)
+			fresh := make([]int64, len(old))
+			for i := range old {
+				slot := int64(i)
+				if i >= len(below) {
+					slot++ // the free slot between lo and hi
+				}
+				fresh[i] = low + step*(slot+1)
+			}
+			return t.rekey(ctx, policyID, old, fresh)
+		}
+		if len(below) < w && len(above) < w {
+			return t.renumber(ctx, policyID) // the window is the whole policy
+		}
+	}
+}
+
+// rekey changes the keys old (ascending) of the policy's rules to fresh
+// (ascending, over the same span), one row at a time in an order that
+// never lets two rows share a key: the rules whose keys fall first, from
+// the least, then those whose keys rise, from the greatest. It then counts
+// the buckets of the span afresh.
+func (t *Tx) rekey(ctx context.Context, policyID string, old, fresh []int64) error {
+	var stmts []Statement
+	update := func(i int) {
+		stmts = append(stmts, Statement{`UPDATE rules SET order_key = ? WHERE policy_id = ? AND order_key = ?`,
+			[]any{fresh[i], policyID, old[i]}})
+	}
+	for i := range old {
+		if fresh[i] < old[i] {
+			update(i)
+		}
+	}
+	for i := len(old) - 1; i >= 0; i-- {
+		if fresh[i] > old[i] {
+			update(i)
+		}
+	}
+	first := bucketOf(min(old[0], fresh[0]))
+	last := bucketOf(max(old[len(old)-1], fresh[len(fresh)-1]))
+	stmts = append(stmts,
+		Statement{`DELETE FROM rule_buckets WHERE policy_id = ? AND bucket BETWEEN ? AND ?`, []any{policyID, first, last}},
+		Statement{`INSERT INTO rule_buckets (policy_id, bucket, n)
+			SELECT policy_id, order_key / ` + bucketSize + `, COUNT(*) FROM rules
+			WHERE policy_id = ? AND order_key >= ? AND order_key <= ?
+			GROUP BY policy_id, order_key / ` + bucketSize,
+			[]any{policyID, first << bucketShift, last<<bucketShift + (1<<bucketShift - 1)}})
+	return t.classify(t.q.run(ctx, stmts), "respace rules of filtering policy %s", policyID)
 }
 
 // renumber gives the policy's rules the keys keyOf(1..n), keeping their
@@ -186,44 +336,51 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 	}
 	_, err = t.q.exec(ctx, `UPDATE rules SET order_key = ? + (order_key - ? - 1) * ? WHERE policy_id = ?`,
 		firstKey, stage, keyGap, policyID)
-	return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	if err != nil {
+		return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	}
+	return t.classify(t.q.run(ctx, rebuildBuckets(policyID)), "renumber rules of filtering policy %s", policyID)
 }
 
 // setPositions derives the positions of rules read from one policy from
-// their keys: one statement finds the position of the least of them (see
-// positionColumn) and walks the keys from there to the greatest.
+// their keys: the bucket counts of the policy, summed here, and one count
+// within its bucket for each rule.
 func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
-	least := slices.MinFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) })
-	keys := make([]int64, len(rules))
-	for i, kr := range rules {
-		keys[i] = kr.key
-	}
-	slices.Sort(keys)
-	rows, err := r.q.query(ctx, `SELECT order_key, (SELECT `+positionColumn+` FROM rules WHERE id = ?)
-		FROM rules WHERE policy_id = ? AND order_key BETWEEN ? AND ? ORDER BY order_key`,
-		least.ID, policyID, keys[0], keys[len(keys)-1])
+	greatest := slices.MaxFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) }).key
+	// Only the buckets up to the page's last count: few, for a page near
+	// the top of the policy.
+	counts, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
+		var c [2]int64
+		return c, row.Scan(&c[0], &c[1])
+	}, `SELECT bucket, n FROM rule_buckets WHERE policy_id = ? AND bucket <= ? ORDER BY bucket`, policyID, bucketOf(greatest))
 	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
-	defer rows.Close()
-	pos := make(map[int64]int, len(keys))
-	next := 0
-	for i := 0; next < len(keys) && rows.Next(); i++ {
-		var key int64
-		var start int
-		if err := rows.Scan(&key, &start); err != nil {
-			return r.classify(err, "number rules of filtering policy %s", policyID)
-		}
-		if key == keys[next] {
-			pos[key] = start + i
-			next++
-		}
+	// before[i] is the count of the buckets before counts[i].
+	before := make([]int64, len(counts)+1)
+	for i, c := range counts {
+		before[i+1] = before[i] + c[1]
 	}
-	if err := rows.Err(); err != nil {
+	var sb strings.Builder
+	args := make([]any, 0, 4*len(rules))
+	for i, kr := range rules {
+		if i > 0 {
+			sb.WriteString(" UNION ALL ")
+		}
+		sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
+		args = append(args, int64(i), policyID, bucketOf(kr.key)<<bucketShift, kr.key)
+	}
+	within, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
+		var c [2]int64
+		return c, row.Scan(&c[0], &c[1])
+	}, sb.String(), args...)
+	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
-	for i := range rules {
-		rules[i].Position = pos[rules[i].key]
+	for _, w := range within {
+		kr := &rules[w[0]]
+		b, _ := slices.BinarySearchFunc(counts, bucketOf(kr.key), func(c [2]int64, bucket int64) int { return cmp.Compare(c[0], bucket) })
+		kr.Position = int(before[b] + w[1])
 	}
 	return nil
 }

@@ -16,17 +16,12 @@ const ruleColumns = `id, firewall_id, policy_id, name, description, order_key, a
 	sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`
 
 // positionColumn derives the position of the row of rules being read, for
-// reads of one rule. It counts the keys on the nearer side of its own, as
-// the keys' spread suggests: up to it from the first rule, or after it to
-// the last, taken from the policy's rule count. Either way the walk is over
-// an index, and the ends of a policy cost no walk at all.
-const positionColumn = `(CASE
-	WHEN rules.order_key - (SELECT MIN(k.order_key) FROM rules k WHERE k.policy_id = rules.policy_id)
-		<= (SELECT MAX(k.order_key) FROM rules k WHERE k.policy_id = rules.policy_id) - rules.order_key
-	THEN (SELECT COUNT(*) FROM rules k WHERE k.policy_id = rules.policy_id AND k.order_key <= rules.order_key)
-	ELSE (SELECT p.rule_count FROM policies p WHERE p.id = rules.policy_id)
-		- (SELECT COUNT(*) FROM rules k WHERE k.policy_id = rules.policy_id AND k.order_key > rules.order_key)
-	END)`
+// reads of one rule: the rules of the buckets before its own (see
+// order.go), plus those of its bucket up to it.
+const positionColumn = `((SELECT CAST(COALESCE(SUM(b.n), 0) AS BIGINT) FROM rule_buckets b
+		WHERE b.policy_id = rules.policy_id AND b.bucket < rules.order_key / ` + bucketSize + `)
+	+ (SELECT COUNT(*) FROM rules k WHERE k.policy_id = rules.policy_id
+		AND k.order_key >= rules.order_key / ` + bucketSize + ` * ` + bucketSize + ` AND k.order_key <= rules.order_key))`
 
 // The uniqueness constraints of the rules table.
 var (
@@ -134,7 +129,7 @@ func (t *Tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if err != nil {
 		return err
 	}
-	if err := t.q.run(ctx, append(t.insertStatements(r, key), countStatement(r.PolicyID, 1))); err != nil {
+	if err := t.q.run(ctx, append(t.insertStatements(r, key), countStatement(r.PolicyID, 1), bucketStatement(r.PolicyID, key, 1))); err != nil {
 		return t.ruleWriteError(ctx, err, r, "create")
 	}
 	r.Position = pos
@@ -159,6 +154,15 @@ func (t *Tx) LoadRules(ctx context.Context, rules []firewall.Rule) error {
 		}
 		if err := t.q.run(ctx, stmts); err != nil {
 			return t.classify(err, "load rules %d to %d", start+1, min(start+loadBatch, len(rules)))
+		}
+	}
+	loaded := map[string]bool{}
+	for _, r := range rules {
+		if !loaded[r.PolicyID] {
+			loaded[r.PolicyID] = true
+			if err := t.q.run(ctx, rebuildBuckets(r.PolicyID)); err != nil {
+				return t.classify(err, "count rules of filtering policy %s", r.PolicyID)
+			}
 		}
 	}
 	return nil
@@ -242,9 +246,12 @@ func (t *Tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 	if err != nil {
 		return err
 	}
-	_, err = t.q.exec(ctx, `UPDATE rules SET order_key = ?, etag = ?, updated_at = ? WHERE id = ?`,
-		to, r.ETag, t.q.d.Time(r.UpdatedAt), r.ID)
-	if err != nil {
+	stmts := []Statement{{`UPDATE rules SET order_key = ?, etag = ?, updated_at = ? WHERE id = ?`,
+		[]any{to, r.ETag, t.q.d.Time(r.UpdatedAt), r.ID}}}
+	if bucketOf(to) != bucketOf(key) {
+		stmts = append(stmts, bucketStatement(r.PolicyID, key, -1), bucketStatement(r.PolicyID, to, 1))
+	}
+	if err := t.q.run(ctx, stmts); err != nil {
 		return t.classify(err, "move rule %s", r.ID)
 	}
 	r.Position = position
@@ -254,17 +261,17 @@ func (t *Tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 // DeleteRule deletes the rule. The positions after it close up by
 // themselves, since they are counted, not stored.
 func (t *Tx) DeleteRule(ctx context.Context, firewallID, policyID, id string) error {
-	n, err := t.q.exec(ctx, `DELETE FROM rules WHERE id = ? AND policy_id = ? AND firewall_id = ?`,
-		id, policyID, firewallID)
+	var key int64
+	err := t.q.queryRow(ctx, `DELETE FROM rules WHERE id = ? AND policy_id = ? AND firewall_id = ?
+		RETURNING order_key`, id, policyID, firewallID).Scan(&key)
+	if errors.Is(err, ErrNoRows) {
+		return t.ruleNotFound(ctx, firewallID, policyID, id)
+	}
 	if err != nil {
 		return t.classify(err, "delete rule %s", id)
 	}
-	if n == 0 {
-		return t.ruleNotFound(ctx, firewallID, policyID, id)
-	}
-	st := countStatement(policyID, -1)
-	_, err = t.q.exec(ctx, st.SQL, st.Args...)
-	return t.classify(err, "delete rule %s", id)
+	return t.classify(t.q.run(ctx, []Statement{countStatement(policyID, -1), bucketStatement(policyID, key, -1)}),
+		"delete rule %s", id)
 }
 
 func (t *Tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op string) error {

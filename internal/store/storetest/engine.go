@@ -66,3 +66,9 @@ func (e Engine[S]) FilterBenchmark(b *testing.B) {
 	}
 	FilterBenchmark(b, s)
 }
+
+// ReorderBenchmark runs the package's ReorderBenchmark on a fresh store.
+func (e Engine[S]) ReorderBenchmark(b *testing.B) {
+	s := e.Migrated(b)
+	ReorderBenchmark(b, s, func(ctx context.Context) error { return e.Analyze(ctx, s) })
+}

@@ -18,8 +18,9 @@ const FilterBenchRules = 100_000
 
 // FilterBenchTree returns the firewall, the policy and the FilterBenchRules
 // rules (positions 1..n, sources and destinations drawn at random with a
-// fixed seed) that FilterBenchmark lists. Each store loads them in bulk
-// its own way, since CreateRule would count and renumber on every insert.
+// fixed seed) that FilterBenchmark lists. The stores load them in bulk
+// (LoadFilterBench), since creating them one transaction at a time would
+// take minutes.
 func FilterBenchTree() (firewall.Firewall, firewall.Policy, []firewall.Rule) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	fw := firewall.NewFirewall()

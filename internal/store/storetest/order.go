@@ -46,6 +46,13 @@ func ruleCrowdedPlaces(t *testing.T, f *fixture) {
 			etags[r.ID] = r.ETag
 		}
 	}
+	// Then the middle, where neither end of the policy is near.
+	for range 120 {
+		at := len(model) / 2
+		r := f.rule(fw.ID, p.ID, at, "")
+		model = slices.Insert(model, at-1, r.ID)
+		etags[r.ID] = r.ETag
+	}
 	wantEqual(t, "rule order", f.ruleIDs(fw.ID, p.ID), model)
 	for i, id := range model {
 		r, err := f.s.GetRule(f.ctx, fw.ID, p.ID, id)

@@ -10,16 +10,27 @@
 -- every new key lies above every old position, so no two rows ever share
 -- one on the way.
 --
--- Each policy counts its rules (rule_count), so that the end of a policy,
--- and a position counted from there, take no walk over the whole policy.
+-- Each policy counts its rules (rule_count), and rule_buckets counts them
+-- per bucket of 2^38 keys (64 rules as freshly numbered), so that a
+-- position is the sum of the counts of the buckets before it plus a count
+-- within one bucket, rather than a walk over every rule before it.
 
 -- +goose Up
 ALTER TABLE policies ADD COLUMN rule_count INTEGER NOT NULL DEFAULT 0;
 UPDATE policies SET rule_count = (SELECT COUNT(*) FROM rules WHERE policy_id = policies.id);
 ALTER TABLE rules RENAME COLUMN position TO order_key;
 UPDATE rules SET order_key = 4611686018427387904 + (order_key - 1) * 4294967296;
+CREATE TABLE rule_buckets (
+    policy_id TEXT    NOT NULL REFERENCES policies (id) ON DELETE CASCADE,
+    bucket    INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (policy_id, bucket)
+) WITHOUT ROWID;
+INSERT INTO rule_buckets (policy_id, bucket, n)
+    SELECT policy_id, order_key / 274877906944, COUNT(*) FROM rules GROUP BY policy_id, order_key / 274877906944;
 
 -- +goose Down
+DROP TABLE rule_buckets;
 ALTER TABLE policies DROP COLUMN rule_count;
 UPDATE rules SET order_key = o.rn
     FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY policy_id ORDER BY order_key) AS rn FROM rules) AS o
