@@ -158,25 +158,9 @@ func analyzeRemote(ctx context.Context, base, firewallID, token, kinds string, w
 	if kinds != "" {
 		q.Set("kinds", kinds)
 	}
-	endpoint := strings.TrimRight(base, "/") + "/api/v1/firewalls/" + url.PathEscape(firewallID) + "/analysis?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	body, err := callAPI(ctx, http.MethodGet, firewallURL(base, firewallID, "analysis", q), token, "", nil)
 	if err != nil {
 		return httpapi.AnalysisOutput{}, fmt.Errorf("analyze: %w", err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return httpapi.AnalysisOutput{}, fmt.Errorf("analyze: %w", err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
-	if err != nil {
-		return httpapi.AnalysisOutput{}, fmt.Errorf("analyze: read answer: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return httpapi.AnalysisOutput{}, fmt.Errorf("analyze: %s: %s", res.Status, strings.TrimSpace(string(body)))
 	}
 	var out httpapi.AnalysisOutput
 	if err := json.Unmarshal(body, &out); err != nil {

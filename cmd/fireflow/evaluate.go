@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,26 +118,9 @@ func evaluate(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	endpoint := strings.TrimRight(*url, "/") + "/api/v1/firewalls/" + *firewallID + "/evaluate"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	answer, err := callAPI(ctx, http.MethodPost, firewallURL(*url, *firewallID, "evaluate", nil), *token, "application/json", body)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if *token != "" {
-		req.Header.Set("Authorization", "Bearer "+*token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
-	}
-	defer res.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("evaluate: read answer: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("evaluate: %s: %s", res.Status, strings.TrimSpace(string(answer)))
 	}
 	var out evaluateAnswer
 	if err := json.Unmarshal(answer, &out); err != nil || len(out.Decisions) != len(flows) {

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fireflow/fireflow/internal/export"
@@ -47,25 +46,9 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	q := url.Values{"format": {*format}, "hook": {*hook}, "stateful": {strconv.FormatBool(*stateful)}, "merge": {strconv.FormatBool(*merge)}}
-	endpoint := strings.TrimRight(*base, "/") + "/api/v1/firewalls/" + url.PathEscape(*firewallID) + "/export?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	body, err := callAPI(ctx, http.MethodGet, firewallURL(*base, *firewallID, "export", q), *token, "", nil)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
-	}
-	if *token != "" {
-		req.Header.Set("Authorization", "Bearer "+*token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
-	if err != nil {
-		return fmt.Errorf("export: read answer: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("export: %s: %s", res.Status, strings.TrimSpace(string(body)))
 	}
 	_, err = stdout.Write(body)
 	return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -99,26 +98,9 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	endpoint := strings.TrimRight(*base, "/") + "/api/v1/firewalls/" + url.PathEscape(*firewallID) + "/import?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	answer, err := callAPI(ctx, http.MethodPost, firewallURL(*base, *firewallID, "import", q), *token, contentType, body)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if *token != "" {
-		req.Header.Set("Authorization", "Bearer "+*token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	defer res.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
-	if err != nil {
-		return fmt.Errorf("import: read answer: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("import: %s: %s", res.Status, strings.TrimSpace(string(answer)))
 	}
 	var out importAnswer
 	if err := json.Unmarshal(answer, &out); err != nil {
