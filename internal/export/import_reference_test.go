@@ -54,12 +54,11 @@ type refRuleset struct {
 }
 
 type refGen struct {
-	r        *rand.Rand
-	nets4    []netip.Prefix
-	nets6    []netip.Prefix
-	ports    []uint16
-	nft      bool
-	addrPool []netip.Addr
+	r     *rand.Rand
+	nets4 []netip.Prefix
+	nets6 []netip.Prefix
+	ports []uint16
+	nft   bool
 }
 
 func newRefGen(r *rand.Rand, nft bool) *refGen {

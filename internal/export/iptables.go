@@ -193,7 +193,8 @@ func (w *iptWriter) inline(chain, proto string, dims [][]string, prefix, comment
 			if v.proto != "" {
 				p = v.proto
 			}
-			b := append(w.out, "-A "...)
+			b := w.out
+			b = append(b, "-A "...)
 			b = append(append(append(b, chain...), p...), prefix...)
 			for d := range dims {
 				b = append(b, dims[d][idx[d]]...)

@@ -2,6 +2,7 @@ package export
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 
 	"github.com/fireflow/fireflow/internal/firewall"
@@ -192,7 +193,7 @@ func (w *nftWriter) joins(s stmt) bool {
 	for _, t := range fresh {
 		seen[t] = true
 	}
-	g.tuples, g.seen = append(tuples, fresh...), seen
+	g.tuples, g.seen = slices.Concat(tuples, fresh), seen
 	g.mask |= s.mask
 	return true
 }
@@ -213,7 +214,8 @@ func (w *nftWriter) flush() {
 		return
 	}
 	k := g.stmts[0].key
-	b := append(w.out, "\t\t"...)
+	b := w.out
+	b = append(b, "\t\t"...)
 	if k.fam != 0 && g.mask&(fSaddr|fDaddr) == 0 {
 		b = append(b, "meta nfproto ipv"...)
 		b = append(b, byte('0'+k.fam), ' ')
@@ -221,12 +223,11 @@ func (w *nftWriter) flush() {
 	if k.proto != "" && g.mask&(fSport|fDport) == 0 {
 		b = append(b, "meta l4proto "+k.proto+" "...)
 	}
-	ip, any := "ip", "0.0.0.0/0"
+	ip, anyNet := "ip", "0.0.0.0/0"
 	if k.fam == fam6 {
-		ip, any = "ip6", "::/0"
+		ip, anyNet = "ip6", "::/0"
 	}
-	switch {
-	case g.tuples == nil:
+	if g.tuples == nil {
 		// One statement, or a union of one field.
 		var src, dst []netip.Prefix
 		var sp, dp []firewall.PortRange
@@ -242,7 +243,7 @@ func (w *nftWriter) flush() {
 		b = appendNftAddrs(b, ip, " daddr ", dst)
 		b = appendNftPorts(b, k.proto, " sport ", sp)
 		b = appendNftPorts(b, k.proto, " dport ", dp)
-	default:
+	} else {
 		names := []string{ip + " saddr", ip + " daddr", k.proto + " sport", k.proto + " dport"}
 		first := true
 		for i, n := range names {
@@ -271,7 +272,7 @@ func (w *nftWriter) flush() {
 				first = false
 				switch {
 				case i < 2 && t[i] == elem{}:
-					b = append(b, any...)
+					b = append(b, anyNet...)
 				case i < 2:
 					b = appendPrefix(b, t[i].p)
 				case t[i] == elem{}:

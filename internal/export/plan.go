@@ -171,21 +171,21 @@ func checkRule(r *firewall.Rule) []Problem {
 }
 
 // split fills the rule's per-family parts and merged port lists.
-func (pr *planRule) split() {
-	r := pr.r
-	s4, s6 := byFamily(r.Sources)
-	d4, d6 := byFamily(r.Destinations)
+func (r *planRule) split() {
+	rule := r.r
+	s4, s6 := byFamily(rule.Sources)
+	d4, d6 := byFamily(rule.Destinations)
 	// An empty list is any; a list with no entry of a family matches no
 	// flow of that family.
 	ok := func(all, fam []netip.Prefix) bool { return len(all) == 0 || len(fam) > 0 }
-	if r.Protocol != firewall.ICMPv6 && ok(r.Sources, s4) && ok(r.Destinations, d4) {
-		pr.v4 = &part{src: s4, dst: d4}
+	if rule.Protocol != firewall.ICMPv6 && ok(rule.Sources, s4) && ok(rule.Destinations, d4) {
+		r.v4 = &part{src: s4, dst: d4}
 	}
-	if r.Protocol != firewall.ICMP && ok(r.Sources, s6) && ok(r.Destinations, d6) {
-		pr.v6 = &part{src: s6, dst: d6}
+	if rule.Protocol != firewall.ICMP && ok(rule.Sources, s6) && ok(rule.Destinations, d6) {
+		r.v6 = &part{src: s6, dst: d6}
 	}
-	pr.sports = mergePorts(r.SourcePorts)
-	pr.dports = mergePorts(r.DestinationPorts)
+	r.sports = mergePorts(rule.SourcePorts)
+	r.dports = mergePorts(rule.DestinationPorts)
 }
 
 func noFlowReason(r *firewall.Rule) string {
@@ -266,11 +266,9 @@ func mergePorts(prs []firewall.PortRange) []firewall.PortRange {
 	return out
 }
 
-// fmtPrefix writes p so that nft and iptables both read it: an
-// IPv4-mapped IPv6 prefix is spelled in hex, never dotted.
-func fmtPrefix(p netip.Prefix) string { return string(appendPrefix(nil, p)) }
-
-// appendPrefix appends p as fmtPrefix writes it, a host without its length.
+// appendPrefix appends p so that nft and iptables both read it: an
+// IPv4-mapped IPv6 prefix is spelled in hex, never dotted, and a host
+// without its length.
 func appendPrefix(b []byte, p netip.Prefix) []byte {
 	a := p.Addr()
 	if a.Is4In6() {
@@ -335,9 +333,9 @@ func validTable(s string) bool {
 }
 
 // commentText makes s safe inside a double-quoted comment of nft or
-// iptables-restore and at most max bytes long: no quotes, backslashes or
+// iptables-restore and at most limit bytes long: no quotes, backslashes or
 // control characters, cut on a rune boundary.
-func commentText(s string, max int) string {
+func commentText(s string, limit int) string {
 	var b strings.Builder
 	for _, c := range s {
 		switch {
@@ -348,7 +346,7 @@ func commentText(s string, max int) string {
 		case unicode.IsControl(c) || c == utf8.RuneError:
 			c = ' '
 		}
-		if b.Len()+utf8.RuneLen(c) > max {
+		if b.Len()+utf8.RuneLen(c) > limit {
 			break
 		}
 		b.WriteRune(c)

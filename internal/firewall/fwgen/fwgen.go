@@ -289,7 +289,7 @@ func (g *Adversarial) rule(pos int) firewall.Rule {
 	return rule
 }
 
-// tree returns a firewall with up to maxPolicies policies and about nRules
+// Tree returns a firewall with up to maxPolicies policies and about nRules
 // rules in all.
 func (g *Adversarial) Tree(maxPolicies, nRules int) firewall.Tree {
 	r := g.r

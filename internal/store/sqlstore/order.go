@@ -254,7 +254,7 @@ func (t *Tx) respace(ctx context.Context, policyID string, lo, hi int64) error {
 		step := (high - low) / (slots + 1)
 		if step >= minGap {
 			slices.Reverse(below)
-			old := append(below, above...)
+			old := slices.Concat(below, above)
 			fresh := make([]int64, len(old))
 			for i := range old {
 				slot := int64(i)

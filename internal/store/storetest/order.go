@@ -22,8 +22,8 @@ func ruleCrowdedPlaces(t *testing.T, f *fixture) {
 		etags[r.ID] = r.ETag
 	}
 	for step := range 90 {
-		switch {
-		case step%3 == 2:
+		switch step % 3 {
+		case 2:
 			// Move the last rule to position 2.
 			r, err := f.s.GetRule(f.ctx, fw.ID, p.ID, model[len(model)-1])
 			if err != nil {
