@@ -1,0 +1,374 @@
+package analysis
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// prefixIndex finds the items one of whose prefixes meets an interval.
+// Prefixes nest or are disjoint, so the prefixes that meet an interval are
+// those that contain its first address (a chain of parents) and those
+// that start inside it (a range of the sorted starts).
+type prefixIndex struct {
+	nodes []pnode // distinct prefixes, sorted by start then widest first
+	cum   []int   // cum[i] is the number of items of nodes[:i]
+}
+
+type pnode struct {
+	iv     iv
+	parent int32 // enclosing node, or -1
+	items  []int32
+}
+
+type prefixEntry struct {
+	iv   iv
+	item int32
+}
+
+func buildPrefixIndex(es []prefixEntry) prefixIndex {
+	slices.SortFunc(es, func(a, b prefixEntry) int {
+		if c := cmpU(a.iv.lo, b.iv.lo); c != 0 {
+			return c
+		}
+		if c := cmpU(b.iv.hi, a.iv.hi); c != 0 {
+			return c
+		}
+		return int(a.item - b.item)
+	})
+	var x prefixIndex
+	var stack []int32
+	for _, e := range es {
+		if n := len(x.nodes); n > 0 && x.nodes[n-1].iv == e.iv {
+			x.nodes[n-1].items = append(x.nodes[n-1].items, e.item)
+			continue
+		}
+		for len(stack) > 0 && x.nodes[stack[len(stack)-1]].iv.hi.less(e.iv.lo) {
+			stack = stack[:len(stack)-1]
+		}
+		parent := int32(-1)
+		if len(stack) > 0 {
+			parent = stack[len(stack)-1]
+		}
+		x.nodes = append(x.nodes, pnode{iv: e.iv, parent: parent, items: []int32{e.item}})
+		stack = append(stack, int32(len(x.nodes)-1))
+	}
+	x.cum = make([]int, len(x.nodes)+1)
+	for i, n := range x.nodes {
+		x.cum[i+1] = x.cum[i] + len(n.items)
+	}
+	return x
+}
+
+// start returns the index of the first node starting after v.
+func (x *prefixIndex) start(v u128) int {
+	i, _ := slices.BinarySearchFunc(x.nodes, v, func(n pnode, v u128) int {
+		if v.less(n.iv.lo) {
+			return 1
+		}
+		return -1
+	})
+	return i
+}
+
+// count returns how many items query(q) would give, cheaply.
+func (x *prefixIndex) count(q iv) int {
+	i := x.start(q.lo)
+	n := 0
+	for p := int32(i - 1); p >= 0; p = x.nodes[p].parent {
+		if !x.nodes[p].iv.hi.less(q.lo) {
+			n += len(x.nodes[p].items)
+		}
+	}
+	j := x.start(q.hi)
+	return n + x.cum[j] - x.cum[i]
+}
+
+// query calls add with the items of every prefix that meets q.
+func (x *prefixIndex) query(q iv, add func(int32)) {
+	// The last node starting at or before q.lo, and its parents, are the
+	// ones that may contain q.lo.
+	i := x.start(q.lo)
+	for p := int32(i - 1); p >= 0; p = x.nodes[p].parent {
+		if !x.nodes[p].iv.hi.less(q.lo) {
+			for _, it := range x.nodes[p].items {
+				add(it)
+			}
+		}
+	}
+	for ; i < len(x.nodes) && !q.hi.less(x.nodes[i].iv.lo); i++ {
+		for _, it := range x.nodes[i].items {
+			add(it)
+		}
+	}
+}
+
+// pairIndex finds the items one of whose (outer, inner) prefix pairs
+// meets a pair of intervals: the outer prefixes are indexed as in
+// prefixIndex, and each holds an index of the inner prefixes of its items,
+// so that the many rules sharing one address object are told apart by
+// their other side without being looked at one by one.
+type pairIndex struct {
+	outer prefixIndex // items are positions in inner
+	inner []prefixIndex
+}
+
+type pairEntry struct {
+	outer, inner iv
+	item         int32
+}
+
+func buildPairIndex(es []pairEntry) pairIndex {
+	outer := make([]prefixEntry, len(es))
+	for i, e := range es {
+		outer[i] = prefixEntry{e.outer, int32(i)}
+	}
+	x := pairIndex{outer: buildPrefixIndex(outer)}
+	x.inner = make([]prefixIndex, len(x.outer.nodes))
+	var in []prefixEntry
+	for n := range x.outer.nodes {
+		in = in[:0]
+		for _, e := range x.outer.nodes[n].items {
+			in = append(in, prefixEntry{es[e].inner, es[e].item})
+		}
+		x.inner[n] = buildPrefixIndex(slices.Clone(in))
+		x.outer.nodes[n].items = nil
+	}
+	return x
+}
+
+// nodes calls visit with each outer node that meets q.
+func (x *pairIndex) nodes(q iv, visit func(int32)) {
+	o := &x.outer
+	i := o.start(q.lo)
+	for p := int32(i - 1); p >= 0; p = o.nodes[p].parent {
+		if !o.nodes[p].iv.hi.less(q.lo) {
+			visit(p)
+		}
+	}
+	for ; i < len(o.nodes) && !q.hi.less(o.nodes[i].iv.lo); i++ {
+		visit(int32(i))
+	}
+}
+
+// countNodes returns how many outer nodes meet the intervals of l.
+func (x *pairIndex) countNodes(l []iv) int {
+	n := 0
+	for _, q := range l {
+		x.nodes(q, func(int32) { n++ })
+	}
+	return n
+}
+
+func (x *pairIndex) query(outer, inner []iv, add func(int32)) {
+	for _, q := range outer {
+		x.nodes(q, func(n int32) { x.inner[n].queryList(inner, add) })
+	}
+}
+
+// classIndex finds, in one class, the items that meet a shape without
+// looking at every item. Items that name sources are in a pair index by
+// source then destination, and items that name destinations in one by
+// destination then source, so that a lookup can go by either side,
+// whichever has fewer prefixes to visit (a rule from a /8 to one host is
+// looked up by its host); items naming one side only are also in a plain
+// index for the lookups by the other side; the few items that name
+// neither (catch-alls and defaults) are always candidates.
+type addrIndex struct {
+	bySrc     pairIndex   // items with sources, then their destinations (any: the whole range)
+	byDst     pairIndex   // items with destinations, then their sources
+	byDstOnly prefixIndex // items without sources, with destinations
+	bySrcOnly prefixIndex // items with sources, without destinations
+	anyBoth   []int32     // items with neither
+}
+
+// scratch marks the items a lookup has seen; one per goroutine.
+type scratch struct {
+	stamp []uint32
+	cur   uint32
+}
+
+func newScratch(n int) *scratch { return &scratch{stamp: make([]uint32, n)} }
+
+// classIndex finds, in one class, the items that meet a shape. Items are
+// first split by destination port: those that name single ports are filed
+// under each (most rules of a real rule base do), so that rules that share
+// addresses but not ports are never looked at; the others (ranges, any)
+// form one more group. Each group is an addrIndex.
+type classIndex struct {
+	byPort map[uint64]*addrIndex
+	other  *addrIndex
+	all    *addrIndex // every item, for shapes with port ranges
+}
+
+// maxPortsFiled bounds the single ports under which one item is filed.
+const maxPortsFiled = 16
+
+// singlePorts returns the ports of l when it names only single ports, few
+// enough to file an item under each.
+func singlePorts(l []iv) ([]uint64, bool) {
+	if len(l) > maxPortsFiled {
+		return nil, false
+	}
+	out := make([]uint64, 0, len(l))
+	for _, x := range l {
+		if x.lo != x.hi {
+			return nil, false
+		}
+		out = append(out, x.lo.lo)
+	}
+	return out, true
+}
+
+// index returns the index of class c, built on first use.
+func (m *Model) index(c class) *classIndex {
+	m.idxOnce[c].Do(func() { m.idx[c] = m.buildIndex(c) })
+	return m.idx[c]
+}
+
+func (m *Model) buildIndex(c class) *classIndex {
+	groups := map[uint64][]int32{}
+	var other []int32
+	for _, i := range m.cands[c] {
+		if ports, ok := singlePorts(m.shapes[c][i][dimDport]); ok {
+			for _, p := range ports {
+				groups[p] = append(groups[p], i)
+			}
+			continue
+		}
+		other = append(other, i)
+	}
+	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, m.cands[c])}
+	for p, items := range groups {
+		x.byPort[p] = m.buildAddrIndex(c, items)
+	}
+	return x
+}
+
+func (m *Model) buildAddrIndex(c class, items []int32) *addrIndex {
+	x := &addrIndex{}
+	var dstOnly, srcOnly []prefixEntry
+	var src, dst []pairEntry
+	all := []iv{allV4}
+	if c.v6() {
+		all = []iv{allV6}
+	}
+	ivs := func(ps []netip.Prefix) []iv {
+		if len(ps) == 0 {
+			return all
+		}
+		out := make([]iv, len(ps))
+		for i, p := range ps {
+			out[i] = prefixIV(p)
+		}
+		return out
+	}
+	for _, i := range items {
+		it := &m.items[i]
+		var srcs, dsts []netip.Prefix
+		if it.rule != nil {
+			srcs, dsts = familyPrefixes(it.rule.Sources, c.v6()), familyPrefixes(it.rule.Destinations, c.v6())
+		}
+		si, di := ivs(srcs), ivs(dsts)
+		for _, a := range si {
+			for _, b := range di {
+				if len(srcs) > 0 {
+					src = append(src, pairEntry{a, b, i})
+				}
+				if len(dsts) > 0 {
+					dst = append(dst, pairEntry{b, a, i})
+				}
+			}
+		}
+		for _, p := range srcs {
+			if len(dsts) == 0 {
+				srcOnly = append(srcOnly, prefixEntry{prefixIV(p), i})
+			}
+		}
+		for _, p := range dsts {
+			if len(srcs) == 0 {
+				dstOnly = append(dstOnly, prefixEntry{prefixIV(p), i})
+			}
+		}
+		if len(dsts) == 0 && len(srcs) == 0 {
+			x.anyBoth = append(x.anyBoth, i)
+		}
+	}
+	x.bySrc, x.byDst = buildPairIndex(src), buildPairIndex(dst)
+	x.byDstOnly, x.bySrcOnly = buildPrefixIndex(dstOnly), buildPrefixIndex(srcOnly)
+	return x
+}
+
+func familyPrefixes(ps []netip.Prefix, v6 bool) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if p.IsValid() && p.Addr().Is4() != v6 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// candidates returns, in evaluation order, the items in [from, to) that
+// meet s.
+func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to int32, out []int32) []int32 {
+	out = out[:0]
+	sc.cur++
+	if sc.cur == 0 {
+		clear(sc.stamp)
+		sc.cur = 1
+	}
+	add := func(it int32) {
+		if it >= from && it < to && sc.stamp[it] != sc.cur {
+			sc.stamp[it] = sc.cur
+			if shapes[it].overlaps(s) {
+				out = append(out, it)
+			}
+		}
+	}
+	if ports, ok := singlePorts(s[dimDport]); ok {
+		for _, p := range ports {
+			if g := x.byPort[p]; g != nil {
+				g.collect(s, add)
+			}
+		}
+		x.other.collect(s, add)
+	} else {
+		x.all.collect(s, add)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// collect calls add with (at least) every item of x that meets s.
+func (x *addrIndex) collect(s *shape, add func(int32)) {
+	// Items are found by source, or by destination: whichever finds
+	// fewer. By source: those with sources that meet s's, those with only
+	// destinations that meet s's, and those with neither. By destination,
+	// the other way round.
+	bySrc := x.bySrc.countNodes(s[dimSrc]) + x.byDstOnly.countList(s[dimDst])
+	byDst := x.byDst.countNodes(s[dimDst]) + x.bySrcOnly.countList(s[dimSrc])
+	if bySrc <= byDst {
+		x.bySrc.query(s[dimSrc], s[dimDst], add)
+		x.byDstOnly.queryList(s[dimDst], add)
+	} else {
+		x.byDst.query(s[dimDst], s[dimSrc], add)
+		x.bySrcOnly.queryList(s[dimSrc], add)
+	}
+	for _, it := range x.anyBoth {
+		add(it)
+	}
+}
+
+func (x *prefixIndex) countList(l []iv) int {
+	n := 0
+	for _, q := range l {
+		n += x.count(q)
+	}
+	return n
+}
+
+func (x *prefixIndex) queryList(l []iv, add func(int32)) {
+	for _, q := range l {
+		x.query(q, add)
+	}
+}
