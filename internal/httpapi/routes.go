@@ -22,6 +22,10 @@ const (
 	rulePath      = rulesPath + "/{rule_id}"
 	ruleMovePath  = rulePath + "/move"
 	auditPath     = "/api/v1/audit-events"
+	treePath      = firewallPath + "/tree"
+	revisionsPath = firewallPath + "/revisions"
+	revisionPath  = revisionsPath + "/{revision}"
+	rollbackPath  = firewallPath + "/rollback"
 )
 
 // public is the role of an operation that needs no token.
@@ -69,6 +73,13 @@ func (a *api) routes() []route {
 		{http.MethodPost, evaluatePath, auth.Viewer, a.evaluate()},
 		{http.MethodGet, exportPath, auth.Viewer, a.exportFirewall()},
 		{http.MethodPost, importPath, auth.Editor, a.importRuleset()},
+
+		{http.MethodGet, treePath, auth.Viewer, a.getTree()},
+		{http.MethodPut, treePath, auth.Editor, a.putTree()},
+		{http.MethodGet, revisionsPath, auth.Viewer, a.listRevisions()},
+		{http.MethodGet, revisionPath, auth.Viewer, a.getRevision()},
+		{http.MethodGet, revisionPath + "/diff", auth.Viewer, a.diffRevision()},
+		{http.MethodPost, rollbackPath, auth.Editor, a.rollback()},
 	}
 }
 

@@ -121,7 +121,7 @@ func (s *Service) DiffRevisions(ctx context.Context, firewallID string, n, m int
 	if err != nil {
 		var ps firewall.Problems
 		if firewall.CodeOf(err) == firewall.CodeNotFound {
-			ps.Add("against", m, "revision %d of this firewall does not exist or was pruned", m)
+			ps.Add("query.against", m, "revision %d of this firewall does not exist or was pruned", m)
 			return RevisionDiff{}, ps.Err("the diff is not valid")
 		}
 		return RevisionDiff{}, err

@@ -41,8 +41,8 @@ const (
 
 // PolicyDiff is one policy that differs.
 type PolicyDiff struct {
-	ID     string        `json:"id"`
-	Name   string        `json:"name"`
+	ID     string        `json:"id" doc:"The policy's id."`
+	Name   string        `json:"name" doc:"The policy's name."`
 	Change string        `json:"change" enum:"added,removed,changed" doc:"added, removed or changed."`
 	Fields []FieldChange `json:"fields,omitempty" doc:"For changed: the fields that differ."`
 }
@@ -50,13 +50,13 @@ type PolicyDiff struct {
 // RuleDiff is one rule that differs. A rule both changed and moved is
 // listed as changed, with moved set.
 type RuleDiff struct {
-	ID          string        `json:"id"`
-	PolicyID    string        `json:"policy_id"`
-	Name        string        `json:"name,omitempty"`
+	ID          string        `json:"id" doc:"The rule's id."`
+	PolicyID    string        `json:"policy_id" doc:"The policy the rule is in (in the newer tree, unless removed)."`
+	Name        string        `json:"name,omitempty" doc:"The rule's name, if any."`
 	Change      string        `json:"change" enum:"added,removed,changed,moved" doc:"added, removed, changed or moved."`
 	Moved       bool          `json:"moved,omitempty" doc:"The rule's place among the rules both trees share changed."`
-	OldPosition int           `json:"old_position,omitempty"`
-	NewPosition int           `json:"new_position,omitempty"`
+	OldPosition int           `json:"old_position,omitempty" doc:"The rule's position in the older tree."`
+	NewPosition int           `json:"new_position,omitempty" doc:"The rule's position in the newer tree."`
 	OldPolicyID string        `json:"old_policy_id,omitempty" doc:"Set when the rule changed policy."`
 	Fields      []FieldChange `json:"fields,omitempty" doc:"For changed: the fields that differ."`
 }
@@ -136,6 +136,10 @@ func DiffTrees(old, new firewall.Tree) TreeDiff {
 		}
 	}
 	d.Rules = diffRules(old, new)
+	// Empty lists, not null, in the API's answers.
+	d.Firewall = nonNil(d.Firewall)
+	d.Policies = nonNil(d.Policies)
+	d.Rules = nonNil(d.Rules)
 	return d
 }
 
@@ -268,19 +272,19 @@ type ChangedRegion struct {
 
 // ExampleFlow is a flow in the API's terms.
 type ExampleFlow struct {
-	Protocol        string `json:"protocol"`
-	Source          string `json:"source"`
-	Destination     string `json:"destination"`
-	SourcePort      uint16 `json:"source_port,omitempty"`
-	DestinationPort uint16 `json:"destination_port,omitempty"`
+	Protocol        string `json:"protocol" doc:"tcp, udp, icmp or icmpv6."`
+	Source          string `json:"source" doc:"The source address."`
+	Destination     string `json:"destination" doc:"The destination address."`
+	SourcePort      uint16 `json:"source_port,omitempty" doc:"The source port, for tcp and udp."`
+	DestinationPort uint16 `json:"destination_port,omitempty" doc:"The destination port, for tcp and udp."`
 }
 
 // Verdict is a decision in the API's terms.
 type Verdict struct {
-	Action    string `json:"action"`
-	DecidedBy string `json:"decided_by"`
-	PolicyID  string `json:"policy_id,omitempty"`
-	RuleID    string `json:"rule_id,omitempty"`
+	Action    string `json:"action" doc:"allow, deny or reject."`
+	DecidedBy string `json:"decided_by" doc:"rule, policy_default or firewall_default."`
+	PolicyID  string `json:"policy_id,omitempty" doc:"The policy that decided, if any."`
+	RuleID    string `json:"rule_id,omitempty" doc:"The rule that decided, if any."`
 }
 
 func exampleOf(f firewall.Flow) ExampleFlow {
@@ -329,10 +333,10 @@ func compareModels(mo, mn *analysis.Model, maxRegions int) (SemanticDiff, error)
 // FindingChange is an analysis finding a change adds or removes.
 type FindingChange struct {
 	Kind     string `json:"kind" doc:"The finding's kind, such as unreachable."`
-	Severity string `json:"severity"`
-	PolicyID string `json:"policy_id"`
-	RuleID   string `json:"rule_id,omitempty"`
-	Message  string `json:"message"`
+	Severity string `json:"severity" doc:"The finding's severity."`
+	PolicyID string `json:"policy_id" doc:"The policy the finding is about."`
+	RuleID   string `json:"rule_id,omitempty" doc:"The rule the finding is about, if any."`
+	Message  string `json:"message" doc:"What the finding says, such as which rule takes the traffic."`
 }
 
 // findingsDiff lists the findings of new that old lacks, and the reverse.
@@ -371,4 +375,11 @@ func findingsDiff(mo, mn *analysis.Model) (added, removed []FindingChange, err e
 
 func findingChange(f analysis.Finding) FindingChange {
 	return FindingChange{Kind: string(f.Kind), Severity: string(f.Severity), PolicyID: f.PolicyID, RuleID: f.RuleID, Message: f.Message}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
