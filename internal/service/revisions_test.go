@@ -293,3 +293,33 @@ func consistent(f firewall.Flow) bool {
 func verdict(d firewall.Decision) service.Verdict {
 	return service.Verdict{Action: string(d.Action), DecidedBy: string(d.DecidedBy), PolicyID: d.PolicyID, RuleID: d.RuleID}
 }
+
+func TestRevisionRetention(t *testing.T) {
+	f := newFixture(t)
+	svc := service.New(f.store, service.WithClock(f.clock.Now), service.WithRetention(service.Retention{Keep: 2, MaxAge: time.Hour}))
+	for i := range 3 {
+		r := firewall.NewRule()
+		r.Action = firewall.Allow
+		if _, _, err := svc.CreateRule(f.ctx, f.fw.ID, f.pol.ID, r, service.Idempotency{}); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	page, err := svc.ListRevisions(f.ctx, f.fw.ID, firewall.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 2 || page.Items[0].Revision != 5 {
+		t.Fatalf("kept %+v, want revisions 5 and 4", page.Items)
+	}
+	// Two hours on, one more change: only it is young enough, and the
+	// current revision is kept whatever its age.
+	f.clock.Advance(2 * time.Hour)
+	tr, _ := svc.GetTree(f.ctx, f.fw.ID)
+	if err := svc.DeleteRule(f.ctx, f.fw.ID, f.pol.ID, tr.Policies[0].Rules[0].ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = svc.ListRevisions(f.ctx, f.fw.ID, firewall.Query{})
+	if len(page.Items) != 1 || page.Items[0].Revision != 6 {
+		t.Fatalf("kept %+v, want revision 6 alone", page.Items)
+	}
+}
