@@ -52,6 +52,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if err := target.Validate(); err != nil {
 		return TreeResult{}, err
 	}
+	target = withoutRepeats(target)
 	opts := replaceOptions{summary: "replace the tree"}
 	if !dryRun {
 		return s.replaceTree(ctx, firewallID, pre, target, opts)
@@ -432,4 +433,36 @@ func (s *Service) applyRules(ctx context.Context, tx store.Tx, cur, next []firew
 		order = slices.Insert(order, j, nr.ID)
 	}
 	return nil
+}
+
+// withoutRepeats drops entries a rule lists twice (the same prefix or port
+// range), which mean nothing more and which the stores keep only once.
+func withoutRepeats(t firewall.Tree) firewall.Tree {
+	out := t
+	out.Policies = slices.Clone(t.Policies)
+	for i := range out.Policies {
+		rules := slices.Clone(out.Policies[i].Rules)
+		for j := range rules {
+			r := &rules[j]
+			r.Sources, r.Destinations = unique(r.Sources), unique(r.Destinations)
+			r.SourcePorts, r.DestinationPorts = unique(r.SourcePorts), unique(r.DestinationPorts)
+		}
+		out.Policies[i].Rules = rules
+	}
+	return out
+}
+
+func unique[T comparable](xs []T) []T {
+	if len(xs) < 2 {
+		return xs
+	}
+	seen := make(map[T]bool, len(xs))
+	out := make([]T, 0, len(xs))
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
