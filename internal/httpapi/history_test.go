@@ -4,11 +4,16 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 )
 
 func TestTreePutGet(t *testing.T) {
-	s := newTestServer(t)
+	t.Run("sqlite", func(t *testing.T) { treePutGet(t, newTestServer(t)) })
+	t.Run("postgres", func(t *testing.T) { treePutGet(t, newPostgresTestServer(t)) })
+}
+
+func treePutGet(t *testing.T, s *testServer) {
 	tr := s.newTree("edge")
 	web := s.newRule(tr, map[string]any{"action": "allow", "name": "web", "protocol": "tcp", "destination_ports": []string{"443"}})
 	ssh := s.newRule(tr, map[string]any{"action": "deny", "name": "ssh", "protocol": "tcp", "destination_ports": []string{"22"}})
@@ -68,7 +73,11 @@ func TestTreePutGet(t *testing.T) {
 }
 
 func TestRevisionsAndRollback(t *testing.T) {
-	s := newTestServer(t)
+	t.Run("sqlite", func(t *testing.T) { revisionsAndRollback(t, newTestServer(t)) })
+	t.Run("postgres", func(t *testing.T) { revisionsAndRollback(t, newPostgresTestServer(t)) })
+}
+
+func revisionsAndRollback(t *testing.T, s *testServer) {
 	tr := s.newTree("edge")
 	a := s.newRule(tr, map[string]any{"action": "allow", "name": "a", "protocol": "tcp", "destination_ports": []string{"80"}})
 	s.newRule(tr, map[string]any{"action": "deny", "name": "b"})
@@ -120,4 +129,46 @@ func TestRevisionsAndRollback(t *testing.T) {
 		assertProblem(t, s.do("GET", tr.firewall()+"/revisions?page_token=junk", nil), http.StatusBadRequest, "", "")
 		assertProblem(t, s.do("GET", "/api/v1/firewalls/nope/revisions", nil), http.StatusNotFound, "", "")
 	})
+}
+
+// Two PUTs of the tree under the same If-Match at once on PostgreSQL:
+// exactly one applies, the other answers 412, and the tree is the winner's.
+func TestTreePutConcurrentPostgres(t *testing.T) {
+	s := newPostgresTestServer(t)
+	tr := s.newTree("edge")
+	res := s.do("GET", tr.firewall()+"/tree", nil)
+	etag := res.Header.Get("ETag")
+	docs := []map[string]any{}
+	for _, action := range []string{"allow", "deny"} {
+		docs = append(docs, map[string]any{"name": "edge", "default_action": "deny", "policies": []any{map[string]any{
+			"name": "baseline", "priority": 100, "rules": []any{map[string]any{"name": "r", "action": action}}}}})
+	}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		statuses := make([]int, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = s.do("PUT", tr.firewall()+"/tree", docs[i], "If-Match", etag).Status
+			}()
+		}
+		wg.Wait()
+		slices.Sort(statuses)
+		if statuses[0] != http.StatusOK || statuses[1] != http.StatusPreconditionFailed {
+			t.Fatalf("round %d: statuses %v, want one 200 and one 412", round, statuses)
+		}
+		res := s.do("GET", tr.firewall()+"/tree", nil)
+		etag = res.Header.Get("ETag")
+		page := s.must(http.StatusOK, "GET", tr.firewall()+"/revisions", nil)
+		if n := len(page["items"].([]any)); n != 3+round {
+			t.Fatalf("round %d: %d revisions, want %d: one per applied PUT", round, n, 3+round)
+		}
+		// Swap, so that the next round changes the tree whoever wins.
+		docs[0], docs[1] = docs[1], docs[0]
+		rules := res.JSON(t)["policies"].([]any)[0].(map[string]any)["rules"].([]any)
+		won := rules[0].(map[string]any)["action"]
+		docs[0]["policies"].([]any)[0].(map[string]any)["rules"].([]any)[0].(map[string]any)["action"] = map[any]string{"allow": "deny", "deny": "reject", "reject": "allow"}[won]
+		docs[1]["policies"].([]any)[0].(map[string]any)["rules"].([]any)[0].(map[string]any)["action"] = map[any]string{"allow": "reject", "deny": "allow", "reject": "deny"}[won]
+	}
 }
