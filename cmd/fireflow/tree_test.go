@@ -80,3 +80,23 @@ policies:
 		t.Fatalf("a bad file: %v, want the field named", err)
 	}
 }
+
+// FuzzTreeJSON feeds tree files, JSON or YAML, to the reader apply uses: it
+// returns a document or an error, never panics, and what it returns
+// decodes as a tree.
+func FuzzTreeJSON(f *testing.F) {
+	f.Add("tree.yaml", []byte("name: edge\npolicies:\n  - name: web\n    priority: 10\n    rules:\n      - action: allow\n"))
+	f.Add("tree.json", []byte(`{"name":"edge","policies":[{"name":"a","priority":1,"rules":[{"action":"deny","sources":["10.0.0.0/8"]}]}]}`))
+	f.Add("tree.yml", []byte("name: [unclosed\n"))
+	f.Add("tree", []byte("&a [*a]"))
+	f.Add("tree.yaml", []byte("name: edge\ndefault_action: deny\nlabels: {env: prod}\n"))
+	f.Fuzz(func(t *testing.T, name string, b []byte) {
+		out, err := treeJSON(name, b)
+		if err != nil {
+			return
+		}
+		if _, err := treeJSON("again.json", out); err != nil {
+			t.Fatalf("the JSON made from %q does not read back: %v", b, err)
+		}
+	})
+}
