@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -41,7 +40,7 @@ func (s *Service) snapshot(ctx context.Context, tx store.Tx, firewallID string, 
 	if err != nil {
 		return fmt.Errorf("snapshot firewall %s: %w", firewallID, err)
 	}
-	body, err := json.Marshal(engineTree(t))
+	body, err := encodeSnapshot(engineTree(t))
 	if err != nil {
 		return fmt.Errorf("encode tree of firewall %s: %w", firewallID, err)
 	}
@@ -95,8 +94,8 @@ func (s *Service) GetRevision(ctx context.Context, firewallID string, n int64) (
 	if err != nil {
 		return RevisionTree{}, err
 	}
-	var t firewall.Tree
-	if err := json.Unmarshal(v.Tree, &t); err != nil {
+	t, err := decodeSnapshot(v.Tree)
+	if err != nil {
 		return RevisionTree{}, fmt.Errorf("decode revision %d of firewall %s: %w", n, firewallID, err)
 	}
 	return RevisionTree{Revision: revisionOf(v), Tree: t}, nil
