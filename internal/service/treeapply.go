@@ -390,7 +390,7 @@ func (s *Service) applyRules(ctx context.Context, tx store.Tx, cur, next []firew
 	}
 	for _, nr := range next {
 		cr, ok := byID[nr.ID]
-		if !ok || (!renamed[nr.ID] && len(fieldChanges(cr, nr)) == 0) {
+		if !ok || (!renamed[nr.ID] && sameRule(&cr, &nr)) {
 			continue
 		}
 		r := nr

@@ -181,7 +181,10 @@ func diffRules(old, new firewall.Tree) []RuleDiff {
 				continue
 			}
 			rd := RuleDiff{ID: nr.ID, PolicyID: nr.PolicyID, Name: nr.Name, OldPosition: o.pos, NewPosition: j + 1,
-				Fields: fieldChanges(*o.r, *nr), Moved: moved[nr.ID]}
+				Moved: moved[nr.ID]}
+			if !sameRule(o.r, nr) {
+				rd.Fields = fieldChanges(*o.r, *nr)
+			}
 			if o.r.PolicyID != nr.PolicyID {
 				rd.OldPolicyID, rd.Moved = o.r.PolicyID, true
 			}
@@ -382,4 +385,15 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// sameRule reports whether two rules have the same content, the cheap way
+// round: most rules of a big tree are unchanged, and fieldChanges goes
+// through JSON.
+func sameRule(a, b *firewall.Rule) bool {
+	sameTime := a.ExpiresAt == b.ExpiresAt || (a.ExpiresAt != nil && b.ExpiresAt != nil && a.ExpiresAt.Equal(*b.ExpiresAt))
+	return a.Name == b.Name && a.Description == b.Description && a.Action == b.Action && a.Protocol == b.Protocol &&
+		a.Enabled == b.Enabled && sameTime &&
+		slices.Equal(a.Sources, b.Sources) && slices.Equal(a.Destinations, b.Destinations) &&
+		slices.Equal(a.SourcePorts, b.SourcePorts) && slices.Equal(a.DestinationPorts, b.DestinationPorts)
 }
