@@ -76,3 +76,19 @@ func BenchmarkDryRunReplaceTree(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateRuleWithSnapshot creates one rule in a 10,000-rule
+// firewall: the write now also reads the tree and stores it as the new
+// revision, which is what keeps every revision one row read.
+func BenchmarkCreateRuleWithSnapshot(b *testing.B) {
+	svc, ctx, cur := historyBench(b)
+	pol := cur.Policies[len(cur.Policies)-1].Policy.ID
+	b.ResetTimer()
+	for b.Loop() {
+		r := firewall.NewRule()
+		r.Action = firewall.Allow
+		if _, _, err := svc.CreateRule(ctx, cur.Firewall.ID, pol, r, service.Idempotency{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
