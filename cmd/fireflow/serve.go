@@ -16,7 +16,6 @@ import (
 	"github.com/fireflow/fireflow/internal/config"
 	"github.com/fireflow/fireflow/internal/httpapi"
 	"github.com/fireflow/fireflow/internal/obs"
-	"github.com/fireflow/fireflow/internal/service"
 )
 
 // serve runs the API until ctx ends, then drains: readiness turns false,
@@ -100,7 +99,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// The limit and CORS are the configuration's; see internal/config.
 		RateLimit:   httpapi.RateLimit{Rate: cfg.RateLimit, Burst: cfg.RateBurst},
 		CORSOrigins: cfg.CORSOrigins,
-	}, service.WithRetention(service.Retention{Keep: cfg.RevisionKeep, MaxAge: cfg.RevisionMaxAge}))
+	})
 
 	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {

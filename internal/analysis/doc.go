@@ -48,6 +48,17 @@
 // an example flow is its lowest corner (with an ephemeral source port when
 // the box allows one).
 //
+// # Cost
+//
+// On fwgen.Realistic, one core: the full analysis takes about 0.03 s at
+// 1,000 rules and 0.5 s at 10,000; a search well under a millisecond at
+// 10,000 rules; a compare of two 10,000-rule trees differing in one rule
+// about 0.1 s, compiling both included. The full analysis of 100,000 rules
+// takes about 70 s, not the 20 s aimed at: that rule base repeats a small
+// pool of address objects, so most rules overlap hundreds of others, and
+// each of its many unreachable rules needs a walk of its whole match set
+// to name what covers it. See BenchmarkFindings.
+//
 // # What is derived from the walk
 //
 //   - a rule is reachable when it decides some piece; the piece gives the

@@ -65,12 +65,6 @@ type Config struct {
 	DB DBTimeouts
 	// SentryDSN turns error reporting to Sentry on.
 	SentryDSN string
-
-	// RevisionKeep is how many revisions of each firewall's tree are kept
-	// (0: all); RevisionMaxAge drops older ones (0: no limit). Pruning
-	// always keeps the current revision.
-	RevisionKeep   int
-	RevisionMaxAge time.Duration
 }
 
 // DBTimeouts bound the calls to PostgreSQL, so that a database that stops
@@ -140,7 +134,6 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		{&c.DB.Acquire, "db-acquire-timeout", "FIREFLOW_DB_ACQUIRE_TIMEOUT", 3 * time.Second, "PostgreSQL: how long to wait for a pooled connection; 0 waits as long as the request"},
 		{&c.DB.Statement, "db-statement-timeout", "FIREFLOW_DB_STATEMENT_TIMEOUT", 5 * time.Second, "PostgreSQL: statement_timeout and lock_timeout; the client gives up a second later; 0 turns both off"},
 		{&c.DB.IdleInTransaction, "db-idle-in-transaction-timeout", "FIREFLOW_DB_IDLE_IN_TRANSACTION_TIMEOUT", 5 * time.Second, "PostgreSQL: idle_in_transaction_session_timeout; 0 turns it off"},
-		{&c.RevisionMaxAge, "revision-max-age", "FIREFLOW_REVISION_MAX_AGE", 0, "prune revisions of a firewall's tree older than this, never the current one; 0 keeps them whatever their age"},
 		{&c.DB.TCP, "db-tcp-timeout", "FIREFLOW_DB_TCP_TIMEOUT", 15 * time.Second, "PostgreSQL: TCP user timeout and keepalive of connections; 0 leaves the system defaults"},
 	}
 	var errs []error
@@ -155,15 +148,6 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		}
 		fs.DurationVar(d.p, d.flag, def, d.help+" ("+d.key+")")
 	}
-	keepDefault := 0
-	if v := getenv("FIREFLOW_REVISION_KEEP"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("FIREFLOW_REVISION_KEEP: %q is not a count of revisions (0 keeps all)", v))
-		}
-		keepDefault = n
-	}
-	fs.IntVar(&c.RevisionKeep, "revision-keep", keepDefault, "how many revisions of each firewall's tree to keep, the current one always among them; 0 keeps all (FIREFLOW_REVISION_KEEP)")
 	errs = append(errs, limitFlags(fs, getenv, &c)...)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -198,11 +182,8 @@ func (c Config) check() []error {
 		}
 	}
 	errs = append(errs, c.checkLimits()...)
-	if c.RevisionKeep < 0 {
-		errs = append(errs, fmt.Errorf("revision-keep must not be negative, got %d", c.RevisionKeep))
-	}
 	for _, d := range []time.Duration{c.ShutdownTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.DrainDelay,
-		c.ReadyTimeout, c.DB.Acquire, c.DB.Statement, c.DB.IdleInTransaction, c.DB.TCP, c.RevisionMaxAge} {
+		c.ReadyTimeout, c.DB.Acquire, c.DB.Statement, c.DB.IdleInTransaction, c.DB.TCP} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("durations must not be negative, got %s", d))
 		}
@@ -265,8 +246,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("db_statement_timeout", c.DB.Statement),
 		slog.Duration("db_idle_in_transaction_timeout", c.DB.IdleInTransaction),
 		slog.Duration("db_tcp_timeout", c.DB.TCP),
-		slog.Int("revision_keep", c.RevisionKeep),
-		slog.Duration("revision_max_age", c.RevisionMaxAge),
 		slog.String("sentry_dsn", maskSecret(c.SentryDSN)),
 	)
 }

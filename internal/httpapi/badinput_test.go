@@ -510,7 +510,7 @@ var badRows = []badRow{
 		},
 		body:   `{"position":1}`,
 		status: 404, msg: `firewall "nope" not found`},
-	// The whole tree and its history.
+	// The whole tree.
 	{name: "put tree unknown field", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
 		body: `{"name":"edge","colour":"red"}`, status: 400, loc: "body.colour", msg: "unknown field"},
 	{name: "put tree duplicate policy priority", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
@@ -528,22 +528,6 @@ var badRows = []badRow{
 		body: map[string]any{"name": "edge"}, headers: []string{"If-Match", `"tree-1"`}, status: 412, msg: ""},
 	{name: "put tree missing firewall", method: "PUT", path: badPath(firewallsPath + "/nope/tree"),
 		body: map[string]any{"name": "edge"}, status: 404, msg: "not found"},
-	{name: "rollback to a revision never made", method: "POST", path: func(fx badFixture) string { return fx.tr.firewall() + "/rollback" },
-		body: map[string]any{"revision": 999}, status: 400, loc: "body.revision", msg: "does not exist"},
-	{name: "rollback revision as string", method: "POST", path: func(fx badFixture) string { return fx.tr.firewall() + "/rollback" },
-		body: `{"revision":"3"}`, status: 400, loc: "body.revision", msg: "expected integer"},
-	{name: "rollback unknown field", method: "POST", path: func(fx badFixture) string { return fx.tr.firewall() + "/rollback" },
-		body: `{"revision":1,"to":2}`, status: 400, loc: "body.to", msg: "unknown field"},
-	{name: "revision not a number", method: "GET", path: func(fx badFixture) string { return fx.tr.firewall() + "/revisions/abc" },
-		status: 400, loc: "path.revision", msg: ""},
-	{name: "revision zero", method: "GET", path: func(fx badFixture) string { return fx.tr.firewall() + "/revisions/0" },
-		status: 400, loc: "path.revision", msg: ""},
-	{name: "revisions page size zero", method: "GET", path: func(fx badFixture) string { return fx.tr.firewall() + "/revisions?page_size=0" },
-		status: 400, loc: "query.page_size", msg: ""},
-	{name: "diff against a pruned or unknown revision", method: "GET", path: func(fx badFixture) string { return fx.tr.firewall() + "/revisions/2/diff?against=999" },
-		status: 400, loc: "query.against", msg: "does not exist"},
-	{name: "diff of revision 1 without against", method: "GET", path: func(fx badFixture) string { return fx.tr.firewall() + "/revisions/1/diff" },
-		status: 400, loc: "query.against", msg: "no revision before"},
 }
 
 // TestBadInput sends each bad request and checks that it answers the

@@ -35,9 +35,6 @@ func (s *Service) CreateFirewall(ctx context.Context, f firewall.Firewall, idem 
 			if err := tx.CreateFirewall(ctx, &out); err != nil {
 				return err
 			}
-			if err := s.snapshot(ctx, tx, out.ID, out.Revision, fmt.Sprintf("create firewall %q", out.Name)); err != nil {
-				return err
-			}
 			return s.audit(ctx, tx, auditEntry{firewall.AuditCreate, firewall.KindFirewall, out.ID, out.ID, nil, out})
 		})
 	if err != nil {
@@ -69,9 +66,6 @@ func (s *Service) UpdateFirewall(ctx context.Context, id string, pre Preconditio
 		}
 		// A change of the firewall itself is a change of its tree too.
 		if next.Revision, err = tx.BumpRevision(ctx, id, next.ETag, next.UpdatedAt); err != nil {
-			return err
-		}
-		if err := s.snapshot(ctx, tx, id, next.Revision, fmt.Sprintf("update firewall %q", next.Name)); err != nil {
 			return err
 		}
 		out = next

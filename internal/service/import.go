@@ -192,7 +192,7 @@ func (s *Service) applyImport(ctx context.Context, tx store.Tx, firewallID strin
 		return fmt.Errorf("bump revision of firewall %s: %w", firewallID, err)
 	}
 	out.Revision = rev
-	return s.snapshot(ctx, tx, firewallID, rev, fmt.Sprintf("import %d policies, %d rules", len(out.Policies), out.Rules))
+	return nil
 }
 
 func cloneImported(ps []ImportedPolicy) []ImportedPolicy {

@@ -36,7 +36,7 @@ func (s *Service) CreatePolicy(ctx context.Context, firewallID string, p firewal
 			if err := tx.CreatePolicy(ctx, &out); err != nil {
 				return err
 			}
-			if err := s.bump(ctx, tx, firewallID, fmt.Sprintf("create policy %q", out.Name)); err != nil {
+			if err := s.bump(ctx, tx, firewallID); err != nil {
 				return err
 			}
 			return s.audit(ctx, tx, auditEntry{firewall.AuditCreate, firewall.KindPolicy, out.ID, firewallID, nil, out})
@@ -69,7 +69,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, firewallID, id string, pre P
 			return err
 		}
 		out = next
-		if err := s.bump(ctx, tx, firewallID, fmt.Sprintf("update policy %q", next.Name)); err != nil {
+		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, auditEntry{firewall.AuditUpdate, firewall.KindPolicy, id, firewallID, cur, next})
@@ -93,7 +93,7 @@ func (s *Service) DeletePolicy(ctx context.Context, firewallID, id string, pre P
 		if err := tx.DeletePolicy(ctx, firewallID, id, cascade); err != nil {
 			return err
 		}
-		if err := s.bump(ctx, tx, firewallID, fmt.Sprintf("delete policy %q", cur.Name)); err != nil {
+		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, auditEntry{firewall.AuditDelete, firewall.KindPolicy, id, firewallID, cur, nil})

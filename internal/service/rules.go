@@ -39,7 +39,7 @@ func (s *Service) CreateRule(ctx context.Context, firewallID, policyID string, r
 			if err := tx.CreateRule(ctx, &out); err != nil {
 				return err
 			}
-			if err := s.bump(ctx, tx, firewallID, ruleSummary("create", out)); err != nil {
+			if err := s.bump(ctx, tx, firewallID); err != nil {
 				return err
 			}
 			return s.audit(ctx, tx, auditEntry{firewall.AuditCreate, firewall.KindRule, out.ID, firewallID, nil, out})
@@ -70,7 +70,7 @@ func (s *Service) UpdateRule(ctx context.Context, firewallID, policyID, id strin
 			return err
 		}
 		out = next
-		if err := s.bump(ctx, tx, firewallID, ruleSummary("update", next)); err != nil {
+		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, auditEntry{firewall.AuditUpdate, firewall.KindRule, id, firewallID, cur, next})
@@ -108,7 +108,7 @@ func (s *Service) MoveRule(ctx context.Context, firewallID, policyID, id string,
 			return err
 		}
 		out = moved
-		if err := s.bump(ctx, tx, firewallID, fmt.Sprintf("%s to position %d", ruleSummary("move", cur), moved.Position)); err != nil {
+		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, auditEntry{firewall.AuditMove, firewall.KindRule, id, firewallID, cur, moved})
@@ -170,7 +170,7 @@ func (s *Service) DeleteRule(ctx context.Context, firewallID, policyID, id strin
 		if err := tx.DeleteRule(ctx, firewallID, policyID, id); err != nil {
 			return err
 		}
-		if err := s.bump(ctx, tx, firewallID, ruleSummary("delete", cur)); err != nil {
+		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, auditEntry{firewall.AuditDelete, firewall.KindRule, id, firewallID, cur, nil})

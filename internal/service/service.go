@@ -26,8 +26,6 @@ type Service struct {
 	store    store.Store
 	now      func() time.Time
 	matchers matchers
-	// retention bounds the revisions kept per firewall.
-	retention Retention
 }
 
 // Option configures a Service.
@@ -35,9 +33,6 @@ type Option func(*Service)
 
 // WithClock makes the service read time from now, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithRetention sets how many revisions, and how old, each firewall keeps.
-func WithRetention(r Retention) Option { return func(s *Service) { s.retention = r } }
 
 // New returns a Service over st.
 func New(st store.Store, opts ...Option) *Service {
@@ -90,16 +85,14 @@ func newETag() string {
 	return hex.EncodeToString(b[:])
 }
 
-// bump raises the firewall's revision after a change in its tree and keeps
-// the tree as of the new revision, summary saying what changed.
-func (s *Service) bump(ctx context.Context, tx store.Tx, firewallID, summary string) error {
+// bump raises the firewall's revision after a change in its tree.
+func (s *Service) bump(ctx context.Context, tx store.Tx, firewallID string) error {
 	var m firewall.Meta
 	s.stamp(&m)
-	rev, err := tx.BumpRevision(ctx, firewallID, m.ETag, m.UpdatedAt)
-	if err != nil {
+	if _, err := tx.BumpRevision(ctx, firewallID, m.ETag, m.UpdatedAt); err != nil {
 		return fmt.Errorf("bump revision of firewall %s: %w", firewallID, err)
 	}
-	return s.snapshot(ctx, tx, firewallID, rev, summary)
+	return nil
 }
 
 // create runs insert in a transaction, honouring an idempotency key: a retry

@@ -26,7 +26,6 @@ type fixture struct {
 	clock *clock
 	fw    firewall.Firewall
 	pol   firewall.Policy
-	store *sqlite.Store
 }
 
 // clock is a settable time source, so that idempotency expiry is tested
@@ -60,7 +59,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatalf("migrate: %v", err)
 	}
 	c := &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	f := &fixture{t: t, ctx: ctx, svc: service.New(db, service.WithClock(c.Now)), clock: c, store: db}
+	f := &fixture{t: t, ctx: ctx, svc: service.New(db, service.WithClock(c.Now)), clock: c}
 	f.fw = f.createFirewall("edge")
 	f.pol = f.createPolicy(f.fw.ID, "baseline", 100)
 	return f

@@ -53,9 +53,8 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 		return TreeResult{}, err
 	}
 	target = withoutRepeats(target)
-	opts := replaceOptions{summary: "replace the tree"}
 	if !dryRun {
-		return s.replaceTree(ctx, firewallID, pre, target, opts)
+		return s.replaceTree(ctx, firewallID, pre, target)
 	}
 	cur, err := s.GetTree(ctx, firewallID)
 	if err != nil {
@@ -64,7 +63,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if err := pre.check("firewall tree", firewallID, TreeETag(cur.Firewall.Revision)); err != nil {
 		return TreeResult{}, err
 	}
-	next := s.matchTree(cur, target, opts)
+	next := s.matchTree(cur, target)
 	out := TreeResult{DryRun: true, Revision: cur.Firewall.Revision, Tree: next, Structural: DiffTrees(cur, next)}
 	out.Changed = !out.Structural.Empty()
 	mo, mn, err := s.models(cur, next)
@@ -82,14 +81,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	return out, nil
 }
 
-type replaceOptions struct {
-	// keepIDs keeps the target's ids for elements that are not matched,
-	// as a rollback does to bring deleted elements back as they were.
-	keepIDs bool
-	summary string
-}
-
-func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precondition, target firewall.Tree, opts replaceOptions) (TreeResult, error) {
+func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precondition, target firewall.Tree) (TreeResult, error) {
 	var out TreeResult
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		fw, err := tx.LockFirewall(ctx, firewallID)
@@ -104,7 +96,7 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 			return err
 		}
 		cur := engineTree(loaded)
-		next := s.matchTree(cur, target, opts)
+		next := s.matchTree(cur, target)
 		out = TreeResult{Revision: fw.Revision, Tree: cur, Structural: DiffTrees(cur, next)}
 		if out.Structural.Empty() {
 			return nil
@@ -112,7 +104,7 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 		if err := s.applyTree(ctx, tx, cur, next); err != nil {
 			return err
 		}
-		if err := s.bump(ctx, tx, firewallID, treeSummary(opts.summary, out.Structural)); err != nil {
+		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
 		}
 		after, err := tx.LoadTree(ctx, firewallID)
@@ -128,39 +120,17 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 	return out, nil
 }
 
-func treeSummary(what string, d TreeDiff) string {
-	count := map[string]int{}
-	for _, p := range d.Policies {
-		count["policies "+p.Change]++
-	}
-	for _, r := range d.Rules {
-		count["rules "+r.Change]++
-	}
-	s := what + ":"
-	if len(d.Firewall) > 0 {
-		s += " firewall changed;"
-	}
-	for _, k := range []string{"policies added", "policies changed", "policies removed", "rules added", "rules changed", "rules moved", "rules removed"} {
-		if count[k] > 0 {
-			s += fmt.Sprintf(" %d %s;", count[k], k)
-		}
-	}
-	return s[:len(s)-1]
-}
-
 // matchTree returns target with ids of the current tree's elements it
 // matches, by id, else by name, and meta of the current ones; unmatched
-// elements get new ids. With keepIDs (a rollback) elements match by id
-// only, and unmatched ones keep their ids, so that the result is the old
-// tree id for id.
-func (s *Service) matchTree(cur, target firewall.Tree, opts replaceOptions) firewall.Tree {
+// elements get new ids.
+func (s *Service) matchTree(cur, target firewall.Tree) firewall.Tree {
 	next := firewall.Tree{Firewall: target.Firewall, Policies: make([]firewall.PolicyTree, len(target.Policies))}
 	next.Firewall.Meta, next.Firewall.Revision = cur.Firewall.Meta, cur.Firewall.Revision
 	curPol := make([]*firewall.PolicyTree, len(cur.Policies))
 	for i := range cur.Policies {
 		curPol[i] = &cur.Policies[i]
 	}
-	pm := matchBy(curPol, target.Policies, !opts.keepIDs,
+	pm := matchBy(curPol, target.Policies,
 		func(p *firewall.PolicyTree) string { return p.Policy.ID },
 		func(p *firewall.PolicyTree) string { return firewall.NameKey(p.Policy.Name) },
 		func(p firewall.PolicyTree) string { return p.Policy.ID },
@@ -175,10 +145,10 @@ func (s *Service) matchTree(cur, target firewall.Tree, opts replaceOptions) fire
 				curRules = append(curRules, &m.Rules[j])
 			}
 		} else {
-			np.Policy.Meta = s.freshMeta(tp.Policy.ID, opts.keepIDs)
+			np.Policy.Meta = s.freshMeta()
 		}
 		trs := sortedRules(tp.Rules)
-		rm := matchBy(curRules, trs, !opts.keepIDs,
+		rm := matchBy(curRules, trs,
 			func(r *firewall.Rule) string { return r.ID },
 			func(r *firewall.Rule) string { return firewall.NameKey(r.Name) },
 			func(r firewall.Rule) string { return r.ID },
@@ -189,7 +159,7 @@ func (s *Service) matchTree(cur, target firewall.Tree, opts replaceOptions) fire
 			if m := rm[j]; m != nil {
 				nr.Meta = m.Meta
 			} else {
-				nr.Meta = s.freshMeta(tr.ID, opts.keepIDs)
+				nr.Meta = s.freshMeta()
 			}
 			nr.FirewallID, nr.PolicyID, nr.Position = cur.Firewall.ID, np.Policy.ID, j+1
 			np.Rules[j] = nr
@@ -199,21 +169,15 @@ func (s *Service) matchTree(cur, target firewall.Tree, opts replaceOptions) fire
 	return next
 }
 
-func (s *Service) freshMeta(id string, keep bool) firewall.Meta {
+func (s *Service) freshMeta() firewall.Meta {
 	var m firewall.Meta
-	if keep {
-		m.ID = id
-	}
 	s.stamp(&m)
-	if keep {
-		m.CreatedAt = m.UpdatedAt
-	}
 	return m
 }
 
-// matchBy pairs each target element with a current one: first by id, then,
-// with byName, by non-empty name among those left.
-func matchBy[C any, T any](cur []C, target []T, byName bool, cid, cname func(C) string, tid, tname func(T) string) []C {
+// matchBy pairs each target element with a current one: first by id, then
+// by non-empty name among those left.
+func matchBy[C any, T any](cur []C, target []T, cid, cname func(C) string, tid, tname func(T) string) []C {
 	out := make([]C, len(target))
 	var zero C
 	used := make([]bool, len(cur))
@@ -231,7 +195,7 @@ func matchBy[C any, T any](cur []C, target []T, byName bool, cid, cname func(C) 
 		}
 	}
 	for i, t := range target {
-		if matched[i] || !byName {
+		if matched[i] {
 			continue
 		}
 		if j, ok := names[tname(t)]; ok && tname(t) != "" && !used[j] {

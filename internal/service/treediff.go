@@ -313,14 +313,6 @@ func (s *Service) models(old, new firewall.Tree) (*analysis.Model, *analysis.Mod
 	return mo, mn, nil
 }
 
-func (s *Service) semanticDiff(old, new firewall.Tree, maxRegions int) (SemanticDiff, error) {
-	mo, mn, err := s.models(old, new)
-	if err != nil {
-		return SemanticDiff{}, err
-	}
-	return compareModels(mo, mn, maxRegions)
-}
-
 func compareModels(mo, mn *analysis.Model, maxRegions int) (SemanticDiff, error) {
 	c, err := analysis.Compare(mo, mn, maxRegions)
 	if err != nil {

@@ -31,35 +31,6 @@ type Reader interface {
 	// GetRevision returns the firewall's revision: one indexed read, cheap
 	// enough to check before every evaluation that a compiled tree is current.
 	GetRevision(ctx context.Context, firewallID string) (int64, error)
-	// ListRevisions lists the kept revisions of a firewall, newest first,
-	// without their trees; q's page size and token page them (its filter
-	// and order_by must be empty). A missing firewall is CodeNotFound.
-	ListRevisions(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[Revision], error)
-	// GetTreeRevision reads one kept revision with its tree: one row read.
-	// A revision that was never made or was pruned is CodeNotFound.
-	GetTreeRevision(ctx context.Context, firewallID string, revision int64) (Revision, error)
-}
-
-// Revision is a firewall's tree as of one committed change.
-type Revision struct {
-	FirewallID string
-	Revision   int64
-	CreatedAt  time.Time
-	// Actor is the subject of the token that made the change.
-	Actor     string
-	RequestID string
-	// Summary is one line saying what changed.
-	Summary string
-	// Tree is the service's JSON snapshot of the whole tree; nil in lists.
-	Tree []byte
-}
-
-// Retention says which revisions PruneRevisions deletes: those beyond the
-// newest Keep (0: no limit by count), and those created before Before
-// (zero: no limit by age). The firewall's current revision is always kept.
-type Retention struct {
-	Keep   int
-	Before time.Time
 }
 
 // Tree is a firewall with all of its policies and rules, read from one
@@ -114,11 +85,6 @@ type Tx interface {
 	// DeleteRule deletes the rule and closes the gap it leaves.
 	DeleteRule(ctx context.Context, firewallID, policyID, id string) error
 
-	// PutRevision stores a revision of a firewall's tree.
-	PutRevision(ctx context.Context, rev Revision) error
-	// PruneRevisions deletes the firewall's revisions that r lets go,
-	// never the newest, and returns how many it deleted.
-	PruneRevisions(ctx context.Context, firewallID string, r Retention) (int64, error)
 	// LoadTree reads the firewall's tree inside the transaction, seeing its
 	// own writes.
 	LoadTree(ctx context.Context, firewallID string) (Tree, error)

@@ -255,29 +255,6 @@ func (x *txWrapper) PutIdempotencyRecord(ctx context.Context, rec store.Idempote
 	return end(span, x.next.PutIdempotencyRecord(ctx, rec, purgeBefore))
 }
 
-func (r reader) ListRevisions(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[store.Revision], error) {
-	ctx, span := r.t.start(ctx, "ListRevisions")
-	v, err := r.next.ListRevisions(ctx, firewallID, q)
-	return v, end(span, err)
-}
-
-func (r reader) GetTreeRevision(ctx context.Context, firewallID string, revision int64) (store.Revision, error) {
-	ctx, span := r.t.start(ctx, "GetTreeRevision")
-	v, err := r.next.GetTreeRevision(ctx, firewallID, revision)
-	return v, end(span, err)
-}
-
-func (x *txWrapper) PutRevision(ctx context.Context, rev store.Revision) error {
-	ctx, span := x.t.start(ctx, "PutRevision")
-	return end(span, x.next.PutRevision(ctx, rev))
-}
-
-func (x *txWrapper) PruneRevisions(ctx context.Context, firewallID string, r store.Retention) (int64, error) {
-	ctx, span := x.t.start(ctx, "PruneRevisions")
-	v, err := x.next.PruneRevisions(ctx, firewallID, r)
-	return v, end(span, err)
-}
-
 func (x *txWrapper) LoadTree(ctx context.Context, firewallID string) (store.Tree, error) {
 	ctx, span := x.t.start(ctx, "TxLoadTree")
 	v, err := x.next.LoadTree(ctx, firewallID)

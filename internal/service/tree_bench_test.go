@@ -42,18 +42,6 @@ func historyBench(b *testing.B) (*service.Service, context.Context, firewall.Tre
 	return svc, ctx, cur
 }
 
-// BenchmarkReadRevision reads revision n of a 10,000-rule firewall.
-func BenchmarkReadRevision(b *testing.B) {
-	svc, ctx, cur := historyBench(b)
-	b.ResetTimer()
-	for b.Loop() {
-		v, err := svc.GetRevision(ctx, cur.Firewall.ID, cur.Firewall.Revision)
-		if err != nil || len(v.Tree.Policies) == 0 {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkDryRunReplaceTree dry-runs a 10,000-rule tree that changes one
 // rule: matching, structural diff, semantic compare and findings of both.
 func BenchmarkDryRunReplaceTree(b *testing.B) {
@@ -73,22 +61,6 @@ func BenchmarkDryRunReplaceTree(b *testing.B) {
 		res, err := svc.ReplaceTree(ctx, cur.Firewall.ID, nil, next, true)
 		if err != nil || len(res.Structural.Rules) != 1 {
 			b.Fatalf("%v %+v", err, res.Structural.Rules)
-		}
-	}
-}
-
-// BenchmarkCreateRuleWithSnapshot creates one rule in a 10,000-rule
-// firewall: the write now also reads the tree and stores it as the new
-// revision, which is what keeps every revision one row read.
-func BenchmarkCreateRuleWithSnapshot(b *testing.B) {
-	svc, ctx, cur := historyBench(b)
-	pol := cur.Policies[len(cur.Policies)-1].Policy.ID
-	b.ResetTimer()
-	for b.Loop() {
-		r := firewall.NewRule()
-		r.Action = firewall.Allow
-		if _, _, err := svc.CreateRule(ctx, cur.Firewall.ID, pol, r, service.Idempotency{}); err != nil {
-			b.Fatal(err)
 		}
 	}
 }
