@@ -24,6 +24,10 @@ commands:
                         read iptables-save or nft -j output into an empty firewall (a dry run without --apply)
   export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook H] [--stateful] [--merge]
                         print a firewall as a ruleset nft -f or *tables-restore loads
+  apply -f tree.json|tree.yaml --url URL --firewall ID [--dry-run]
+                        make a firewall's whole tree equal the file (ids kept by id, else name)
+  get tree --url URL --firewall ID [--output json|yaml]
+                        print a firewall's whole tree as one document
   healthcheck [--addr :8080] [--timeout 3s]
                         exit non-zero unless the local server's /healthz answers 200
   version               print the version
@@ -51,6 +55,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return importCmd(ctx, rest, getenv, stdout, stderr)
 	case "export":
 		return exportCmd(ctx, rest, getenv, stdout, stderr)
+	case "apply":
+		return applyCmd(ctx, rest, getenv, stdout, stderr)
+	case "get":
+		return getCmd(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return token(rest, getenv, stdout, stderr)
 	case "healthcheck":

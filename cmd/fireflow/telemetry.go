@@ -24,7 +24,7 @@ type observability struct {
 // newHandler builds the API over db with every observation wired in: store
 // spans and audit counts through the instrumented store, request metrics,
 // error reports and server spans through the API's options.
-func newHandler(db store.Store, driver string, o observability, opts httpapi.Options) http.Handler {
+func newHandler(db store.Store, driver string, o observability, opts httpapi.Options, svcOpts ...service.Option) http.Handler {
 	system := driver
 	if driver == "postgres" {
 		system = "postgresql" // the OpenTelemetry name
@@ -37,7 +37,7 @@ func newHandler(db store.Store, driver string, o observability, opts httpapi.Opt
 	opts.Observer = httpObserver{metrics: o.metrics, reporter: o.reporter}
 	opts.TracerProvider = o.tracing.Provider
 	opts.Propagator = o.tracing.Propagator
-	return httpapi.New(service.New(st), opts)
+	return httpapi.New(service.New(st, svcOpts...), opts)
 }
 
 // httpObserver feeds what the API observes into the metrics, and panics and

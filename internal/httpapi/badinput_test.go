@@ -510,6 +510,24 @@ var badRows = []badRow{
 		},
 		body:   `{"position":1}`,
 		status: 404, msg: `firewall "nope" not found`},
+	// The whole tree.
+	{name: "put tree unknown field", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
+		body: `{"name":"edge","colour":"red"}`, status: 400, loc: "body.colour", msg: "unknown field"},
+	{name: "put tree duplicate policy priority", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
+		body:   map[string]any{"name": "edge", "policies": []any{map[string]any{"name": "a", "priority": 1}, map[string]any{"name": "b", "priority": 1}}},
+		status: 400, loc: "body.policies[1].priority", msg: "already used"},
+	{name: "put tree rule position out of place", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
+		body:   map[string]any{"name": "edge", "policies": []any{map[string]any{"name": "a", "priority": 1, "rules": []any{map[string]any{"action": "allow", "position": 3}}}}},
+		status: 400, loc: "body.policies[0].rules[0].position", msg: "must be 1"},
+	{name: "put tree bad source", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
+		body:   map[string]any{"name": "edge", "policies": []any{map[string]any{"name": "a", "priority": 1, "rules": []any{map[string]any{"action": "allow", "sources": []string{"10.0.0.300/8"}}}}}},
+		status: 400, loc: "body.policies[0].rules[0].sources[0]", msg: ""},
+	{name: "put tree other firewall's id", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
+		body: func() any { return map[string]any{"id": "someone-else", "name": "edge"} }(), status: 400, loc: "body.id", msg: "must be the firewall's"},
+	{name: "put tree stale If-Match", method: "PUT", path: func(fx badFixture) string { return fx.tr.firewall() + "/tree" },
+		body: map[string]any{"name": "edge"}, headers: []string{"If-Match", `"tree-1"`}, status: 412, msg: ""},
+	{name: "put tree missing firewall", method: "PUT", path: badPath(firewallsPath + "/nope/tree"),
+		body: map[string]any{"name": "edge"}, status: 404, msg: "not found"},
 }
 
 // TestBadInput sends each bad request and checks that it answers the

@@ -25,6 +25,7 @@ const (
 	rulePath      = rulesPath + "/{rule_id}"
 	ruleMovePath  = rulePath + "/move"
 	auditPath     = "/api/v1/audit-events"
+	treePath      = firewallPath + "/tree"
 )
 
 // public is the role of an operation that needs no token.
@@ -75,6 +76,9 @@ func (a *api) routes() []route {
 		{http.MethodPost, comparePath, auth.Viewer, a.compareFirewall()},
 		{http.MethodGet, exportPath, auth.Viewer, a.exportFirewall()},
 		{http.MethodPost, importPath, auth.Editor, a.importRuleset()},
+
+		{http.MethodGet, treePath, auth.Viewer, a.getTree()},
+		{http.MethodPut, treePath, auth.Editor, a.putTree()},
 	}
 }
 

@@ -85,6 +85,10 @@ type Tx interface {
 	// DeleteRule deletes the rule and closes the gap it leaves.
 	DeleteRule(ctx context.Context, firewallID, policyID, id string) error
 
+	// LoadTree reads the firewall's tree inside the transaction, seeing its
+	// own writes.
+	LoadTree(ctx context.Context, firewallID string) (Tree, error)
+
 	// AppendAuditEvent records a change. It runs in the change's own
 	// transaction, so that a change without its event never commits.
 	AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error

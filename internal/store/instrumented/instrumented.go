@@ -254,3 +254,9 @@ func (x *txWrapper) PutIdempotencyRecord(ctx context.Context, rec store.Idempote
 	ctx, span := x.t.start(ctx, "PutIdempotencyRecord")
 	return end(span, x.next.PutIdempotencyRecord(ctx, rec, purgeBefore))
 }
+
+func (x *txWrapper) LoadTree(ctx context.Context, firewallID string) (store.Tree, error) {
+	ctx, span := x.t.start(ctx, "TxLoadTree")
+	v, err := x.next.LoadTree(ctx, firewallID)
+	return v, end(span, err)
+}
