@@ -167,8 +167,7 @@ func printTreeChange(w io.Writer, out httpapi.TreeChangeOutput) {
 		} else {
 			fmt.Fprintf(w, "  %d regions of flows change decision, for example:\n", out.Semantic.Total)
 			for _, r := range out.Semantic.Regions[:min(5, len(out.Semantic.Regions))] {
-				e := r.Example
-				fmt.Fprintf(w, "    %s %s:%d -> %s:%d: %s -> %s\n", e.Protocol, e.Source, e.SourcePort, e.Destination, e.DestinationPort, r.Old.Action, r.New.Action)
+				fmt.Fprintf(w, "    %s: %s -> %s\n", flowText(r.Example), r.Old.Action, r.New.Action)
 			}
 		}
 	}

@@ -23,7 +23,7 @@ type TreeChangeOutput struct {
 	Revision        int64                   `json:"revision" doc:"The firewall's revision after the change (the current one for a dry run or an unchanged tree)."`
 	Tree            TreeDocument            `json:"tree" doc:"The tree after the change, or as it would be."`
 	Structural      service.TreeDiff        `json:"structural" doc:"What changes, matched by id."`
-	Semantic        *service.SemanticDiff   `json:"semantic,omitempty" doc:"For a dry run: the regions of flows whose decision would change."`
+	Semantic        *SemanticDiff           `json:"semantic,omitempty" doc:"For a dry run: the regions of flows whose decision would change."`
 	FindingsAdded   []service.FindingChange `json:"findings_added,omitempty" doc:"For a dry run: analysis findings the change would add."`
 	FindingsRemoved []service.FindingChange `json:"findings_removed,omitempty" doc:"For a dry run: analysis findings the change would remove."`
 }
@@ -36,8 +36,26 @@ type treeChangeResponse struct {
 func treeChangeReply(res service.TreeResult) *treeChangeResponse {
 	return &treeChangeResponse{ETag: quoteETag(service.TreeETag(res.Revision)), Body: TreeChangeOutput{
 		Changed: res.Changed, DryRun: res.DryRun, Revision: res.Revision, Tree: TreeDocumentOf(res.Tree),
-		Structural: res.Structural, Semantic: res.Semantic, FindingsAdded: res.FindingsAdded, FindingsRemoved: res.FindingsRemoved,
+		Structural: res.Structural, Semantic: semanticDiffOut(res.Semantic), FindingsAdded: res.FindingsAdded, FindingsRemoved: res.FindingsRemoved,
 	}}
+}
+
+// SemanticDiff is what a change does to the flows, in the shape of a compare.
+type SemanticDiff struct {
+	NoOp    bool            `json:"no_op" doc:"true when no flow's decision changes."`
+	Total   int             `json:"total" doc:"The number of regions whose decision changes, listed or not."`
+	Regions []ChangedRegion `json:"regions" doc:"Regions of flows whose decision changes, each with one example flow."`
+}
+
+func semanticDiffOut(d *service.SemanticDiff) *SemanticDiff {
+	if d == nil {
+		return nil
+	}
+	out := &SemanticDiff{NoOp: d.NoOp, Total: d.Total, Regions: make([]ChangedRegion, len(d.Regions))}
+	for i, r := range d.Regions {
+		out.Regions[i] = ChangedRegion{Example: flowOut(r.Example), Old: decisionOut(r.Old), New: decisionOut(r.New)}
+	}
+	return out
 }
 
 type treeResponse struct {

@@ -10,7 +10,6 @@ import (
 	"github.com/fireflow/fireflow/internal/engine"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/firewall/fwgen"
-	"github.com/fireflow/fireflow/internal/service"
 )
 
 // randomTree is a valid tree of a few policies and rules, positions 1..n.
@@ -139,10 +138,10 @@ func TestSemanticDiffCoversChangedFlows(t *testing.T) {
 				if sem.Total != len(sem.Regions) {
 					t.Fatalf("%d regions listed of %d", len(sem.Regions), sem.Total)
 				}
-				type pair struct{ o, n service.Verdict }
+				type pair struct{ o, n verdict }
 				regions := map[pair]bool{}
 				for _, rg := range sem.Regions {
-					regions[pair{rg.Old, rg.New}] = true
+					regions[pair{verdictOf(rg.Old), verdictOf(rg.New)}] = true
 				}
 				newer := res.Tree
 				fg := fwgen.NewFlows(r, &newer, false)
@@ -166,7 +165,7 @@ func TestSemanticDiffCoversChangedFlows(t *testing.T) {
 						continue
 					}
 					changed++
-					p := pair{verdict(od[i]), verdict(nd[i])}
+					p := pair{verdictOf(od[i]), verdictOf(nd[i])}
 					if !regions[p] {
 						t.Fatalf("flow %+v changes %+v -> %+v outside every reported region", flows[i], od[i], nd[i])
 					}
@@ -195,6 +194,14 @@ func consistent(f firewall.Flow) bool {
 	return true
 }
 
-func verdict(d firewall.Decision) service.Verdict {
-	return service.Verdict{Action: string(d.Action), DecidedBy: string(d.DecidedBy), PolicyID: d.PolicyID, RuleID: d.RuleID}
+// verdict is a decision without its explain path, so that it can key a map.
+type verdict struct {
+	action    firewall.Action
+	decidedBy firewall.DecidedBy
+	policyID  string
+	ruleID    string
+}
+
+func verdictOf(d firewall.Decision) verdict {
+	return verdict{d.Action, d.DecidedBy, d.PolicyID, d.RuleID}
 }

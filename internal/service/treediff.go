@@ -110,16 +110,16 @@ func normal(v json.RawMessage) json.RawMessage {
 	return v
 }
 
-// DiffTrees gives what changed from old to new.
-func DiffTrees(old, new firewall.Tree) TreeDiff {
-	d := TreeDiff{Firewall: fieldChanges(old.Firewall, new.Firewall)}
+// DiffTrees gives what changed from old to newer.
+func DiffTrees(old, newer firewall.Tree) TreeDiff {
+	d := TreeDiff{Firewall: fieldChanges(old.Firewall, newer.Firewall)}
 	oldPol := map[string]*firewall.PolicyTree{}
 	for i := range old.Policies {
 		oldPol[old.Policies[i].Policy.ID] = &old.Policies[i]
 	}
 	newPol := map[string]bool{}
-	for i := range new.Policies {
-		np := &new.Policies[i]
+	for i := range newer.Policies {
+		np := &newer.Policies[i]
 		newPol[np.Policy.ID] = true
 		op := oldPol[np.Policy.ID]
 		if op == nil {
@@ -135,7 +135,7 @@ func DiffTrees(old, new firewall.Tree) TreeDiff {
 			d.Policies = append(d.Policies, PolicyDiff{ID: op.Policy.ID, Name: op.Policy.Name, Change: ChangeRemoved})
 		}
 	}
-	d.Rules = diffRules(old, new)
+	d.Rules = diffRules(old, newer)
 	// Empty lists, not null, in the API's answers.
 	d.Firewall = nonNil(d.Firewall)
 	d.Policies = nonNil(d.Policies)
@@ -165,13 +165,13 @@ func sortedRules(rs []firewall.Rule) []firewall.Rule {
 	return out
 }
 
-func diffRules(old, new firewall.Tree) []RuleDiff {
+func diffRules(old, newer firewall.Tree) []RuleDiff {
 	oldRules := rulesByID(old)
 	var out []RuleDiff
 	seen := map[string]bool{}
-	for i := range new.Policies {
-		rules := sortedRules(new.Policies[i].Rules)
-		moved := movedRules(rules, oldRules, new.Policies[i].Policy.ID)
+	for i := range newer.Policies {
+		rules := sortedRules(newer.Policies[i].Rules)
+		moved := movedRules(rules, oldRules, newer.Policies[i].Policy.ID)
 		for j := range rules {
 			nr := &rules[j]
 			seen[nr.ID] = true
@@ -258,55 +258,31 @@ func longestIncreasing(seq []int) []bool {
 	return keep
 }
 
-// SemanticDiff is the exact difference in decisions between two trees.
+// SemanticDiff is what a change does to the flows: the regions of the
+// header space whose decision changes, each with an example flow.
 type SemanticDiff struct {
 	// NoOp is true when no flow's decision changes.
-	NoOp    bool            `json:"no_op" doc:"true when no flow's decision changes."`
-	Total   int             `json:"total" doc:"The number of regions whose decision changes; regions lists at most max_regions of them."`
-	Regions []ChangedRegion `json:"regions" doc:"Regions of flows whose decision changes, each with one example flow."`
+	NoOp bool
+	// Total counts the regions; Regions lists at most the number asked for.
+	Total   int
+	Regions []ChangedRegion
 }
 
-// ChangedRegion is a set of flows decided one way before and another after.
+// ChangedRegion is a set of flows decided one way before and another
+// after, with one flow of it and both decisions.
 type ChangedRegion struct {
-	Example ExampleFlow `json:"example" doc:"One flow of the region."`
-	Old     Verdict     `json:"old" doc:"How the older tree decides the region's flows."`
-	New     Verdict     `json:"new" doc:"How the newer tree decides them."`
-}
-
-// ExampleFlow is a flow in the API's terms.
-type ExampleFlow struct {
-	Protocol        string `json:"protocol" doc:"tcp, udp, icmp or icmpv6."`
-	Source          string `json:"source" doc:"The source address."`
-	Destination     string `json:"destination" doc:"The destination address."`
-	SourcePort      uint16 `json:"source_port,omitempty" doc:"The source port, for tcp and udp."`
-	DestinationPort uint16 `json:"destination_port,omitempty" doc:"The destination port, for tcp and udp."`
-}
-
-// Verdict is a decision in the API's terms.
-type Verdict struct {
-	Action    string `json:"action" doc:"allow, deny or reject."`
-	DecidedBy string `json:"decided_by" doc:"rule, policy_default or firewall_default."`
-	PolicyID  string `json:"policy_id,omitempty" doc:"The policy that decided, if any."`
-	RuleID    string `json:"rule_id,omitempty" doc:"The rule that decided, if any."`
-}
-
-func exampleOf(f firewall.Flow) ExampleFlow {
-	return ExampleFlow{Protocol: string(f.Protocol), Source: f.Source.String(), Destination: f.Destination.String(),
-		SourcePort: f.SourcePort, DestinationPort: f.DestinationPort}
-}
-
-func verdictOf(d firewall.Decision) Verdict {
-	return Verdict{Action: string(d.Action), DecidedBy: string(d.DecidedBy), PolicyID: d.PolicyID, RuleID: d.RuleID}
+	Example  firewall.Flow
+	Old, New firewall.Decision
 }
 
 // models compiles both trees for analysis at the same instant.
-func (s *Service) models(old, new firewall.Tree) (*analysis.Model, *analysis.Model, error) {
+func (s *Service) models(old, newer firewall.Tree) (*analysis.Model, *analysis.Model, error) {
 	now := s.now()
 	mo, err := analysis.New(old, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analyse the older tree: %w", err)
 	}
-	mn, err := analysis.New(new, now)
+	mn, err := analysis.New(newer, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("analyse the newer tree: %w", err)
 	}
@@ -320,7 +296,7 @@ func compareModels(mo, mn *analysis.Model, maxRegions int) (SemanticDiff, error)
 	}
 	out := SemanticDiff{NoOp: c.Total == 0, Total: c.Total, Regions: make([]ChangedRegion, len(c.Regions))}
 	for i, r := range c.Regions {
-		out.Regions[i] = ChangedRegion{Example: exampleOf(r.Example), Old: verdictOf(r.Old), New: verdictOf(r.New)}
+		out.Regions[i] = ChangedRegion{Example: r.Example, Old: r.Old, New: r.New}
 	}
 	return out, nil
 }
