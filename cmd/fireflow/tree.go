@@ -36,37 +36,14 @@ func newTreeClient(fs *flag.FlagSet, getenv func(string) string, role string) tr
 
 // call sends one request to the firewall's tree and returns the answer,
 // or an error carrying the server's problem.
-func (c treeClient) call(ctx context.Context, method, query string, body []byte) ([]byte, error) {
+func (c treeClient) call(ctx context.Context, method string, q url.Values, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, *c.timeout)
 	defer cancel()
-	endpoint := strings.TrimRight(*c.base, "/") + "/api/v1/firewalls/" + url.PathEscape(*c.firewallID) + "/tree" + query
-	var rd io.Reader
+	contentType := ""
 	if body != nil {
-		rd = bytes.NewReader(body)
+		contentType = "application/json"
 	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if *c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+*c.token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", res.Status, strings.TrimSpace(string(answer)))
-	}
-	return answer, nil
+	return callAPI(ctx, method, firewallURL(*c.base, *c.firewallID, "tree", q), *c.token, contentType, body)
 }
 
 // treeJSON returns the tree document in b as JSON: YAML (by the file's
@@ -114,9 +91,9 @@ func applyCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	query := ""
+	var query url.Values
 	if *dryRun {
-		query = "?dry_run=true"
+		query = url.Values{"dry_run": {"true"}}
 	}
 	answer, err := c.call(ctx, http.MethodPut, query, body)
 	if err != nil {
@@ -194,7 +171,7 @@ func getCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	if *c.firewallID == "" || fs.NArg() > 0 || (*output != "json" && *output != "yaml") {
 		return errors.New("usage: fireflow get tree --url URL --firewall ID [--output json|yaml]")
 	}
-	answer, err := c.call(ctx, http.MethodGet, "", nil)
+	answer, err := c.call(ctx, http.MethodGet, nil, nil)
 	if err != nil {
 		return fmt.Errorf("get tree: %w", err)
 	}
