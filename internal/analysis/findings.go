@@ -251,6 +251,7 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 		x := m.index(c)
 		w := m.walker(c)
 		sub := &walker{shapes: w.shapes}
+		memo := coverMemo{}
 		var r int32
 		var act firewall.Action
 		laterVisit := func(_ box, cands []int32) bool {
@@ -273,6 +274,16 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 			haveLater := false
 			reachedBefore := res.reached[r]
 			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
+			if k := firstHolder(w.shapes, buf, s); k >= 0 {
+				// An earlier item takes every flow of r's in this class:
+				// r decides none, and what takes them is what takes
+				// them from that item, the same for every rule of this
+				// shape, so it is walked once.
+				if covers && !reachedBefore {
+					res.covers[r] = append(res.covers[r], memo.deciders(w, s, buf[:k+1])...)
+				}
+				continue
+			}
 			buf = append(buf, r)
 			w.regionWalk(s, buf, func(b box, cands []int32) bool {
 				dec := cands[0]
@@ -305,6 +316,40 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 		m.findConflicts(res, maxConflicts)
 	}
 	return res
+}
+
+// firstHolder returns the position in cands of the first item whose match
+// set holds s, or -1.
+func firstHolder(shapes []*shape, cands []int32, s *shape) int {
+	for k, j := range cands {
+		if shapes[j].holds(s) {
+			return k
+		}
+	}
+	return -1
+}
+
+// coverMemo remembers, per shape of one class, the items that decide the
+// flows of that shape; a rule base that reuses address objects has many
+// rules of one shape.
+type coverMemo map[string][]int32
+
+// deciders returns the items of cands (in evaluation order; the last one
+// holds s) that decide some flow of s.
+func (cm coverMemo) deciders(w *walker, s *shape, cands []int32) []int32 {
+	key := s.key()
+	if d, ok := cm[key]; ok {
+		return d
+	}
+	var d []int32
+	w.regionWalk(s, cands, func(_ box, cands []int32) bool {
+		if len(d) == 0 || d[len(d)-1] != cands[0] {
+			d = append(d, cands[0])
+		}
+		return true
+	})
+	cm[key] = d
+	return d
 }
 
 // regionWalk walks the region s (which the last candidate covers) with
@@ -380,15 +425,24 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 		if len(m.cands[c]) == 0 {
 			continue
 		}
-		x := m.index(c)
-		w := m.walker(c)
+		// Only reached rules take part: an index of those alone is
+		// smaller than the class's, as most rules of a large rule base
+		// that reuses address objects are unreachable.
+		var reached []int32
 		for _, r := range m.cands[c] {
-			if m.items[r].kind != kindRule || !res.reached[r] {
-				continue
+			if m.items[r].kind == kindRule && res.reached[r] {
+				reached = append(reached, r)
 			}
+		}
+		if len(reached) < 2 {
+			continue
+		}
+		x := m.indexOf(c, reached)
+		w := m.walker(c)
+		for _, r := range reached {
 			buf = x.candidates(sc, w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
 			for _, j := range buf {
-				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
+				if m.items[j].action == m.items[r].action {
 					continue
 				}
 				key := [2]int32{r, j}

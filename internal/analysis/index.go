@@ -225,10 +225,13 @@ func (m *Model) index(c class) *classIndex {
 	return m.idx[c]
 }
 
-func (m *Model) buildIndex(c class) *classIndex {
+func (m *Model) buildIndex(c class) *classIndex { return m.indexOf(c, m.cands[c]) }
+
+// indexOf builds an index of class c over items, in evaluation order.
+func (m *Model) indexOf(c class, items []int32) *classIndex {
 	groups := map[uint64][]int32{}
 	var other []int32
-	for _, i := range m.cands[c] {
+	for _, i := range items {
 		if ports, ok := singlePorts(m.shapes[c][i][dimDport]); ok {
 			for _, p := range ports {
 				groups[p] = append(groups[p], i)
@@ -237,7 +240,7 @@ func (m *Model) buildIndex(c class) *classIndex {
 		}
 		other = append(other, i)
 	}
-	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, m.cands[c])}
+	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, items)}
 	for p, items := range groups {
 		x.byPort[p] = m.buildAddrIndex(c, items)
 	}
@@ -320,7 +323,9 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 	add := func(it int32) {
 		if it >= from && it < to && sc.stamp[it] != sc.cur {
 			sc.stamp[it] = sc.cur
-			if shapes[it].overlaps(s) {
+			// The address lookups are exact: an item they give meets s
+			// in both address dimensions, so only the ports are left.
+			if t := shapes[it]; listsMeet(t[dimDport], s[dimDport]) && listsMeet(t[dimSport], s[dimSport]) {
 				out = append(out, it)
 			}
 		}
@@ -339,7 +344,8 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 	return out
 }
 
-// collect calls add with (at least) every item of x that meets s.
+// collect calls add with every item of x that meets s in both address
+// dimensions, and with no other (some more than once).
 func (x *addrIndex) collect(s *shape, add func(int32)) {
 	// Items are found by source, or by destination: whichever finds
 	// fewer. By source: those with sources that meet s's, those with only
