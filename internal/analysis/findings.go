@@ -273,14 +273,28 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 			act = m.items[r].action
 			haveLater := false
 			reachedBefore := res.reached[r]
+			key := s.key()
+			if d, ok := memo[key]; ok {
+				// An earlier rule of the same shape was held whole by an
+				// earlier item: so is r, by the same one.
+				if covers && !reachedBefore {
+					res.covers[r] = append(res.covers[r], d...)
+				}
+				continue
+			}
 			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
 			if k := firstHolder(w.shapes, buf, s); k >= 0 {
 				// An earlier item takes every flow of r's in this class:
 				// r decides none, and what takes them is what takes
-				// them from that item, the same for every rule of this
-				// shape, so it is walked once.
-				if covers && !reachedBefore {
-					res.covers[r] = append(res.covers[r], memo.deciders(w, s, buf[:k+1])...)
+				// them from that item, the same for every later rule of
+				// this shape, so it is walked once.
+				if !covers {
+					memo[key] = nil
+					continue
+				}
+				d := memo.deciders(w, key, s, buf[:k+1])
+				if !reachedBefore {
+					res.covers[r] = append(res.covers[r], d...)
 				}
 				continue
 			}
@@ -335,12 +349,9 @@ func firstHolder(shapes []*shape, cands []int32, s *shape) int {
 type coverMemo map[string][]int32
 
 // deciders returns the items of cands (in evaluation order; the last one
-// holds s) that decide some flow of s.
-func (cm coverMemo) deciders(w *walker, s *shape, cands []int32) []int32 {
-	key := s.key()
-	if d, ok := cm[key]; ok {
-		return d
-	}
+// holds s) that decide some flow of s, and remembers them under key, the
+// key of s.
+func (cm coverMemo) deciders(w *walker, key string, s *shape, cands []int32) []int32 {
 	var d []int32
 	w.regionWalk(s, cands, func(_ box, cands []int32) bool {
 		if len(d) == 0 || d[len(d)-1] != cands[0] {

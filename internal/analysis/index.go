@@ -83,22 +83,34 @@ func (x *prefixIndex) count(q iv) int {
 	return n + x.cum[j] - x.cum[i]
 }
 
-// query calls add with the items of every prefix that meets q.
-func (x *prefixIndex) query(q iv, add func(int32)) {
+// span is a range [from, to) of items in evaluation order.
+type span struct{ from, to int32 }
+
+// each calls add with the items of items (ascending) inside sp.
+func (sp span) each(items []int32, add func(int32)) {
+	i := 0
+	if len(items) > 8 && items[0] < sp.from {
+		i, _ = slices.BinarySearch(items, sp.from)
+	}
+	for ; i < len(items) && items[i] < sp.to; i++ {
+		if items[i] >= sp.from {
+			add(items[i])
+		}
+	}
+}
+
+// query calls add with the items in sp of every prefix that meets q.
+func (x *prefixIndex) query(q iv, sp span, add func(int32)) {
 	// The last node starting at or before q.lo, and its parents, are the
 	// ones that may contain q.lo.
 	i := x.start(q.lo)
 	for p := int32(i - 1); p >= 0; p = x.nodes[p].parent {
 		if !x.nodes[p].iv.hi.less(q.lo) {
-			for _, it := range x.nodes[p].items {
-				add(it)
-			}
+			sp.each(x.nodes[p].items, add)
 		}
 	}
 	for ; i < len(x.nodes) && !q.hi.less(x.nodes[i].iv.lo); i++ {
-		for _, it := range x.nodes[i].items {
-			add(it)
-		}
+		sp.each(x.nodes[i].items, add)
 	}
 }
 
@@ -110,6 +122,9 @@ func (x *prefixIndex) query(q iv, add func(int32)) {
 type pairIndex struct {
 	outer prefixIndex // items are positions in inner
 	inner []prefixIndex
+	// lo and hi are the least and greatest item of each inner index, so
+	// that a lookup within a span skips the indexes outside it.
+	lo, hi []int32
 }
 
 type pairEntry struct {
@@ -124,11 +139,14 @@ func buildPairIndex(es []pairEntry) pairIndex {
 	}
 	x := pairIndex{outer: buildPrefixIndex(outer)}
 	x.inner = make([]prefixIndex, len(x.outer.nodes))
+	x.lo, x.hi = make([]int32, len(x.outer.nodes)), make([]int32, len(x.outer.nodes))
 	var in []prefixEntry
 	for n := range x.outer.nodes {
 		in = in[:0]
+		x.lo[n], x.hi[n] = es[x.outer.nodes[n].items[0]].item, es[x.outer.nodes[n].items[0]].item
 		for _, e := range x.outer.nodes[n].items {
 			in = append(in, prefixEntry{es[e].inner, es[e].item})
+			x.lo[n], x.hi[n] = min(x.lo[n], es[e].item), max(x.hi[n], es[e].item)
 		}
 		x.inner[n] = buildPrefixIndex(slices.Clone(in))
 		x.outer.nodes[n].items = nil
@@ -159,9 +177,13 @@ func (x *pairIndex) countNodes(l []iv) int {
 	return n
 }
 
-func (x *pairIndex) query(outer, inner []iv, add func(int32)) {
+func (x *pairIndex) query(outer, inner []iv, sp span, add func(int32)) {
 	for _, q := range outer {
-		x.nodes(q, func(n int32) { x.inner[n].queryList(inner, add) })
+		x.nodes(q, func(n int32) {
+			if x.lo[n] < sp.to && x.hi[n] >= sp.from {
+				x.inner[n].queryList(inner, sp, add)
+			}
+		})
 	}
 }
 
@@ -321,7 +343,7 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 		sc.cur = 1
 	}
 	add := func(it int32) {
-		if it >= from && it < to && sc.stamp[it] != sc.cur {
+		if sc.stamp[it] != sc.cur {
 			sc.stamp[it] = sc.cur
 			// The address lookups are exact: an item they give meets s
 			// in both address dimensions, so only the ports are left.
@@ -333,12 +355,12 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 	if ports, ok := singlePorts(s[dimDport]); ok {
 		for _, p := range ports {
 			if g := x.byPort[p]; g != nil {
-				g.collect(s, add)
+				g.collect(s, span{from, to}, add)
 			}
 		}
-		x.other.collect(s, add)
+		x.other.collect(s, span{from, to}, add)
 	} else {
-		x.all.collect(s, add)
+		x.all.collect(s, span{from, to}, add)
 	}
 	slices.Sort(out)
 	return out
@@ -346,7 +368,7 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 
 // collect calls add with every item of x that meets s in both address
 // dimensions, and with no other (some more than once).
-func (x *addrIndex) collect(s *shape, add func(int32)) {
+func (x *addrIndex) collect(s *shape, sp span, add func(int32)) {
 	// Items are found by source, or by destination: whichever finds
 	// fewer. By source: those with sources that meet s's, those with only
 	// destinations that meet s's, and those with neither. By destination,
@@ -354,15 +376,13 @@ func (x *addrIndex) collect(s *shape, add func(int32)) {
 	bySrc := x.bySrc.countNodes(s[dimSrc]) + x.byDstOnly.countList(s[dimDst])
 	byDst := x.byDst.countNodes(s[dimDst]) + x.bySrcOnly.countList(s[dimSrc])
 	if bySrc <= byDst {
-		x.bySrc.query(s[dimSrc], s[dimDst], add)
-		x.byDstOnly.queryList(s[dimDst], add)
+		x.bySrc.query(s[dimSrc], s[dimDst], sp, add)
+		x.byDstOnly.queryList(s[dimDst], sp, add)
 	} else {
-		x.byDst.query(s[dimDst], s[dimSrc], add)
-		x.bySrcOnly.queryList(s[dimSrc], add)
+		x.byDst.query(s[dimDst], s[dimSrc], sp, add)
+		x.bySrcOnly.queryList(s[dimSrc], sp, add)
 	}
-	for _, it := range x.anyBoth {
-		add(it)
-	}
+	sp.each(x.anyBoth, add)
 }
 
 func (x *prefixIndex) countList(l []iv) int {
@@ -373,8 +393,8 @@ func (x *prefixIndex) countList(l []iv) int {
 	return n
 }
 
-func (x *prefixIndex) queryList(l []iv, add func(int32)) {
+func (x *prefixIndex) queryList(l []iv, sp span, add func(int32)) {
 	for _, q := range l {
-		x.query(q, add)
+		x.query(q, sp, add)
 	}
 }
