@@ -282,22 +282,24 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 				}
 				continue
 			}
-			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
-			if k := firstHolder(w.shapes, buf, s); k >= 0 {
+			if j := x.firstHolder(s, w.shapes, r); j >= 0 {
 				// An earlier item takes every flow of r's in this class:
 				// r decides none, and what takes them is what takes
 				// them from that item, the same for every later rule of
-				// this shape, so it is walked once.
+				// this shape, so it is walked once, with the items up
+				// to that one.
 				if !covers {
 					memo[key] = nil
 					continue
 				}
-				d := memo.deciders(w, key, s, buf[:k+1])
+				buf = x.candidates(sc, s, w.shapes, 0, j+1, buf)
+				d := memo.deciders(w, key, s, buf)
 				if !reachedBefore {
 					res.covers[r] = append(res.covers[r], d...)
 				}
 				continue
 			}
+			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
 			buf = append(buf, r)
 			w.regionWalk(s, buf, func(b box, cands []int32) bool {
 				dec := cands[0]
@@ -330,17 +332,6 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 		m.findConflicts(res, maxConflicts)
 	}
 	return res
-}
-
-// firstHolder returns the position in cands of the first item whose match
-// set holds s, or -1.
-func firstHolder(shapes []*shape, cands []int32, s *shape) int {
-	for k, j := range cands {
-		if shapes[j].holds(s) {
-			return k
-		}
-	}
-	return -1
 }
 
 // coverMemo remembers, per shape of one class, the items that decide the

@@ -398,3 +398,50 @@ func (x *prefixIndex) queryList(l []iv, sp span, add func(int32)) {
 		x.query(q, sp, add)
 	}
 }
+
+// ancestors calls add with the items in sp of every prefix that holds q:
+// the chain of parents of the last prefix starting at or before q.lo.
+func (x *prefixIndex) ancestors(q iv, sp span, add func(int32)) {
+	for p := int32(x.start(q.lo) - 1); p >= 0; p = x.nodes[p].parent {
+		if !x.nodes[p].iv.hi.less(q.hi) {
+			sp.each(x.nodes[p].items, add)
+		}
+	}
+}
+
+// holders calls add with every item of x that may hold s: those one of
+// whose prefix pairs holds the first interval of each of s's address
+// dimensions (and some more).
+func (x *addrIndex) holders(s *shape, sp span, add func(int32)) {
+	src, dst := s[dimSrc][0], s[dimDst][0]
+	o := &x.bySrc.outer
+	for p := int32(o.start(src.lo) - 1); p >= 0; p = o.nodes[p].parent {
+		if !o.nodes[p].iv.hi.less(src.hi) && x.bySrc.lo[p] < sp.to && x.bySrc.hi[p] >= sp.from {
+			x.bySrc.inner[p].ancestors(dst, sp, add)
+		}
+	}
+	x.byDstOnly.ancestors(dst, sp, add)
+	sp.each(x.anyBoth, add)
+}
+
+// firstHolder returns the first item in [0, to) whose match set holds s,
+// or -1.
+func (x *classIndex) firstHolder(s *shape, shapes []*shape, to int32) int32 {
+	best := int32(-1)
+	sp := span{0, to}
+	add := func(it int32) {
+		if (best < 0 || it < best) && shapes[it].holds(s) {
+			best = it
+		}
+	}
+	if ports, ok := singlePorts(s[dimDport]); ok && len(ports) > 0 {
+		// A holder names every port of s, so it is filed under the first.
+		if g := x.byPort[ports[0]]; g != nil {
+			g.holders(s, sp, add)
+		}
+		x.other.holders(s, sp, add)
+	} else {
+		x.all.holders(s, sp, add)
+	}
+	return best
+}
