@@ -10,8 +10,9 @@ import (
 // those that contain its first address (a chain of parents) and those
 // that start inside it (a range of the sorted starts).
 type prefixIndex struct {
-	nodes []pnode // distinct prefixes, sorted by start then widest first
-	cum   []int   // cum[i] is the number of items of nodes[:i]
+	nodes  []pnode // distinct prefixes, sorted by start then widest first
+	starts []u128  // the nodes' starts, apart for a binary search that stays in cache
+	cum    []int   // cum[i] is the number of items of nodes[:i]
 }
 
 type pnode struct {
@@ -53,21 +54,26 @@ func buildPrefixIndex(es []prefixEntry) prefixIndex {
 		stack = append(stack, int32(len(x.nodes)-1))
 	}
 	x.cum = make([]int, len(x.nodes)+1)
+	x.starts = make([]u128, len(x.nodes))
 	for i, n := range x.nodes {
 		x.cum[i+1] = x.cum[i] + len(n.items)
+		x.starts[i] = n.iv.lo
 	}
 	return x
 }
 
 // start returns the index of the first node starting after v.
 func (x *prefixIndex) start(v u128) int {
-	i, _ := slices.BinarySearchFunc(x.nodes, v, func(n pnode, v u128) int {
-		if v.less(n.iv.lo) {
-			return 1
+	lo, hi := 0, len(x.starts)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if v.less(x.starts[mid]) {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
-		return -1
-	})
-	return i
+	}
+	return lo
 }
 
 // count returns how many items query(q) would give, cheaply.
