@@ -427,9 +427,9 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 		if len(m.cands[c]) == 0 {
 			continue
 		}
-		// Only reached rules take part: an index of those alone is
-		// smaller than the class's, as most rules of a large rule base
-		// that reuses address objects are unreachable.
+		// Only reached rules take part: when they are few, as in a large
+		// rule base that reuses address objects, an index of those alone
+		// is much smaller than the class's and worth building.
 		var reached []int32
 		for _, r := range m.cands[c] {
 			if m.items[r].kind == kindRule && res.reached[r] {
@@ -439,12 +439,15 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 		if len(reached) < 2 {
 			continue
 		}
-		x := m.indexOf(c, reached)
+		x := m.index(c)
+		if 4*len(reached) < len(m.cands[c]) {
+			x = m.indexOf(c, reached)
+		}
 		w := m.walker(c)
 		for _, r := range reached {
 			buf = x.candidates(sc, w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
 			for _, j := range buf {
-				if m.items[j].action == m.items[r].action {
+				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
 					continue
 				}
 				key := [2]int32{r, j}
