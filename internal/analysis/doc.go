@@ -62,8 +62,9 @@
 // well under a millisecond at 10,000 rules; a compare of two 10,000-rule
 // trees differing in one rule about 0.1 s, compiling both included. The
 // full analysis of 100,000 rules takes 30–40 s (half what it took before
-// the held-rule shortcut) and about 750 MB at peak, not the 20 s aimed at: that rule base repeats a small pool of address
-// objects, so most rules overlap hundreds or thousands of others, and the
+// the held-rule shortcut) and about 750 MB at peak, not the 20 s aimed
+// at: that rule base repeats a small pool of address objects, so most
+// rules overlap hundreds or thousands of others, and the
 // cost left is finding those overlaps through the index and walking the
 // reachable rules (and the unreachable ones no single item holds) against
 // them. See BenchmarkFindings.
