@@ -251,6 +251,7 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 		x := m.index(c)
 		w := m.walker(c)
 		sub := &walker{shapes: w.shapes}
+		memo := coverMemo{}
 		var r int32
 		var act firewall.Action
 		laterVisit := func(_ box, cands []int32) bool {
@@ -272,6 +273,32 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 			act = m.items[r].action
 			haveLater := false
 			reachedBefore := res.reached[r]
+			key := s.key()
+			if d, ok := memo[key]; ok {
+				// An earlier rule of the same shape was held whole by an
+				// earlier item: so is r, by the same one.
+				if covers && !reachedBefore {
+					res.covers[r] = append(res.covers[r], d...)
+				}
+				continue
+			}
+			if j := x.firstHolder(s, w.shapes, r); j >= 0 {
+				// An earlier item takes every flow of r's in this class:
+				// r decides none, and what takes them is what takes
+				// them from that item, the same for every later rule of
+				// this shape, so it is walked once, with the items up
+				// to that one.
+				if !covers {
+					memo[key] = nil
+					continue
+				}
+				buf = x.candidates(sc, s, w.shapes, 0, j+1, buf)
+				d := memo.deciders(w, key, s, buf)
+				if !reachedBefore {
+					res.covers[r] = append(res.covers[r], d...)
+				}
+				continue
+			}
 			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
 			buf = append(buf, r)
 			w.regionWalk(s, buf, func(b box, cands []int32) bool {
@@ -305,6 +332,26 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 		m.findConflicts(res, maxConflicts)
 	}
 	return res
+}
+
+// coverMemo remembers, per shape of one class, the items that decide the
+// flows of that shape; a rule base that reuses address objects has many
+// rules of one shape.
+type coverMemo map[string][]int32
+
+// deciders returns the items of cands (in evaluation order; the last one
+// holds s) that decide some flow of s, and remembers them under key, the
+// key of s.
+func (cm coverMemo) deciders(w *walker, key string, s *shape, cands []int32) []int32 {
+	var d []int32
+	w.regionWalk(s, cands, func(_ box, cands []int32) bool {
+		if len(d) == 0 || d[len(d)-1] != cands[0] {
+			d = append(d, cands[0])
+		}
+		return true
+	})
+	cm[key] = d
+	return d
 }
 
 // regionWalk walks the region s (which the last candidate covers) with
@@ -380,12 +427,24 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 		if len(m.cands[c]) == 0 {
 			continue
 		}
-		x := m.index(c)
-		w := m.walker(c)
+		// Only reached rules take part: when they are few, as in a large
+		// rule base that reuses address objects, an index of those alone
+		// is much smaller than the class's and worth building.
+		var reached []int32
 		for _, r := range m.cands[c] {
-			if m.items[r].kind != kindRule || !res.reached[r] {
-				continue
+			if m.items[r].kind == kindRule && res.reached[r] {
+				reached = append(reached, r)
 			}
+		}
+		if len(reached) < 2 {
+			continue
+		}
+		x := m.index(c)
+		if 4*len(reached) < len(m.cands[c]) {
+			x = m.indexOf(c, reached)
+		}
+		w := m.walker(c)
+		for _, r := range reached {
 			buf = x.candidates(sc, w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
 			for _, j := range buf {
 				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {

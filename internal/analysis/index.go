@@ -10,8 +10,9 @@ import (
 // those that contain its first address (a chain of parents) and those
 // that start inside it (a range of the sorted starts).
 type prefixIndex struct {
-	nodes []pnode // distinct prefixes, sorted by start then widest first
-	cum   []int   // cum[i] is the number of items of nodes[:i]
+	nodes  []pnode // distinct prefixes, sorted by start then widest first
+	starts []u128  // the nodes' starts, apart for a binary search that stays in cache
+	cum    []int   // cum[i] is the number of items of nodes[:i]
 }
 
 type pnode struct {
@@ -53,21 +54,26 @@ func buildPrefixIndex(es []prefixEntry) prefixIndex {
 		stack = append(stack, int32(len(x.nodes)-1))
 	}
 	x.cum = make([]int, len(x.nodes)+1)
+	x.starts = make([]u128, len(x.nodes))
 	for i, n := range x.nodes {
 		x.cum[i+1] = x.cum[i] + len(n.items)
+		x.starts[i] = n.iv.lo
 	}
 	return x
 }
 
 // start returns the index of the first node starting after v.
 func (x *prefixIndex) start(v u128) int {
-	i, _ := slices.BinarySearchFunc(x.nodes, v, func(n pnode, v u128) int {
-		if v.less(n.iv.lo) {
-			return 1
+	lo, hi := 0, len(x.starts)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if v.less(x.starts[mid]) {
+			hi = mid
+		} else {
+			lo = mid + 1
 		}
-		return -1
-	})
-	return i
+	}
+	return lo
 }
 
 // count returns how many items query(q) would give, cheaply.
@@ -83,22 +89,34 @@ func (x *prefixIndex) count(q iv) int {
 	return n + x.cum[j] - x.cum[i]
 }
 
-// query calls add with the items of every prefix that meets q.
-func (x *prefixIndex) query(q iv, add func(int32)) {
+// span is a range [from, to) of items in evaluation order.
+type span struct{ from, to int32 }
+
+// each calls add with the items of items (ascending) inside sp.
+func (sp span) each(items []int32, add func(int32)) {
+	i := 0
+	if len(items) > 8 && items[0] < sp.from {
+		i, _ = slices.BinarySearch(items, sp.from)
+	}
+	for ; i < len(items) && items[i] < sp.to; i++ {
+		if items[i] >= sp.from {
+			add(items[i])
+		}
+	}
+}
+
+// query calls add with the items in sp of every prefix that meets q.
+func (x *prefixIndex) query(q iv, sp span, add func(int32)) {
 	// The last node starting at or before q.lo, and its parents, are the
 	// ones that may contain q.lo.
 	i := x.start(q.lo)
 	for p := int32(i - 1); p >= 0; p = x.nodes[p].parent {
 		if !x.nodes[p].iv.hi.less(q.lo) {
-			for _, it := range x.nodes[p].items {
-				add(it)
-			}
+			sp.each(x.nodes[p].items, add)
 		}
 	}
 	for ; i < len(x.nodes) && !q.hi.less(x.nodes[i].iv.lo); i++ {
-		for _, it := range x.nodes[i].items {
-			add(it)
-		}
+		sp.each(x.nodes[i].items, add)
 	}
 }
 
@@ -110,6 +128,9 @@ func (x *prefixIndex) query(q iv, add func(int32)) {
 type pairIndex struct {
 	outer prefixIndex // items are positions in inner
 	inner []prefixIndex
+	// lo and hi are the least and greatest item of each inner index, so
+	// that a lookup within a span skips the indexes outside it.
+	lo, hi []int32
 }
 
 type pairEntry struct {
@@ -124,11 +145,14 @@ func buildPairIndex(es []pairEntry) pairIndex {
 	}
 	x := pairIndex{outer: buildPrefixIndex(outer)}
 	x.inner = make([]prefixIndex, len(x.outer.nodes))
+	x.lo, x.hi = make([]int32, len(x.outer.nodes)), make([]int32, len(x.outer.nodes))
 	var in []prefixEntry
 	for n := range x.outer.nodes {
 		in = in[:0]
+		x.lo[n], x.hi[n] = es[x.outer.nodes[n].items[0]].item, es[x.outer.nodes[n].items[0]].item
 		for _, e := range x.outer.nodes[n].items {
 			in = append(in, prefixEntry{es[e].inner, es[e].item})
+			x.lo[n], x.hi[n] = min(x.lo[n], es[e].item), max(x.hi[n], es[e].item)
 		}
 		x.inner[n] = buildPrefixIndex(slices.Clone(in))
 		x.outer.nodes[n].items = nil
@@ -159,9 +183,13 @@ func (x *pairIndex) countNodes(l []iv) int {
 	return n
 }
 
-func (x *pairIndex) query(outer, inner []iv, add func(int32)) {
+func (x *pairIndex) query(outer, inner []iv, sp span, add func(int32)) {
 	for _, q := range outer {
-		x.nodes(q, func(n int32) { x.inner[n].queryList(inner, add) })
+		x.nodes(q, func(n int32) {
+			if x.lo[n] < sp.to && x.hi[n] >= sp.from {
+				x.inner[n].queryList(inner, sp, add)
+			}
+		})
 	}
 }
 
@@ -225,10 +253,13 @@ func (m *Model) index(c class) *classIndex {
 	return m.idx[c]
 }
 
-func (m *Model) buildIndex(c class) *classIndex {
+func (m *Model) buildIndex(c class) *classIndex { return m.indexOf(c, m.cands[c]) }
+
+// indexOf builds an index of class c over items, in evaluation order.
+func (m *Model) indexOf(c class, items []int32) *classIndex {
 	groups := map[uint64][]int32{}
 	var other []int32
-	for _, i := range m.cands[c] {
+	for _, i := range items {
 		if ports, ok := singlePorts(m.shapes[c][i][dimDport]); ok {
 			for _, p := range ports {
 				groups[p] = append(groups[p], i)
@@ -237,7 +268,7 @@ func (m *Model) buildIndex(c class) *classIndex {
 		}
 		other = append(other, i)
 	}
-	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, m.cands[c])}
+	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, items)}
 	for p, items := range groups {
 		x.byPort[p] = m.buildAddrIndex(c, items)
 	}
@@ -318,9 +349,11 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 		sc.cur = 1
 	}
 	add := func(it int32) {
-		if it >= from && it < to && sc.stamp[it] != sc.cur {
+		if sc.stamp[it] != sc.cur {
 			sc.stamp[it] = sc.cur
-			if shapes[it].overlaps(s) {
+			// The address lookups are exact: an item they give meets s
+			// in both address dimensions, so only the ports are left.
+			if t := shapes[it]; listsMeet(t[dimDport], s[dimDport]) && listsMeet(t[dimSport], s[dimSport]) {
 				out = append(out, it)
 			}
 		}
@@ -328,19 +361,20 @@ func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to
 	if ports, ok := singlePorts(s[dimDport]); ok {
 		for _, p := range ports {
 			if g := x.byPort[p]; g != nil {
-				g.collect(s, add)
+				g.collect(s, span{from, to}, add)
 			}
 		}
-		x.other.collect(s, add)
+		x.other.collect(s, span{from, to}, add)
 	} else {
-		x.all.collect(s, add)
+		x.all.collect(s, span{from, to}, add)
 	}
 	slices.Sort(out)
 	return out
 }
 
-// collect calls add with (at least) every item of x that meets s.
-func (x *addrIndex) collect(s *shape, add func(int32)) {
+// collect calls add with every item of x that meets s in both address
+// dimensions, and with no other (some more than once).
+func (x *addrIndex) collect(s *shape, sp span, add func(int32)) {
 	// Items are found by source, or by destination: whichever finds
 	// fewer. By source: those with sources that meet s's, those with only
 	// destinations that meet s's, and those with neither. By destination,
@@ -348,15 +382,13 @@ func (x *addrIndex) collect(s *shape, add func(int32)) {
 	bySrc := x.bySrc.countNodes(s[dimSrc]) + x.byDstOnly.countList(s[dimDst])
 	byDst := x.byDst.countNodes(s[dimDst]) + x.bySrcOnly.countList(s[dimSrc])
 	if bySrc <= byDst {
-		x.bySrc.query(s[dimSrc], s[dimDst], add)
-		x.byDstOnly.queryList(s[dimDst], add)
+		x.bySrc.query(s[dimSrc], s[dimDst], sp, add)
+		x.byDstOnly.queryList(s[dimDst], sp, add)
 	} else {
-		x.byDst.query(s[dimDst], s[dimSrc], add)
-		x.bySrcOnly.queryList(s[dimSrc], add)
+		x.byDst.query(s[dimDst], s[dimSrc], sp, add)
+		x.bySrcOnly.queryList(s[dimSrc], sp, add)
 	}
-	for _, it := range x.anyBoth {
-		add(it)
-	}
+	sp.each(x.anyBoth, add)
 }
 
 func (x *prefixIndex) countList(l []iv) int {
@@ -367,8 +399,55 @@ func (x *prefixIndex) countList(l []iv) int {
 	return n
 }
 
-func (x *prefixIndex) queryList(l []iv, add func(int32)) {
+func (x *prefixIndex) queryList(l []iv, sp span, add func(int32)) {
 	for _, q := range l {
-		x.query(q, add)
+		x.query(q, sp, add)
 	}
+}
+
+// ancestors calls add with the items in sp of every prefix that holds q:
+// the chain of parents of the last prefix starting at or before q.lo.
+func (x *prefixIndex) ancestors(q iv, sp span, add func(int32)) {
+	for p := int32(x.start(q.lo) - 1); p >= 0; p = x.nodes[p].parent {
+		if !x.nodes[p].iv.hi.less(q.hi) {
+			sp.each(x.nodes[p].items, add)
+		}
+	}
+}
+
+// holders calls add with every item of x that may hold s: those one of
+// whose prefix pairs holds the first interval of each of s's address
+// dimensions (and some more).
+func (x *addrIndex) holders(s *shape, sp span, add func(int32)) {
+	src, dst := s[dimSrc][0], s[dimDst][0]
+	o := &x.bySrc.outer
+	for p := int32(o.start(src.lo) - 1); p >= 0; p = o.nodes[p].parent {
+		if !o.nodes[p].iv.hi.less(src.hi) && x.bySrc.lo[p] < sp.to && x.bySrc.hi[p] >= sp.from {
+			x.bySrc.inner[p].ancestors(dst, sp, add)
+		}
+	}
+	x.byDstOnly.ancestors(dst, sp, add)
+	sp.each(x.anyBoth, add)
+}
+
+// firstHolder returns the first item in [0, to) whose match set holds s,
+// or -1.
+func (x *classIndex) firstHolder(s *shape, shapes []*shape, to int32) int32 {
+	best := int32(-1)
+	sp := span{0, to}
+	add := func(it int32) {
+		if (best < 0 || it < best) && shapes[it].holds(s) {
+			best = it
+		}
+	}
+	if ports, ok := singlePorts(s[dimDport]); ok && len(ports) > 0 {
+		// A holder names every port of s, so it is filed under the first.
+		if g := x.byPort[ports[0]]; g != nil {
+			g.holders(s, sp, add)
+		}
+		x.other.holders(s, sp, add)
+	} else {
+		x.all.holders(s, sp, add)
+	}
+	return best
 }

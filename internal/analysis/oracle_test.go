@@ -307,14 +307,24 @@ func checkExamples(t *testing.T, tree *firewall.Tree, m *engine.Matcher, now tim
 	}
 }
 
+// oracleCount is how many random firewalls an oracle test checks: full
+// (what the issue asks, run by .ci/run without -race), under -short, and
+// under the race detector, which makes them ~10 times slower.
+func oracleCount(full, short, race int) int {
+	switch {
+	case testing.Short():
+		return short
+	case raceEnabled:
+		return race
+	}
+	return full
+}
+
 // cellLimit bounds the cells of a tree the oracle checks.
 const cellLimit = 50000
 
 func TestFindingsMatchOracle(t *testing.T) {
-	want := 2000
-	if testing.Short() {
-		want = 200
-	}
+	want := oracleCount(2000, 200, 250)
 	r := rand.New(rand.NewPCG(15, 2026))
 	checked, skipped := 0, 0
 	for seed := 0; checked < want; seed++ {

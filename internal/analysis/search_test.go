@@ -118,10 +118,7 @@ func randomTarget(r *rand.Rand, tr *firewall.Tree) Target {
 }
 
 func TestSearchMatchesOracle(t *testing.T) {
-	n := 1500
-	if testing.Short() {
-		n = 200
-	}
+	n := oracleCount(1500, 200, 200)
 	r := rand.New(rand.NewPCG(7, 15))
 	checked := 0
 	for seed := 0; checked < n; seed++ {
@@ -160,4 +157,5 @@ func TestSearchMatchesOracle(t *testing.T) {
 		}
 		checked++
 	}
+	t.Logf("%d searches checked against the oracle", checked)
 }

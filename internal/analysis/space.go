@@ -204,6 +204,21 @@ func (s *shape) holds(o *shape) bool {
 	return true
 }
 
+// key is s as a string, equal for equal shapes.
+func (s *shape) key() string {
+	var b []byte
+	for d := range nDims {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(s[d])))
+		for _, x := range s[d] {
+			b = binary.BigEndian.AppendUint64(b, x.lo.hi)
+			b = binary.BigEndian.AppendUint64(b, x.lo.lo)
+			b = binary.BigEndian.AppendUint64(b, x.hi.hi)
+			b = binary.BigEndian.AppendUint64(b, x.hi.lo)
+		}
+	}
+	return string(b)
+}
+
 // overlaps reports whether s and o share a point.
 func (s *shape) overlaps(o *shape) bool {
 	for d := range nDims {
