@@ -36,14 +36,14 @@ const DefaultMaxRegions = 100
 // flows no differing item matches fall to the same shared items after.
 // So each class is walked only within the match sets of the items that
 // differ, first with old's items, then each piece with new's.
-func Compare(old, new *Model, maxRegions int) (Comparison, error) {
+func Compare(old, newer *Model, maxRegions int) (Comparison, error) {
 	if maxRegions <= 0 {
 		maxRegions = DefaultMaxRegions
 	}
-	if !old.now.Equal(new.now) {
+	if !old.now.Equal(newer.now) {
 		return Comparison{}, fmt.Errorf("analysis: compare needs both trees judged at the same instant")
 	}
-	out := Comparison{OldRevision: old.Revision(), NewRevision: new.Revision()}
+	out := Comparison{OldRevision: old.Revision(), NewRevision: newer.Revision()}
 	type pair struct{ a, b int32 }
 	type found struct {
 		c class
@@ -51,16 +51,16 @@ func Compare(old, new *Model, maxRegions int) (Comparison, error) {
 	}
 	regions := map[pair]found{}
 	var bufA, bufB []int32
-	scA, scB := newScratch(len(old.items)), newScratch(len(new.items))
+	scA, scB := newScratch(len(old.items)), newScratch(len(newer.items))
 	for c := range nClasses {
-		seqA, seqB := old.cands[c], new.cands[c]
+		seqA, seqB := old.cands[c], newer.cands[c]
 		pre := 0
-		for pre < len(seqA) && pre < len(seqB) && sameItem(&old.items[seqA[pre]], &new.items[seqB[pre]], c) {
+		for pre < len(seqA) && pre < len(seqB) && sameItem(&old.items[seqA[pre]], &newer.items[seqB[pre]], c) {
 			pre++
 		}
 		suf := 0
 		for suf < len(seqA)-pre && suf < len(seqB)-pre &&
-			sameItem(&old.items[seqA[len(seqA)-1-suf]], &new.items[seqB[len(seqB)-1-suf]], c) {
+			sameItem(&old.items[seqA[len(seqA)-1-suf]], &newer.items[seqB[len(seqB)-1-suf]], c) {
 			suf++
 		}
 		var qs []*shape
@@ -68,20 +68,20 @@ func Compare(old, new *Model, maxRegions int) (Comparison, error) {
 			qs = append(qs, old.items[it].shapes[c])
 		}
 		for _, it := range seqB[pre : len(seqB)-suf] {
-			qs = append(qs, new.items[it].shapes[c])
+			qs = append(qs, newer.items[it].shapes[c])
 		}
 		if len(qs) == 0 {
 			continue
 		}
-		xa, xb := old.index(c), new.index(c)
-		wa, wb := old.walker(c), new.walker(c)
+		xa, xb := old.index(c), newer.index(c)
+		wa, wb := old.walker(c), newer.walker(c)
 		for _, q := range qs {
 			bufA = xa.candidates(scA, q, wa.shapes, 0, int32(len(old.items)), bufA)
-			bufB = xb.candidates(scB, q, wb.shapes, 0, int32(len(new.items)), bufB)
+			bufB = xb.candidates(scB, q, wb.shapes, 0, int32(len(newer.items)), bufB)
 			wa.regionWalk(q, bufA, func(b box, ca []int32) bool {
 				a := ca[0]
 				wb.walkFrom(b, bufB, func(b2 box, cb []int32) bool {
-					if old.items[a].action == new.items[cb[0]].action {
+					if old.items[a].action == newer.items[cb[0]].action {
 						return true
 					}
 					k := pair{a, cb[0]}
@@ -107,7 +107,7 @@ func Compare(old, new *Model, maxRegions int) (Comparison, error) {
 		if err != nil {
 			return Comparison{}, err
 		}
-		n, err := new.confirm(flow, int(k.b))
+		n, err := newer.confirm(flow, int(k.b))
 		if err != nil {
 			return Comparison{}, err
 		}

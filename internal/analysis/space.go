@@ -155,7 +155,7 @@ const (
 // returns a dimension and a value strictly inside b's interval there at
 // which one of s's intervals starts or ends.
 func (s *shape) relate(b *box) (rel int, dim int, at u128) {
-	rel, dim = covers, -1
+	dim = -1
 	for d := range nDims {
 		l := s[d]
 		x := b[d]
@@ -219,16 +219,7 @@ func (s *shape) key() string {
 	return string(b)
 }
 
-// overlaps reports whether s and o share a point.
-func (s *shape) overlaps(o *shape) bool {
-	for d := range nDims {
-		if !listsMeet(s[d], o[d]) {
-			return false
-		}
-	}
-	return true
-}
-
+// listsMeet reports whether two sorted interval lists share a point.
 func listsMeet(a, b []iv) bool {
 	if len(a) == 1 && len(b) == 1 {
 		return !a[0].hi.less(b[0].lo) && !b[0].hi.less(a[0].lo)
@@ -245,17 +236,6 @@ func listsMeet(a, b []iv) bool {
 		}
 	}
 	return false
-}
-
-// pointIn returns a point of the meet of s and b (which must share one).
-func (s *shape) pointIn(b *box) [nDims]u128 {
-	var p [nDims]u128
-	for d := range nDims {
-		l := s[d]
-		i := first(l, b[d].lo)
-		p[d] = maxU(l[i].lo, b[d].lo)
-	}
-	return p
 }
 
 // normalize sorts l and merges overlapping and adjacent intervals.
