@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,24 +82,11 @@ func TestAnalyzeServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := startServer(t, ctx, filepath.Join(t.TempDir(), "fireflow.db"))
-	create := func(path, body string) string {
-		t.Helper()
-		res, err := s.post(s.url+path, strings.NewReader(body))
-		if err != nil || res.StatusCode != http.StatusCreated {
-			t.Fatalf("POST %s: %v %v", path, res, err)
-		}
-		defer res.Body.Close()
-		var m struct{ ID string }
-		if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		return m.ID
-	}
-	fw := create("/api/v1/firewalls", `{"name":"edge"}`)
-	pol := create("/api/v1/firewalls/"+fw+"/filtering-policies", `{"name":"web","priority":10,"default_action":"allow"}`)
+	fw := s.create(t, "/api/v1/firewalls", `{"name":"edge"}`)
+	pol := s.create(t, "/api/v1/firewalls/"+fw+"/filtering-policies", `{"name":"web","priority":10,"default_action":"allow"}`)
 	rules := "/api/v1/firewalls/" + fw + "/filtering-policies/" + pol + "/rules"
-	create(rules, `{"action":"allow","protocol":"tcp","destination_ports":["443"]}`)
-	later := create("/api/v1/firewalls/"+fw+"/filtering-policies", `{"name":"never","priority":20}`)
+	s.create(t, rules, `{"action":"allow","protocol":"tcp","destination_ports":["443"]}`)
+	later := s.create(t, "/api/v1/firewalls/"+fw+"/filtering-policies", `{"name":"never","priority":20}`)
 
 	env := map[string]string{"FIREFLOW_TOKEN": s.token}
 	var out strings.Builder

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,22 +13,9 @@ func TestExportCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := startServer(t, ctx, filepath.Join(t.TempDir(), "fireflow.db"))
-	create := func(path, body string) string {
-		t.Helper()
-		res, err := s.post(s.url+path, strings.NewReader(body))
-		if err != nil || res.StatusCode != http.StatusCreated {
-			t.Fatalf("POST %s: %v %v", path, res, err)
-		}
-		defer res.Body.Close()
-		var m struct{ ID string }
-		if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		return m.ID
-	}
-	fw := create("/api/v1/firewalls", `{"name":"edge"}`)
-	pol := create("/api/v1/firewalls/"+fw+"/filtering-policies", `{"name":"web","priority":10,"default_action":"next"}`)
-	rule := create("/api/v1/firewalls/"+fw+"/filtering-policies/"+pol+"/rules",
+	fw := s.create(t, "/api/v1/firewalls", `{"name":"edge"}`)
+	pol := s.create(t, "/api/v1/firewalls/"+fw+"/filtering-policies", `{"name":"web","priority":10,"default_action":"next"}`)
+	rule := s.create(t, "/api/v1/firewalls/"+fw+"/filtering-policies/"+pol+"/rules",
 		`{"action":"allow","protocol":"tcp","destinations":["10.0.0.0/8"],"destination_ports":["443"]}`)
 	env := map[string]string{"FIREFLOW_TOKEN": s.token}
 	getenv := func(k string) string { return env[k] }

@@ -110,6 +110,21 @@ func (s *server) get(t *testing.T, path string) (int, map[string]any) {
 	return res.StatusCode, body
 }
 
+// create POSTs body to path and returns the new resource's id.
+func (s *server) create(t *testing.T, path, body string) string {
+	t.Helper()
+	res, err := s.post(s.url+path, strings.NewReader(body))
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST %s: %v %v", path, res, err)
+	}
+	defer res.Body.Close()
+	var m struct{ ID string }
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
+}
+
 // awaitMetric scrapes the metrics listener until it reports the sample
 // line want, such as "fireflow_ready 0". It asserts nothing about time:
 // the metrics listener outlives the API's drain, so the state it waits
