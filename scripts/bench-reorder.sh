@@ -21,46 +21,19 @@ KEEP=${REORDER_KEEP:-0}
 GO=${GO:-go}
 SECRET=bench-reorder-secret-0123456789abcdef
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench-reorder: %s\n' "$*" >&2; exit 1; }
+BENCH=bench-reorder
+# shellcheck source=scripts/benchlib.sh
+source scripts/benchlib.sh
 
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 
-WORK=$(mktemp -d -t fireflow-bench-reorder.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  local port
-  for _ in $(seq 100); do
-    port=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  die "no free port found"
-}
+bench_workdir
 
 log "building fireflow, the cluster runner and the client into $WORK"
 CGO_ENABLED=0 $GO build -trimpath -o "$WORK/fireflow" ./cmd/fireflow
-$GO build -o "$WORK/pgcluster" ./scripts/bench/pgcluster
 $GO build -o "$WORK/reorder" ./scripts/bench/reorder
 
-log "starting a throwaway PostgreSQL cluster on 127.0.0.1"
-"$WORK/pgcluster" -url-file "$WORK/pg.url" >"$WORK/pgcluster.log" 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 1200); do [ -s "$WORK/pg.url" ] && break; kill -0 "${PIDS[-1]}" 2>/dev/null || break; sleep 0.1; done
-[ -s "$WORK/pg.url" ] || die "PostgreSQL did not start: $(cat "$WORK/pgcluster.log")"
-PG_URL=$(cat "$WORK/pg.url")
+start_pgcluster
 export FIREFLOW_ENV=production FIREFLOW_JWT_SECRET=$SECRET FIREFLOW_DATABASE_URL=$PG_URL FIREFLOW_LOG_LEVEL=warn
 timeout 120 "$WORK/fireflow" migrate up >&2
 

@@ -37,35 +37,13 @@ STRICT=${BENCH_STRICT:-0}
 KEEP=${BENCH_KEEP:-0}
 GO=${GO:-go}
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench-stores: %s\n' "$*" >&2; exit 1; }
+BENCH=bench-stores
+# shellcheck source=scripts/benchlib.sh
+source scripts/benchlib.sh
 
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 
-WORK=$(mktemp -d -t fireflow-bench-stores.XXXXXX)
-chmod 755 "$WORK" # the cluster, run as postgres, lives in its own temp dir; this is for logs
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    # bounded wait: 30 s (the cluster stops cleanly), then SIGKILL
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  local port
-  for _ in $(seq 100); do
-    port=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  die "no free port found"
-}
+bench_workdir
 
 wait_ready() {
   local url=$1 pid=$2
@@ -92,16 +70,10 @@ attack() {
 log "building fireflow, vegeta, the cluster runner, the seeder and the summary into $WORK"
 CGO_ENABLED=0 $GO build -trimpath -o "$WORK/fireflow" ./cmd/fireflow
 $GO build -o "$WORK/seed" ./scripts/bench/seed
-$GO build -o "$WORK/pgcluster" ./scripts/bench/pgcluster
 $GO build -o "$WORK/stores" ./scripts/bench/stores
 $GO build -modfile=tools/go.mod -o "$WORK/vegeta" github.com/tsenart/vegeta/v12
 
-log "starting a throwaway PostgreSQL cluster on 127.0.0.1"
-"$WORK/pgcluster" -url-file "$WORK/pg.url" >"$WORK/pgcluster.log" 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 1200); do [ -s "$WORK/pg.url" ] && break; kill -0 "${PIDS[-1]}" 2>/dev/null || break; sleep 0.1; done
-[ -s "$WORK/pg.url" ] || die "PostgreSQL did not start: $(cat "$WORK/pgcluster.log")"
-PG_URL=$(cat "$WORK/pg.url")
+start_pgcluster
 
 declare -A BASE
 # start_fireflow STORE URL: development mode, which migrates on start.

@@ -51,45 +51,14 @@ KEEP=${BENCH_KEEP:-0}
 TOKEN=${FIREFLOW_BENCH_TOKEN:-}
 GO=${GO:-go}
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+BENCH=bench
+# shellcheck source=scripts/benchlib.sh
+source scripts/benchlib.sh
 
 command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 [ -r /proc/self/status ] || die "/proc is needed to read RSS"
 
-WORK=$(mktemp -d -t fireflow-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    # bounded wait: 5 s, then SIGKILL
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then
-    log "work dir kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-  local port
-  for _ in $(seq 100); do
-    port=$(( 20000 + RANDOM % 40000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
+bench_workdir
 
 # wait_ready URL PID: polls URL for up to 30 s while PID lives.
 wait_ready() {
