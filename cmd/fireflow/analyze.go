@@ -28,15 +28,12 @@ var errFindings = errors.New("findings at or above the --fail-on severity")
 func analyze(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "", "FireFlow's base URL, to analyse a firewall on a server")
-	firewallID := fs.String("firewall", "", "the firewall's id, with --url")
-	token := fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the viewer role (FIREFLOW_TOKEN)")
+	srv := addServerFlags(fs, getenv, "viewer", "", 60*time.Second)
 	file := fs.String("file", "", "a tree document (JSON: the firewall's fields, policies, their rules) to analyse offline; - for stdin")
 	kinds := fs.String("kinds", "", "comma-separated kinds of findings to report (default: all)")
 	within := fs.Int("expiring-within", 30, "days ahead in which an expiry makes a rule expiring")
 	failOn := fs.String("fail-on", "unreachable", "exit 1 when a finding is at or above this severity (error, warning, info), or that of this kind; none never fails")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the server")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,10 +46,10 @@ func analyze(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	var out httpapi.AnalysisOutput
 	switch {
-	case *file != "" && *base == "" && *firewallID == "":
+	case *file != "" && *srv.base == "" && *srv.firewallID == "":
 		out, err = analyzeFile(*file, *kinds, *within)
-	case *file == "" && *base != "" && *firewallID != "":
-		out, err = analyzeRemote(ctx, *base, *firewallID, *token, *kinds, *within, *timeout)
+	case *file == "" && *srv.base != "" && *srv.firewallID != "":
+		out, err = analyzeRemote(ctx, srv, *kinds, *within)
 	default:
 		return errors.New("usage: fireflow analyze (--url URL --firewall ID | --file TREE.json) [--kinds K,...] [--expiring-within DAYS] [--fail-on SEVERITY|KIND|none] [--json]")
 	}
@@ -148,17 +145,15 @@ func describeProblems(err error) error {
 }
 
 // analyzeRemote asks a server for the analysis of a firewall.
-func analyzeRemote(ctx context.Context, base, firewallID, token, kinds string, within int, timeout time.Duration) (httpapi.AnalysisOutput, error) {
+func analyzeRemote(ctx context.Context, srv serverFlags, kinds string, within int) (httpapi.AnalysisOutput, error) {
 	if _, err := parseKindList(kinds); err != nil {
 		return httpapi.AnalysisOutput{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	q := url.Values{"expiring_within": {fmt.Sprint(within)}}
 	if kinds != "" {
 		q.Set("kinds", kinds)
 	}
-	body, err := callAPI(ctx, http.MethodGet, firewallURL(base, firewallID, "analysis", q), token, "", nil)
+	body, err := srv.call(ctx, http.MethodGet, "analysis", q, "", nil)
 	if err != nil {
 		return httpapi.AnalysisOutput{}, fmt.Errorf("analyze: %w", err)
 	}

@@ -93,15 +93,12 @@ type evaluateAnswer struct {
 func evaluate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "http://localhost:8080", "FireFlow's base URL")
-	firewallID := fs.String("firewall", "", "the firewall's id (required)")
-	token := fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the viewer role (FIREFLOW_TOKEN)")
+	srv := addServerFlags(fs, getenv, "viewer", "http://localhost:8080", 30*time.Second)
 	explain := fs.Bool("explain", false, "print the policies visited for each flow")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *firewallID == "" || fs.NArg() == 0 {
+	if *srv.firewallID == "" || fs.NArg() == 0 {
 		return errors.New(`usage: fireflow evaluate --url URL --firewall ID [--explain] FLOW, where FLOW is like "tcp 10.0.0.1:1234 -> 10.0.0.2:443"`)
 	}
 	flows := make([]flowSpec, fs.NArg())
@@ -116,9 +113,7 @@ func evaluate(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("encode flows: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	answer, err := callAPI(ctx, http.MethodPost, firewallURL(*url, *firewallID, "evaluate", nil), *token, "application/json", body)
+	answer, err := srv.call(ctx, http.MethodPost, "evaluate", nil, "application/json", body)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}

@@ -21,19 +21,16 @@ import (
 func exportCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "http://localhost:8080", "FireFlow's base URL")
-	firewallID := fs.String("firewall", "", "the firewall's id (with --url)")
+	srv := addServerFlags(fs, getenv, "viewer", "http://localhost:8080", 60*time.Second)
 	file := fs.String("file", "", "render a tree document (JSON) offline instead of asking a server")
 	format := fs.String("format", "nftables", "nftables, iptables or ip6tables")
 	hook := fs.String("hook", "forward", "the base chain's hook: forward, input or output")
 	stateful := fs.Bool("stateful", false, "accept established and related traffic before any rule")
 	merge := fs.Bool("merge", false, "nftables: join consecutive rules of the same shape into sets and concatenations")
-	token := fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the viewer role (FIREFLOW_TOKEN)")
-	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if (*file == "") == (*firewallID == "") || fs.NArg() > 0 {
+	if (*file == "") == (*srv.firewallID == "") || fs.NArg() > 0 {
 		return errors.New("usage: fireflow export (--url URL --firewall ID | --file tree.json) [--format nftables|iptables|ip6tables] [--hook forward|input|output] [--stateful] [--merge]")
 	}
 	opt, err := export.ParseOptions(*format, *hook, strconv.FormatBool(*stateful), strconv.FormatBool(*merge))
@@ -43,10 +40,8 @@ func exportCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *file != "" {
 		return exportFile(*file, opt, stdout)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
 	q := url.Values{"format": {*format}, "hook": {*hook}, "stateful": {strconv.FormatBool(*stateful)}, "merge": {strconv.FormatBool(*merge)}}
-	body, err := callAPI(ctx, http.MethodGet, firewallURL(*base, *firewallID, "export", q), *token, "", nil)
+	body, err := srv.call(ctx, http.MethodGet, "export", q, "", nil)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

@@ -65,19 +65,16 @@ func (s importStatement) where() string {
 func importCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	base := fs.String("url", "http://localhost:8080", "FireFlow's base URL")
-	firewallID := fs.String("firewall", "", "the firewall's id (required); it must have no policies")
+	srv := addServerFlags(fs, getenv, "editor", "http://localhost:8080", 2*time.Minute)
 	format := fs.String("format", "", "iptables, ip6tables or nftables (required)")
 	chain := fs.String("chain", "", "the chain to start from (iptables: FORWARD by default; nftables: the forward base chain)")
 	file := fs.String("f", "", "the ruleset: iptables-save output, or nft -j list ruleset JSON; - reads stdin (required)")
 	apply := fs.Bool("apply", false, "create the policies and rules; without it the import is a dry run")
 	partial := fs.Bool("partial", false, "with --apply, import even when some statements cannot be imported faithfully")
-	token := fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the editor role (FIREFLOW_TOKEN)")
-	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *firewallID == "" || *format == "" || *file == "" || fs.NArg() > 0 {
+	if *srv.firewallID == "" || *format == "" || *file == "" || fs.NArg() > 0 {
 		return errors.New("usage: fireflow import --url URL --firewall ID --format iptables|ip6tables|nftables [--chain NAME] [--apply [--partial]] -f FILE")
 	}
 	contentType := "text/plain"
@@ -96,9 +93,7 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *chain != "" {
 		q.Set("chain", *chain)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	answer, err := callAPI(ctx, http.MethodPost, firewallURL(*base, *firewallID, "import", q), *token, contentType, body)
+	answer, err := srv.call(ctx, http.MethodPost, "import", q, contentType, body)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}

@@ -19,33 +19,6 @@ import (
 	"github.com/fireflow/fireflow/internal/httpapi"
 )
 
-// treeClient is the flags apply and get tree share.
-type treeClient struct {
-	base, firewallID, token *string
-	timeout                 *time.Duration
-}
-
-func newTreeClient(fs *flag.FlagSet, getenv func(string) string, role string) treeClient {
-	return treeClient{
-		base:       fs.String("url", "http://localhost:8080", "FireFlow's base URL"),
-		firewallID: fs.String("firewall", "", "the firewall's id (required)"),
-		token:      fs.String("token", getenv("FIREFLOW_TOKEN"), "bearer token with the "+role+" role (FIREFLOW_TOKEN)"),
-		timeout:    fs.Duration("timeout", 120*time.Second, "how long to wait for the answer"),
-	}
-}
-
-// call sends one request to the firewall's tree and returns the answer,
-// or an error carrying the server's problem.
-func (c treeClient) call(ctx context.Context, method string, q url.Values, body []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, *c.timeout)
-	defer cancel()
-	contentType := ""
-	if body != nil {
-		contentType = "application/json"
-	}
-	return callAPI(ctx, method, firewallURL(*c.base, *c.firewallID, "tree", q), *c.token, contentType, body)
-}
-
 // treeJSON returns the tree document in b as JSON: YAML (by the file's
 // extension, or any text not starting with "{") is converted first, so
 // that both go through the same decoding and checks.
@@ -73,7 +46,7 @@ func treeJSON(name string, b []byte) ([]byte, error) {
 func applyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := newTreeClient(fs, getenv, "editor")
+	c := addServerFlags(fs, getenv, "editor", "http://localhost:8080", 120*time.Second)
 	file := fs.String("f", "", "the tree document, JSON or YAML (- for stdin)")
 	dryRun := fs.Bool("dry-run", false, "show what would change and save nothing")
 	asJSON := fs.Bool("json", false, "print the server's answer as JSON")
@@ -95,7 +68,7 @@ func applyCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if *dryRun {
 		query = url.Values{"dry_run": {"true"}}
 	}
-	answer, err := c.call(ctx, http.MethodPut, query, body)
+	answer, err := c.call(ctx, http.MethodPut, "tree", query, "application/json", body)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
@@ -163,7 +136,7 @@ func getCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	fs := flag.NewFlagSet("get tree", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := newTreeClient(fs, getenv, "viewer")
+	c := addServerFlags(fs, getenv, "viewer", "http://localhost:8080", 120*time.Second)
 	output := fs.String("output", "json", "json or yaml")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -171,7 +144,7 @@ func getCmd(ctx context.Context, args []string, getenv func(string) string, stdo
 	if *c.firewallID == "" || fs.NArg() > 0 || (*output != "json" && *output != "yaml") {
 		return errors.New("usage: fireflow get tree --url URL --firewall ID [--output json|yaml]")
 	}
-	answer, err := c.call(ctx, http.MethodGet, nil, nil)
+	answer, err := c.call(ctx, http.MethodGet, "tree", nil, "", nil)
 	if err != nil {
 		return fmt.Errorf("get tree: %w", err)
 	}
