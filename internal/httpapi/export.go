@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
 
@@ -44,7 +42,7 @@ func (a *api) exportFirewall() endpoint {
 		}) (*exportResponse, error) {
 			opt, err := service.ParseExportOptions(in.Format, in.Hook, in.Stateful, in.Merge)
 			if err != nil {
-				return nil, queryProblem(ctx, err)
+				return nil, inQuery(err)
 			}
 			res, rev, err := a.svc.Export(ctx, in.FirewallID, opt)
 			if err != nil {
@@ -55,19 +53,6 @@ func (a *api) exportFirewall() endpoint {
 		doc.Responses["422"].Description = "The firewall cannot be rendered faithfully in this format; `errors` lists each rule and why."
 		doc.Responses["200"].Content = map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}}
 	})
-}
-
-// queryProblem answers bad export options with 400, naming the parameter.
-func queryProblem(ctx context.Context, err error) error {
-	var de *firewall.Error
-	if !errors.As(err, &de) {
-		return newProblem(ctx, http.StatusBadRequest, err.Error())
-	}
-	details := make([]ProblemDetail, len(de.Problems))
-	for i, p := range de.Problems {
-		details[i] = ProblemDetail{Location: "query." + p.Location, Message: p.Message, Value: p.Value}
-	}
-	return newProblem(ctx, http.StatusBadRequest, de.Message, details...)
 }
 
 // exportETag names the revision and the rendered rules: the text but for

@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
 
@@ -97,7 +95,7 @@ func (a *api) importRuleset() endpoint {
 				Format: in.Format, Chain: in.Chain, Input: in.RawBody, Apply: in.Apply, Partial: in.Partial,
 			})
 			if err != nil {
-				return nil, importProblem(ctx, err)
+				return nil, inQuery(err, "format", "chain", "partial", "apply")
 			}
 			return &struct{ Body ImportOutput }{Body: importOut(res)}, nil
 		}).with(func(op *huma.Operation) {
@@ -128,28 +126,6 @@ func checkImportMedia(ctx context.Context, format, contentType string) error {
 			ProblemDetail{Location: "header.Content-Type", Message: "send Content-Type: " + want, Value: contentType})
 	}
 	return nil
-}
-
-// importProblem names the query parameter or the body in a bad import's
-// problems; other errors pass on to the one error mapping.
-func importProblem(ctx context.Context, err error) error {
-	var de *firewall.Error
-	if !errors.As(err, &de) || de.Code != firewall.CodeInvalid {
-		return err
-	}
-	details := make([]ProblemDetail, len(de.Problems))
-	for i, p := range de.Problems {
-		loc := "body"
-		switch p.Location {
-		case "format", "chain", "partial", "apply":
-			loc = "query." + p.Location
-		case "":
-		default:
-			loc = "body." + p.Location
-		}
-		details[i] = ProblemDetail{Location: loc, Message: p.Message, Value: p.Value}
-	}
-	return newProblem(ctx, http.StatusBadRequest, de.Message, details...)
 }
 
 func importOut(r service.ImportResult) ImportOutput {

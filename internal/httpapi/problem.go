@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -220,6 +221,24 @@ func (a *api) toProblem(ctx context.Context, err error) error {
 		details[i] = ProblemDetail{Location: bodyLocation(p.Location), Message: p.Message, Value: p.Value}
 	}
 	return newProblem(ctx, status, de.Message, details...)
+}
+
+// inQuery returns err with the locations of its field problems that name
+// query parameters (every one, when names is empty) moved under "query.",
+// so that toProblem names them as parameters, not body fields.
+func inQuery(err error, names ...string) error {
+	var de *firewall.Error
+	if !errors.As(err, &de) {
+		return err
+	}
+	moved := *de
+	moved.Problems = slices.Clone(de.Problems)
+	for i, p := range moved.Problems {
+		if len(names) == 0 || slices.Contains(names, p.Location) {
+			moved.Problems[i].Location = "query." + p.Location
+		}
+	}
+	return &moved
 }
 
 // bodyLocation prefixes a domain field path with "body.", except for the
