@@ -7,6 +7,8 @@ import "net/netip"
 type Tree struct {
 	Firewall Firewall
 	Policies []PolicyTree // any order; Compile sorts by priority
+	// Groups holds the groups the rules refer to, nesting included.
+	Groups Groups
 }
 
 // PolicyTree is a policy with its rules (any order; Compile sorts by position).

@@ -86,8 +86,13 @@ type Rule struct {
 	Destinations     []netip.Prefix `json:"destinations"`
 	SourcePorts      []PortRange    `json:"source_ports"`
 	DestinationPorts []PortRange    `json:"destination_ports"`
-	Enabled          bool           `json:"enabled"`
-	ExpiresAt        *time.Time     `json:"expires_at,omitempty"`
+	// The groups beside the literal fields: the source set is Sources plus
+	// the members of SourceGroups, and so on (see Groups.RuleSources).
+	SourceGroups      []GroupRef `json:"source_groups,omitempty"`
+	DestinationGroups []GroupRef `json:"destination_groups,omitempty"`
+	ServiceGroups     []GroupRef `json:"service_groups,omitempty"`
+	Enabled           bool       `json:"enabled"`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty"`
 }
 
 // Expired reports whether the rule has an expiry at or before now.

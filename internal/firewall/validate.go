@@ -60,6 +60,12 @@ func (r *Rule) Check(ps *Problems) {
 	if r.ExpiresAt != nil && (r.ExpiresAt.Year() < 1970 || r.ExpiresAt.Year() > 9999) {
 		ps.Add("expires_at", r.ExpiresAt.String(), "expires_at must lie between the years 1970 and 9999 in UTC")
 	}
+	checkRefs(ps, "source_groups", r.SourceGroups)
+	checkRefs(ps, "destination_groups", r.DestinationGroups)
+	checkRefs(ps, "service_groups", r.ServiceGroups)
+	if len(r.ServiceGroups) > 0 && (r.Protocol != AnyProtocol || len(r.SourcePorts) > 0 || len(r.DestinationPorts) > 0) {
+		ps.Add("service_groups", len(r.ServiceGroups), "a rule with service_groups takes its protocols and ports from them: leave protocol any and source_ports and destination_ports empty")
+	}
 	if knownProtocol { // with an unknown protocol, port complaints would only be noise
 		checkPorts(ps, "source_ports", r.SourcePorts, r.Protocol)
 		checkPorts(ps, "destination_ports", r.DestinationPorts, r.Protocol)
