@@ -114,6 +114,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	a.problems = a.humaAPI.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
 	declareBearerScheme(a.humaAPI.OpenAPI())
 	a.humaAPI.UseMiddleware(a.authenticate)
+	a.humaAPI.UseMiddleware(a.checkRequestBody)
 
 	for _, r := range a.routes() {
 		a.register(r)

@@ -100,6 +100,7 @@ func (a *api) importRuleset() endpoint {
 			return &struct{ Body ImportOutput }{Body: importOut(res)}, nil
 		}).with(func(op *huma.Operation) {
 		op.MaxBodyBytes = bodyLimit(importMaxBodySize)
+		ownsBody(op)
 	}, func(doc *huma.Operation) {
 		// An empty body gets the handler's own answer, which names the body.
 		doc.RequestBody.Required = false
