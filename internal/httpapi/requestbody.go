@@ -44,7 +44,7 @@ func (a *api) checkRequestBody(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	own, _ := op.Metadata[ownBodyKey].(bool)
-	if p := checkBodyHeaders(ctx, op, !own); p != nil {
+	if p := checkBodyHeaders(ctx, op); p != nil {
 		a.writeHumaProblem(ctx, p)
 		return
 	}
@@ -70,9 +70,9 @@ func (a *api) checkRequestBody(ctx huma.Context, next func(huma.Context)) {
 
 // checkBodyHeaders answers from the headers alone: 413 for a declared
 // length over the limit, 415 for a Content-Encoding (the server decodes
-// none), a charset other than UTF-8, or, when json is set, a media type
-// that is not JSON.
-func checkBodyHeaders(ctx huma.Context, op *huma.Operation, json bool) *Problem {
+// none), a charset other than UTF-8, or a media type the operation does
+// not take (any JSON type for one that takes JSON).
+func checkBodyHeaders(ctx huma.Context, op *huma.Operation) *Problem {
 	rctx := ctx.Context()
 	limit := op.MaxBodyBytes - 1 // see bodyLimit
 	if n, err := strconv.ParseInt(ctx.Header("Content-Length"), 10, 64); err == nil && limit > 0 && n > limit {
@@ -96,7 +96,11 @@ func checkBodyHeaders(ctx huma.Context, op *huma.Operation, json bool) *Problem 
 		return newProblem(rctx, http.StatusUnsupportedMediaType, "charset "+cs+" is not accepted: request bodies are UTF-8",
 			ProblemDetail{Location: "header.Content-Type", Message: "send charset=utf-8 or no charset", Value: ct})
 	}
-	if json && !isJSONMedia(media) {
+	if _, listed := op.RequestBody.Content[media]; !listed && !(isJSONMedia(media) && bodySchema(op) != nil) {
+		if _, text := op.RequestBody.Content["text/plain"]; text {
+			return newProblem(rctx, http.StatusUnsupportedMediaType, "this endpoint takes text/plain or application/json",
+				ProblemDetail{Location: "header.Content-Type", Message: "send Content-Type: text/plain or application/json", Value: ct})
+		}
 		return newProblem(rctx, http.StatusUnsupportedMediaType, "the request body must be JSON: send Content-Type: application/json",
 			ProblemDetail{Location: "header.Content-Type", Message: "send Content-Type: application/json", Value: ct})
 	}
