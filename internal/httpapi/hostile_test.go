@@ -75,6 +75,8 @@ func hostileRows() []hostileRow {
 			status: 400, loc: "body.flow.protocol", msg: "appears more than once"},
 		{name: "duplicate by escape on PATCH", method: "PATCH", path: func(tr tree) string { return tr.firewall() }, body: `{"description":"a","descr\u0069ption":"b"}`,
 			status: 400, loc: "body.description", msg: "appears more than once"},
+		{name: "duplicate key in an nft import", method: "POST", path: func(tr tree) string { return tr.firewall() + "/import?format=nftables" },
+			body: `{"nftables":[],"nftables":[]}`, status: 400, loc: "body.nftables", msg: "appears more than once"},
 		// 4. Look-alike names.
 		{name: "bidi override", method: "POST", path: fws, body: `{"name":"edge\u202e1rap"}`, status: 400, loc: "body.name", msg: "U+202E (a format character)"},
 		{name: "zero-width space", method: "POST", path: policies, body: `{"name":"base\u200bline","priority":7}`, status: 400, loc: "body.name", msg: "U+200B"},
