@@ -15,8 +15,20 @@ import (
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
-// MaxFilterLen is the longest filter accepted, in bytes.
-const MaxFilterLen = 2048
+// The limits of a filter.
+const (
+	// MaxFilterLen is the longest filter accepted, in bytes.
+	MaxFilterLen = 2048
+	// MaxFilterTerms is the most terms (comparisons, function calls and
+	// lone boolean fields) a filter may hold.
+	MaxFilterTerms = 200
+	// MaxFilterDepth bounds the nesting of a filter, so that no input
+	// can exhaust the stack while it is checked or emitted. A chain of
+	// terms joined by the same operator is one level, however long; a
+	// NOT, or a parenthesised AND inside an OR (or the other way round),
+	// is one more.
+	MaxFilterDepth = 64
+)
 
 // MaxOrderByLen is the longest order_by accepted, in bytes.
 const MaxOrderByLen = 512
@@ -103,11 +115,14 @@ func (r *Resource) compileFilter(text string) (cond, error) {
 		return nil, nil
 	}
 	lead := strings.Index(text, trimmed)
+	if at := tooDeep(trimmed); at >= 0 {
+		return nil, problem("filter", text, lead+at, "the filter nests deeper than %d levels of parentheses", MaxFilterDepth)
+	}
 	var p filtering.Parser
 	p.Init(trimmed)
 	parsed, err := p.Parse()
 	if err != nil {
-		offset, msg := parseFailure(err)
+		offset, msg := parseFailure(err, trimmed)
 		if offset < 0 {
 			offset = lead + len(trimmed)
 		} else {
@@ -129,19 +144,30 @@ func (r *Resource) compileFilter(text string) (cond, error) {
 	var tc filtering.Checker
 	tc.Init(parsed.GetExpr(), parsed.GetSourceInfo(), r.decls)
 	if _, err := tc.Check(); err != nil {
-		return nil, problem("filter", text, lead, "%s", err.Error())
+		msg := err.Error()
+		if strings.Contains(msg, "no matching overload") {
+			// Our own checks word every wrong argument; this is the backstop.
+			msg = "a function or operator is given arguments of the wrong type; docs/filtering.md lists what each takes"
+		}
+		return nil, problem("filter", text, lead, "%s", msg)
 	}
 	return where, nil
 }
 
 // parseFailure finds the innermost positioned error of the parser, which
-// says most precisely what it expected, and rewords token names.
-func parseFailure(err error) (int, string) {
+// says most precisely what it expected, and rewords token names. text is
+// the filter without surrounding blanks.
+func parseFailure(err error, text string) (int, string) {
 	type positioned interface {
 		Position() filtering.Position
 		Message() string
 	}
 	offset, msg := 0, err.Error()
+	if words := strings.Fields(text); len(words) > 0 {
+		if last := words[len(words)-1]; last == "AND" || last == "OR" || last == "NOT" {
+			return len(text) - len(last), "the filter ends with " + last + "; put a term after it, or remove it"
+		}
+	}
 	if errors.Is(err, io.EOF) {
 		return -1, "the filter ends too early; expected a field, a value or ')'"
 	}
@@ -153,6 +179,9 @@ func parseFailure(err error) (int, string) {
 	replacer := strings.NewReplacer("token EOF", "end of the filter", "EOF", "end of the filter",
 		"RIGHT_PAREN", "')'", "LEFT_PAREN", "'('", "TEXT", "a name", "STRING", "a string", "NUM", "a number", "WS", "a space")
 	msg = replacer.Replace(msg)
+	if word, ok := bareWordWithDash(text, offset); ok {
+		return offset, fmt.Sprintf("a bare value cannot hold '-'; put it in quotes: \"%s\"", word)
+	}
 	switch {
 	case strings.HasPrefix(msg, "unexpected trailing token"):
 		msg += "; expected AND, OR or the end of the filter"
@@ -160,6 +189,54 @@ func parseFailure(err error) (int, string) {
 		msg += "; expected a field, a value or '('"
 	}
 	return offset, msg
+}
+
+// tooDeep returns the offset of the first parenthesis that opens more
+// than MaxFilterDepth levels, outside quoted strings, or -1. It runs
+// before the parser, which recurses once per level.
+func tooDeep(text string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '(':
+			if depth++; depth > MaxFilterDepth {
+				return i
+			}
+		case c == ')':
+			depth--
+		}
+	}
+	return -1
+}
+
+// bareWordWithDash reports whether the parser stopped at a '-' inside a
+// bare word, such as edge-par1, and returns the word to quote.
+func bareWordWithDash(text string, offset int) (string, bool) {
+	if offset <= 0 || offset >= len(text) || text[offset] != '-' || !isWordByte(text[offset-1]) {
+		return "", false
+	}
+	start, end := offset, offset
+	for start > 0 && (isWordByte(text[start-1]) || text[start-1] == '-') {
+		start--
+	}
+	for end < len(text) && (isWordByte(text[end]) || text[end] == '-') {
+		end++
+	}
+	return text[start:end], true
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.'
 }
 
 // nulString returns the first string constant in e that holds a NUL

@@ -423,3 +423,82 @@ func TestDocsExamplesCompile(t *testing.T) {
 		}
 	}
 }
+
+// TestLimits checks that a filter's limits count nesting, not terms, and
+// that each limit is refused with a sentence naming it.
+func TestLimits(t *testing.T) {
+	chain := func(n int, op string) string {
+		terms := make([]string, n)
+		for i := range terms {
+			terms[i] = "priority = " + strings.Repeat("1", 1+i%3)
+		}
+		return strings.Join(terms, " "+op+" ")
+	}
+	ok := []string{
+		chain(65, "OR"), chain(65, "AND"), chain(MaxFilterTerms, "OR")[:0] + chain(100, "OR"),
+		strings.Repeat("(", MaxFilterDepth) + "enabled" + strings.Repeat(")", MaxFilterDepth),
+		strings.Repeat("enabled ", MaxFilterTerms-1) + "enabled",
+		"(" + chain(40, "OR") + ") AND (" + chain(40, "OR") + ")",
+	}
+	for _, f := range ok {
+		if _, err := Policies.Compile(f, ""); err != nil {
+			t.Errorf("%.60s… (%d bytes): %v", f, len(f), err)
+		}
+	}
+	bad := []struct{ filter, substr string }{
+		{strings.Repeat("(", MaxFilterDepth+1) + "enabled" + strings.Repeat(")", MaxFilterDepth+1), "nests deeper than 64"},
+		{strings.Repeat("(NOT ", MaxFilterDepth) + "enabled" + strings.Repeat(")", MaxFilterDepth), "nests deeper than 64"},
+		{strings.Repeat("enabled ", MaxFilterTerms) + "enabled", "more than 200 terms"},
+	}
+	for _, tc := range bad {
+		_, err := Policies.Compile(tc.filter, "")
+		if err == nil || !strings.Contains(err.Error(), tc.substr) {
+			t.Errorf("%.60s…: got %v, want %q", tc.filter, err, tc.substr)
+		}
+	}
+	// A flat chain emits flat SQL, with its values bound in order.
+	q, err := Policies.Compile(`priority = 1 OR priority = 2 OR priority = 3`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBuilder(SQLite)
+	if got, want := q.Where(b), "(policies.priority = ? OR policies.priority = ? OR policies.priority = ?)"; got != want {
+		t.Errorf("SQL %s, want %s", got, want)
+	}
+}
+
+// TestFriendlyMessages checks the messages of the mistakes people make.
+func TestFriendlyMessages(t *testing.T) {
+	tests := []struct{ filter, substr string }{
+		{`action = "deny" AND`, "the filter ends with AND; put a term after it"},
+		{`action = "deny" OR `, "the filter ends with OR"},
+		{`name = edge-par1`, `put it in quotes: "edge-par1"`},
+		{`name = edge-par1 AND action = deny`, `put it in quotes: "edge-par1"`},
+		{`source_port_contains("x")`, "source_port_contains takes a port from 1 to 65535"},
+		{`source_port_contains(true)`, "source_port_contains takes a port from 1 to 65535"},
+		{`source_contains(10)`, `source_contains takes a quoted address or CIDR`},
+	}
+	for _, tc := range tests {
+		_, err := Rules.Compile(tc.filter, "")
+		if err == nil || !strings.Contains(err.Error(), tc.substr) {
+			t.Errorf("%s: got %v, want %q", tc.filter, err, tc.substr)
+		}
+		if err != nil && strings.Contains(err.Error(), "overload") {
+			t.Errorf("%s: %v names the library's internals", tc.filter, err)
+		}
+	}
+	// A port is written as a number or a string alike.
+	for _, fn := range []string{"source_port_contains", "destination_port_contains"} {
+		var sqls []string
+		for _, arg := range []string{`443`, `"443"`} {
+			q, err := Rules.Compile(fn+"("+arg+")", "")
+			if err != nil {
+				t.Fatalf("%s(%s): %v", fn, arg, err)
+			}
+			sqls = append(sqls, q.Where(NewBuilder(Postgres)))
+		}
+		if sqls[0] != sqls[1] {
+			t.Errorf("%s: 443 and \"443\" give different SQL:\n%s\n%s", fn, sqls[0], sqls[1])
+		}
+	}
+}

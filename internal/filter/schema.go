@@ -123,7 +123,8 @@ func (r *Resource) OrderNames() []string {
 // OpenAPI description of the filter parameter.
 func (r *Resource) Describe() string {
 	var b strings.Builder
-	b.WriteString("An AIP-160 filter expression (at most 2048 bytes); see docs/filtering.md. Fields: ")
+	fmt.Fprintf(&b, "An AIP-160 filter expression of at most %d bytes, %d terms and %d levels of nesting (a level is a NOT, or a parenthesised AND inside an OR or the other way round); see docs/filtering.md. Fields: ",
+		MaxFilterLen, MaxFilterTerms, MaxFilterDepth)
 	for i, f := range r.Fields {
 		if i > 0 {
 			b.WriteString(", ")
@@ -137,7 +138,7 @@ func (r *Resource) Describe() string {
 	b.WriteString(".")
 	if r.Network {
 		b.WriteString(" Functions: source_contains(\"ip or cidr\"), destination_contains(...), source_overlaps(\"cidr\"), " +
-			"destination_overlaps(...), source_port_contains(port), destination_port_contains(port).")
+			"destination_overlaps(...), source_port_contains(port), destination_port_contains(port); a port is written 443 or \"443\".")
 	}
 	return b.String()
 }
@@ -179,12 +180,13 @@ func newResource(r Resource) *Resource {
 	}
 	if r.Network {
 		for _, fn := range networkFunctions {
-			param := filtering.TypeString
+			overloads := []*expr.Decl_FunctionDecl_Overload{
+				filtering.NewFunctionOverload(fn.name+"_string", filtering.TypeBool, filtering.TypeString)}
 			if fn.port {
-				param = filtering.TypeInt
+				// A port is written 443 or "443", as request bodies write it.
+				overloads = append(overloads, filtering.NewFunctionOverload(fn.name+"_int", filtering.TypeBool, filtering.TypeInt))
 			}
-			opts = append(opts, filtering.DeclareFunction(fn.name,
-				filtering.NewFunctionOverload(fn.name+"_"+map[bool]string{false: "string", true: "int"}[fn.port], filtering.TypeBool, param)))
+			opts = append(opts, filtering.DeclareFunction(fn.name, overloads...))
 		}
 	}
 	decls, err := filtering.NewDeclarations(opts...)

@@ -12,10 +12,6 @@ import (
 	"github.com/fireflow/fireflow/internal/firewall"
 )
 
-// maxDepth bounds the nesting of a filter, so that no input can exhaust
-// the stack while it is checked or emitted.
-const maxDepth = 64
-
 // checker walks a parsed filter, checks every term against the resource's
 // fields, and returns the condition that emits its SQL (conditions.go has
 // the emitters). Each error names the position of the term at fault.
@@ -25,6 +21,7 @@ type checker struct {
 	lead      int
 	positions map[int64]int32
 	depth     int
+	terms     int
 }
 
 func (c *checker) fail(e *expr.Expr, format string, args ...any) error {
@@ -39,8 +36,13 @@ func (c *checker) fail(e *expr.Expr, format string, args ...any) error {
 func (c *checker) boolExpr(e *expr.Expr) (cond, error) {
 	c.depth++
 	defer func() { c.depth-- }()
-	if c.depth > maxDepth {
-		return nil, c.fail(e, "the filter nests deeper than %d levels", maxDepth)
+	if c.depth > MaxFilterDepth {
+		return nil, c.fail(e, "the filter nests deeper than %d levels", MaxFilterDepth)
+	}
+	if !isConnective(e) {
+		if c.terms++; c.terms > MaxFilterTerms {
+			return nil, c.fail(e, "the filter has more than %d terms", MaxFilterTerms)
+		}
 	}
 	switch k := e.GetExprKind().(type) {
 	case *expr.Expr_CallExpr:
@@ -62,6 +64,44 @@ func (c *checker) boolExpr(e *expr.Expr) (cond, error) {
 	}
 }
 
+// isConnective reports whether e joins terms (AND, OR, NOT) rather than
+// being one.
+func isConnective(e *expr.Expr) bool {
+	switch e.GetCallExpr().GetFunction() {
+	case filtering.FunctionAnd, filtering.FunctionFuzzyAnd, filtering.FunctionOr, filtering.FunctionNot:
+		return true
+	}
+	return false
+}
+
+// chain returns the operands of a chain of ANDs (or of ORs) in order,
+// without recursion, so that a long flat chain counts as one level.
+func (c *checker) chain(e *expr.Expr, or bool) ([]*expr.Expr, error) {
+	same := func(x *expr.Expr) bool {
+		fn := x.GetCallExpr().GetFunction()
+		if or {
+			return fn == filtering.FunctionOr
+		}
+		return fn == filtering.FunctionAnd || fn == filtering.FunctionFuzzyAnd
+	}
+	var out []*expr.Expr
+	stack := []*expr.Expr{e}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if !same(x) {
+			out = append(out, x)
+			continue
+		}
+		args := x.GetCallExpr().GetArgs()
+		if len(args) != 2 {
+			return nil, c.fail(x, "%s needs two operands", x.GetCallExpr().GetFunction())
+		}
+		stack = append(stack, args[1], args[0])
+	}
+	return out, nil
+}
+
 func (c *checker) known() string {
 	return c.res.Name + " have the fields " + strings.Join(c.res.FieldNames(), ", ")
 }
@@ -70,22 +110,27 @@ func (c *checker) call(e *expr.Expr, call *expr.Expr_Call) (cond, error) {
 	args := call.GetArgs()
 	switch fn := call.GetFunction(); fn {
 	case filtering.FunctionAnd, filtering.FunctionFuzzyAnd, filtering.FunctionOr:
-		if len(args) != 2 {
-			return nil, c.fail(e, "%s needs two operands", fn)
-		}
-		left, err := c.boolExpr(args[0])
+		operands, err := c.chain(e, fn == filtering.FunctionOr)
 		if err != nil {
 			return nil, err
 		}
-		right, err := c.boolExpr(args[1])
-		if err != nil {
-			return nil, err
+		conds := make([]cond, len(operands))
+		for i, o := range operands {
+			if conds[i], err = c.boolExpr(o); err != nil {
+				return nil, err
+			}
 		}
 		op := " AND "
 		if fn == filtering.FunctionOr {
 			op = " OR "
 		}
-		return func(b *Builder) string { return "(" + left(b) + op + right(b) + ")" }, nil
+		return func(b *Builder) string {
+			parts := make([]string, len(conds))
+			for i, cd := range conds {
+				parts[i] = cd(b)
+			}
+			return "(" + strings.Join(parts, op) + ")"
+		}, nil
 	case filtering.FunctionNot:
 		if len(args) != 1 {
 			return nil, c.fail(e, "NOT needs one operand")

@@ -1,14 +1,19 @@
 package firewall
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
-// Validate checks every field of f and returns all problems as one *Error.
+// Validate normalises f's name to NFC, checks every field of f and
+// returns all problems as one *Error.
 func (f *Firewall) Validate() error {
 	var ps Problems
+	f.Name = norm.NFC.String(f.Name)
 	checkName(&ps, "name", f.Name, true)
 	checkDescription(&ps, f.Description)
 	checkLabels(&ps, f.Labels)
@@ -16,9 +21,11 @@ func (f *Firewall) Validate() error {
 	return ps.Err("the firewall is not valid")
 }
 
-// Validate checks every field of p and returns all problems as one *Error.
+// Validate normalises p's name to NFC, checks every field of p and
+// returns all problems as one *Error.
 func (p *Policy) Validate() error {
 	var ps Problems
+	p.Name = norm.NFC.String(p.Name)
 	checkName(&ps, "name", p.Name, true)
 	checkDescription(&ps, p.Description)
 	if p.Priority < 0 || p.Priority > MaxPriority {
@@ -35,9 +42,11 @@ func (r *Rule) Validate() error {
 	return ps.Err("the rule is not valid")
 }
 
-// Check adds every problem with r to ps. Callers that parse addresses and
-// ports themselves use it to report parse and model problems together.
+// Check normalises r's name to NFC and adds every problem with r to ps.
+// Callers that parse addresses and ports themselves use it to report
+// parse and model problems together.
 func (r *Rule) Check(ps *Problems) {
+	r.Name = norm.NFC.String(r.Name)
 	checkName(ps, "name", r.Name, false)
 	checkDescription(ps, r.Description)
 	if r.Position < 0 {
@@ -99,7 +108,30 @@ func checkName(ps *Problems, location, name string, required bool) {
 		ps.Add(location, name, "%s must not start or end with blanks", location)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		ps.Add(location, name, "%s must not contain control characters", location)
+	default:
+		if i := strings.IndexFunc(name, lookAlike); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			ps.Add(location, name, "%s must not contain %s: such characters are invisible or move text, so that one name could pass for another", location, runeName(r))
+		}
 	}
+}
+
+// lookAlike reports the characters a name must not hold, beyond control
+// characters: format characters (Cf: bidi overrides, zero-width joiners
+// and spaces, the byte order mark ...) and every separator but the plain
+// space (line and paragraph separators, no-break and other wide or narrow
+// spaces).
+func lookAlike(r rune) bool {
+	return r != ' ' && (unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Z, r))
+}
+
+// runeName writes a rune for a message: U+202E (a format character).
+func runeName(r rune) string {
+	kind := "a separator other than the plain space"
+	if unicode.Is(unicode.Cf, r) {
+		kind = "a format character"
+	}
+	return fmt.Sprintf("U+%04X (%s)", r, kind)
 }
 
 func checkDescription(ps *Problems, d string) {
@@ -205,5 +237,6 @@ func isDNSSubdomain(s string) bool {
 }
 
 // NameKey is the form in which names are compared for uniqueness, so that
-// "Edge" and "edge" clash.
-func NameKey(name string) string { return strings.ToLower(name) }
+// "Edge" and "edge" clash, and so do the composed and decomposed forms of
+// "é" (names are stored in NFC, and lower-casing may undo it).
+func NameKey(name string) string { return norm.NFC.String(strings.ToLower(norm.NFC.String(name))) }

@@ -153,3 +153,65 @@ func assertLocations(t *testing.T, got map[string]string, want []string) {
 		}
 	}
 }
+
+func TestNameLookAlikes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		bad  bool
+	}{
+		{"plain space", "edge par1", false},
+		{"accents", "édge-Zürich", false},
+		{"right-to-left override", "edge\u202e1rap", true},
+		{"zero-width space", "edge\u200bpar1", true},
+		{"zero-width joiner", "edge\u200dpar1", true},
+		{"byte order mark", "\ufeffedge", true},
+		{"line separator", "edge\u2028par1", true},
+		{"paragraph separator", "edge\u2029par1", true},
+		{"no-break space", "edge\u00a0par1", true},
+		{"ideographic space", "edge\u3000par1", true},
+		{"soft hyphen", "ed\u00adge", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFirewall()
+			f.Name = tt.in
+			got := problemsOf(t, f.Validate())
+			if _, bad := got["name"]; bad != tt.bad {
+				t.Fatalf("Validate(%q) problems %v, want a name problem: %v", tt.in, got, tt.bad)
+			}
+			p := NewPolicy()
+			p.Name = tt.in
+			if _, bad := problemsOf(t, p.Validate())["name"]; bad != tt.bad {
+				t.Fatalf("policy name %q: want a problem: %v", tt.in, tt.bad)
+			}
+			r := NewRule()
+			r.Name, r.Action = tt.in, Allow
+			if _, bad := problemsOf(t, r.Validate())["name"]; bad != tt.bad {
+				t.Fatalf("rule name %q: want a problem: %v", tt.in, tt.bad)
+			}
+		})
+	}
+}
+
+func TestNameNFC(t *testing.T) {
+	decomposed, composed := "Cafe\u0301", "Caf\u00e9"
+	f := NewFirewall()
+	f.Name = decomposed
+	if err := f.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if f.Name != composed {
+		t.Fatalf("name %+q after Validate, want the NFC form %+q", f.Name, composed)
+	}
+	// Uniqueness compares case-insensitively after normalising, whatever
+	// form each name arrives in.
+	for _, pair := range [][2]string{{decomposed, composed}, {"CAFE\u0301", "caf\u00e9"}, {"\u00c9dge", "e\u0301dge"}} {
+		if a, b := NameKey(pair[0]), NameKey(pair[1]); a != b {
+			t.Errorf("NameKey(%+q) = %+q, NameKey(%+q) = %+q; want equal", pair[0], a, pair[1], b)
+		}
+	}
+	if NameKey("cafe") == NameKey(composed) {
+		t.Errorf("NameKey folds accents away; it must only fold case")
+	}
+}

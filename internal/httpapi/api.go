@@ -114,6 +114,7 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	a.problems = a.humaAPI.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
 	declareBearerScheme(a.humaAPI.OpenAPI())
 	a.humaAPI.UseMiddleware(a.authenticate)
+	a.humaAPI.UseMiddleware(a.checkRequestBody)
 
 	for _, r := range a.routes() {
 		a.register(r)
@@ -156,7 +157,7 @@ var errorDocs = map[int]string{
 	http.StatusConflict:              "A name or priority is already taken, or the resource still has children and cascade was not asked for.",
 	http.StatusPreconditionFailed:    "If-Match named an etag that is no longer current: fetch the resource again and retry.",
 	http.StatusRequestEntityTooLarge: "The request body is larger than the limit (1 MiB, or 4 MiB for evaluate).",
-	http.StatusUnsupportedMediaType:  "The request body is not JSON.",
+	http.StatusUnsupportedMediaType:  "The request body is not of a media type the operation takes (JSON), names a charset other than UTF-8, or has a Content-Encoding (the server decodes none).",
 	http.StatusUnprocessableEntity:   "The Idempotency-Key was already used with a different request body.",
 	http.StatusInternalServerError:   "An unexpected error; the server log holds the details under the same request_id.",
 	http.StatusServiceUnavailable:    "The database is unavailable; retry later.",

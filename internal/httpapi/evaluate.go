@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -111,6 +110,7 @@ func (a *api) evaluate() endpoint {
 			}{ContentType: "application/json", Body: body}, nil
 		}).with(func(op *huma.Operation) {
 		op.MaxBodyBytes = bodyLimit(evaluateMaxBodySize)
+		ownsBody(op)
 		// The handler validates the body itself (decodeEvaluateInput), with a
 		// fast path for large batches.
 		op.SkipValidateBody = true
@@ -122,18 +122,19 @@ func (a *api) evaluate() endpoint {
 	})
 }
 
-func isJSON(contentType string) bool {
-	mediaType, _, _ := strings.Cut(contentType, ";")
-	mediaType = strings.TrimSpace(strings.ToLower(mediaType))
-	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
-}
-
 // decodeEvaluateInput takes the fast path when the body has the plain shape,
-// and otherwise validates it against the schema as huma does for every
-// other operation, so that a bad body gets the same detailed answer.
+// and otherwise checks it with checkJSONBody and validates it against the
+// schema as checkRequestBody and huma do for every other operation, so
+// that a bad body gets the same detailed answer. The fast path accepts
+// only bodies the check accepts (FuzzEvaluateFastPath holds it to that).
 func (a *api) decodeEvaluateInput(ctx context.Context, schema *huma.Schema, body []byte) (EvaluateInput, error) {
 	if in, ok := fastEvaluateInput(body); ok {
 		return in, nil
+	}
+	registry := a.humaAPI.OpenAPI().Components.Schemas
+	body, problems := checkJSONBody(registry, schema, body)
+	if problems != nil {
+		return EvaluateInput{}, newProblem(ctx, http.StatusBadRequest, "the request is not valid", problems...)
 	}
 	var parsed any
 	if err := json.Unmarshal(body, &parsed); err != nil {
@@ -141,7 +142,6 @@ func (a *api) decodeEvaluateInput(ctx context.Context, schema *huma.Schema, body
 			ProblemDetail{Location: "body", Message: err.Error()})
 	}
 	res := &huma.ValidateResult{}
-	registry := a.humaAPI.OpenAPI().Components.Schemas
 	huma.Validate(registry, registry.SchemaFromRef(schema.Ref), huma.NewPathBuffer([]byte("body"), 4), huma.ModeWriteToServer, parsed, res)
 	if len(res.Errors) > 0 {
 		return EvaluateInput{}, humaProblem(ctx, http.StatusBadRequest, "the request is not valid", res.Errors)
@@ -187,7 +187,7 @@ func (in EvaluateInput) flows() ([]firewall.Flow, error) {
 	var ps firewall.Problems
 	raw, prefix := in.Flows, "flows"
 	switch {
-	case in.Flow != nil && len(in.Flows) > 0:
+	case in.Flow != nil && in.Flows != nil:
 		ps.Add("", nil, "give either flow or flows, not both")
 	case in.Flow != nil:
 		raw, prefix = []Flow{*in.Flow}, "flow"

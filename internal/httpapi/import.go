@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"mime"
 	"net/http"
 	"strings"
@@ -91,6 +92,14 @@ func (a *api) importRuleset() endpoint {
 				return nil, newProblem(ctx, http.StatusBadRequest, "the request is not valid",
 					ProblemDetail{Location: "body", Message: "the body is empty: send the ruleset"})
 			}
+			if in.Format == "nftables" && json.Valid(in.RawBody) {
+				// The JSON rules of every body (UTF-8, unique keys); the
+				// nft document has no schema here, and the importer words
+				// syntax errors for nft -j output itself.
+				if _, problems := checkJSONBody(nil, nil, in.RawBody); problems != nil {
+					return nil, newProblem(ctx, http.StatusBadRequest, "the request is not valid", problems...)
+				}
+			}
 			res, err := a.svc.Import(ctx, in.FirewallID, service.ImportRequest{
 				Format: in.Format, Chain: in.Chain, Input: in.RawBody, Apply: in.Apply, Partial: in.Partial,
 			})
@@ -100,6 +109,7 @@ func (a *api) importRuleset() endpoint {
 			return &struct{ Body ImportOutput }{Body: importOut(res)}, nil
 		}).with(func(op *huma.Operation) {
 		op.MaxBodyBytes = bodyLimit(importMaxBodySize)
+		ownsBody(op)
 	}, func(doc *huma.Operation) {
 		// An empty body gets the handler's own answer, which names the body.
 		doc.RequestBody.Required = false

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -72,13 +73,25 @@ func newProblem(ctx context.Context, status int, detail string, details ...Probl
 	}
 	return &Problem{
 		Type:      "urn:fireflow:problem:" + kind,
+		Errors:    capDetails(details),
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    detail,
-		Errors:    details,
 		RequestID: requestID(ctx),
 		TraceID:   traceID(ctx),
 	}
+}
+
+// capDetails keeps the first maxBodyProblems details and says how many
+// more there were, so that no answer grows with a hostile request.
+func capDetails(details []ProblemDetail) []ProblemDetail {
+	if len(details) <= maxBodyProblems+1 {
+		return details
+	}
+	more := len(details) - maxBodyProblems
+	where, _, _ := strings.Cut(details[maxBodyProblems].Location, ".")
+	return append(details[:maxBodyProblems:maxBodyProblems], ProblemDetail{Location: where,
+		Message: fmt.Sprintf("%d more problems are not listed", more)})
 }
 
 // strictFieldCasing makes huma match field names case-sensitively, so
