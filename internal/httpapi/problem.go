@@ -192,6 +192,7 @@ var statusOf = map[firewall.Code]int{
 	firewall.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
 	firewall.CodeUnprocessable:       http.StatusUnprocessableEntity,
+	firewall.CodeGone:                http.StatusGone,
 }
 
 // toProblem turns a handler's error into a problem; a *Problem passes
