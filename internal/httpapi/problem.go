@@ -58,6 +58,7 @@ var problemTypes = map[int]string{
 	http.StatusNotAcceptable:         "not-acceptable",
 	http.StatusConflict:              "conflict",
 	http.StatusPreconditionFailed:    "precondition-failed",
+	http.StatusGone:                  "gone",
 	http.StatusRequestEntityTooLarge: "payload-too-large",
 	http.StatusUnsupportedMediaType:  "unsupported-media-type",
 	http.StatusUnprocessableEntity:   "idempotency-key-reused",
@@ -252,7 +253,7 @@ func bodyLocation(loc string) string {
 		return "query." + loc
 	}
 	switch {
-	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."):
+	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."), strings.HasPrefix(loc, "path."):
 		return loc // already names where it is
 	default:
 		return "body." + loc
