@@ -384,21 +384,28 @@ func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyed
 	for i, c := range counts {
 		before[i+1] = before[i] + c[1]
 	}
-	var sb strings.Builder
-	args := make([]any, 0, 4*len(rules))
-	for i, kr := range rules {
-		if i > 0 {
-			sb.WriteString(" UNION ALL ")
+	// SQLite allows at most 500 terms in a compound SELECT, and a page
+	// holds up to 1000 rules.
+	const perStatement = 250
+	var within [][2]int64
+	for start := 0; start < len(rules); start += perStatement {
+		var sb strings.Builder
+		args := make([]any, 0, 4*perStatement)
+		for i := start; i < min(start+perStatement, len(rules)); i++ {
+			if i > start {
+				sb.WriteString(" UNION ALL ")
+			}
+			sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
+			args = append(args, int64(i), policyID, bucketOf(rules[i].key)<<bucketShift, rules[i].key)
 		}
-		sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
-		args = append(args, int64(i), policyID, bucketOf(kr.key)<<bucketShift, kr.key)
-	}
-	within, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
-		var c [2]int64
-		return c, row.Scan(&c[0], &c[1])
-	}, sb.String(), args...)
-	if err != nil {
-		return r.classify(err, "number rules of filtering policy %s", policyID)
+		part, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
+			var c [2]int64
+			return c, row.Scan(&c[0], &c[1])
+		}, sb.String(), args...)
+		if err != nil {
+			return r.classify(err, "number rules of filtering policy %s", policyID)
+		}
+		within = append(within, part...)
 	}
 	for _, w := range within {
 		kr := &rules[w[0]]
