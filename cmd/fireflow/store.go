@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/fireflow/fireflow/internal/config"
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 	"github.com/fireflow/fireflow/internal/store/postgres"
 	"github.com/fireflow/fireflow/internal/store/sqlite"
@@ -35,6 +36,7 @@ func openStore(ctx context.Context, cfg config.Config) (database, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", cfg.DatabaseURL, err)
 		}
+		db.SetRetention(retention(cfg))
 		return db, nil
 	case "postgres":
 		db, err := postgres.Open(ctx, dsn, postgres.WithTimeouts(postgres.Timeouts{
@@ -43,8 +45,14 @@ func openStore(ctx context.Context, cfg config.Config) (database, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", config.MaskURL(cfg.DatabaseURL), err)
 		}
+		db.SetRetention(retention(cfg))
 		return db, nil
 	default:
 		return nil, fmt.Errorf("unknown database driver %q; use sqlite:PATH or postgres://HOST/DB", driver)
 	}
+}
+
+// retention is the revision history the configuration keeps.
+func retention(cfg config.Config) firewall.Retention {
+	return firewall.Retention{Keep: cfg.RevisionsKeep, MaxAge: cfg.RevisionsMaxAge}
 }

@@ -65,6 +65,10 @@ type Config struct {
 	DB DBTimeouts
 	// SentryDSN turns error reporting to Sentry on.
 	SentryDSN string
+	// RevisionsKeep and RevisionsMaxAge bound the revision history kept
+	// per firewall, by count and by age; 0 keeps all.
+	RevisionsKeep   int
+	RevisionsMaxAge time.Duration
 }
 
 // DBTimeouts bound the calls to PostgreSQL, so that a database that stops
@@ -149,6 +153,7 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		fs.DurationVar(d.p, d.flag, def, d.help+" ("+d.key+")")
 	}
 	errs = append(errs, limitFlags(fs, getenv, &c)...)
+	errs = append(errs, revisionFlags(fs, getenv, &c)...)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -182,6 +187,7 @@ func (c Config) check() []error {
 		}
 	}
 	errs = append(errs, c.checkLimits()...)
+	errs = append(errs, c.checkRevisions()...)
 	for _, d := range []time.Duration{c.ShutdownTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout, c.DrainDelay,
 		c.ReadyTimeout, c.DB.Acquire, c.DB.Statement, c.DB.IdleInTransaction, c.DB.TCP} {
 		if d < 0 {

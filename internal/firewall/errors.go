@@ -22,6 +22,7 @@ const (
 	CodeIdempotencyMismatch Code = "idempotency_mismatch" // an idempotency key was reused with another request
 	CodeUnavailable         Code = "unavailable"          // the store cannot be reached right now
 	CodeUnprocessable       Code = "unprocessable"        // valid input the operation cannot carry out faithfully
+	CodeGone                Code = "gone"                 // the resource existed but is no longer kept
 )
 
 // Problem is one thing wrong with one field of an input.

@@ -156,6 +156,7 @@ var errorDocs = map[int]string{
 	http.StatusNotFound:              "The resource, or one of its parents, does not exist.",
 	http.StatusConflict:              "A name or priority is already taken, or the resource still has children and cascade was not asked for.",
 	http.StatusPreconditionFailed:    "If-Match named an etag that is no longer current: fetch the resource again and retry.",
+	http.StatusGone:                  "The revision is no longer kept: retention pruned it, or it predates the history.",
 	http.StatusRequestEntityTooLarge: "The request body is larger than the limit (1 MiB, or 4 MiB for evaluate).",
 	http.StatusUnsupportedMediaType:  "The request body is not of a media type the operation takes (JSON), names a charset other than UTF-8, or has a Content-Encoding (the server decodes none).",
 	http.StatusUnprocessableEntity:   "The Idempotency-Key was already used with a different request body.",

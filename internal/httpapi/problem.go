@@ -59,6 +59,7 @@ var problemTypes = map[int]string{
 	http.StatusNotAcceptable:         "not-acceptable",
 	http.StatusConflict:              "conflict",
 	http.StatusPreconditionFailed:    "precondition-failed",
+	http.StatusGone:                  "gone",
 	http.StatusRequestEntityTooLarge: "payload-too-large",
 	http.StatusUnsupportedMediaType:  "unsupported-media-type",
 	http.StatusUnprocessableEntity:   "idempotency-key-reused",
@@ -205,6 +206,7 @@ var statusOf = map[firewall.Code]int{
 	firewall.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
 	firewall.CodeUnprocessable:       http.StatusUnprocessableEntity,
+	firewall.CodeGone:                http.StatusGone,
 }
 
 // toProblem turns a handler's error into a problem; a *Problem passes
@@ -264,7 +266,7 @@ func bodyLocation(loc string) string {
 		return "query." + loc
 	}
 	switch {
-	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."):
+	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."), strings.HasPrefix(loc, "path."):
 		return loc // already names where it is
 	default:
 		return "body." + loc

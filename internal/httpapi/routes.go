@@ -26,6 +26,9 @@ const (
 	ruleMovePath  = rulePath + "/move"
 	auditPath     = "/api/v1/audit-events"
 	treePath      = firewallPath + "/tree"
+	revisionsPath = firewallPath + "/revisions"
+	revisionPath  = revisionsPath + "/{revision}"
+	rollbackPath  = firewallPath + "/rollback"
 )
 
 // public is the role of an operation that needs no token.
@@ -79,6 +82,11 @@ func (a *api) routes() []route {
 
 		{http.MethodGet, treePath, auth.Viewer, a.getTree()},
 		{http.MethodPut, treePath, auth.Editor, a.putTree()},
+
+		{http.MethodGet, revisionsPath, auth.Viewer, a.listRevisions()},
+		{http.MethodGet, revisionPath, auth.Viewer, a.getRevision()},
+		{http.MethodGet, revisionPath + "/diff", auth.Viewer, a.diffRevision()},
+		{http.MethodPost, rollbackPath, auth.Editor, a.rollback()},
 	}
 }
 

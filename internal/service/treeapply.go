@@ -54,7 +54,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	}
 	target = withoutRepeats(target)
 	if !dryRun {
-		return s.replaceTree(ctx, firewallID, pre, target)
+		return s.replaceTree(ctx, firewallID, pre, target, treeReplace{})
 	}
 	cur, err := s.GetTree(ctx, firewallID)
 	if err != nil {
@@ -63,7 +63,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if err := pre.check("firewall tree", firewallID, TreeETag(cur.Firewall.Revision)); err != nil {
 		return TreeResult{}, err
 	}
-	next := s.matchTree(cur, target)
+	next := s.matchTree(cur, target, false)
 	out := TreeResult{DryRun: true, Revision: cur.Firewall.Revision, Tree: next, Structural: DiffTrees(cur, next)}
 	out.Changed = !out.Structural.Empty()
 	mo, mn, err := s.models(cur, next)
@@ -81,7 +81,16 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	return out, nil
 }
 
-func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precondition, target firewall.Tree) (TreeResult, error) {
+// treeReplace says how replaceTree treats its target.
+type treeReplace struct {
+	// restore matches by id only and gives unmatched elements the ids
+	// they carry: the target is an earlier revision of this very tree.
+	restore bool
+	// summary, if set, describes the revision made.
+	summary string
+}
+
+func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precondition, target firewall.Tree, how treeReplace) (TreeResult, error) {
 	var out TreeResult
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		fw, err := tx.LockFirewall(ctx, firewallID)
@@ -96,13 +105,16 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 			return err
 		}
 		cur := engineTree(loaded)
-		next := s.matchTree(cur, target)
+		next := s.matchTree(cur, target, how.restore)
 		out = TreeResult{Revision: fw.Revision, Tree: cur, Structural: DiffTrees(cur, next)}
 		if out.Structural.Empty() {
 			return nil
 		}
 		if err := s.applyTree(ctx, tx, cur, next); err != nil {
 			return err
+		}
+		if how.summary != "" {
+			tx.NoteRevision(firewallID, how.summary)
 		}
 		if err := s.bump(ctx, tx, firewallID); err != nil {
 			return err
@@ -122,8 +134,27 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 
 // matchTree returns target with ids of the current tree's elements it
 // matches, by id, else by name, and meta of the current ones; unmatched
-// elements get new ids.
-func (s *Service) matchTree(cur, target firewall.Tree) firewall.Tree {
+// elements get new ids. To restore an earlier revision, elements match by
+// id only and unmatched ones keep their ids, so that the result is the
+// earlier tree itself, its deleted elements back under their own ids.
+func (s *Service) matchTree(cur, target firewall.Tree, restore bool) firewall.Tree {
+	polName := func(p *firewall.PolicyTree) string { return firewall.NameKey(p.Policy.Name) }
+	tpolName := func(p firewall.PolicyTree) string { return firewall.NameKey(p.Policy.Name) }
+	ruleName := func(r *firewall.Rule) string { return firewall.NameKey(r.Name) }
+	truleName := func(r firewall.Rule) string { return firewall.NameKey(r.Name) }
+	if restore {
+		polName = func(*firewall.PolicyTree) string { return "" }
+		tpolName = func(firewall.PolicyTree) string { return "" }
+		ruleName = func(*firewall.Rule) string { return "" }
+		truleName = func(firewall.Rule) string { return "" }
+	}
+	unmatched := func(m firewall.Meta) firewall.Meta {
+		fresh := s.freshMeta()
+		if restore && m.ID != "" {
+			fresh.ID, fresh.CreatedAt = m.ID, m.CreatedAt
+		}
+		return fresh
+	}
 	next := firewall.Tree{Firewall: target.Firewall, Policies: make([]firewall.PolicyTree, len(target.Policies))}
 	next.Firewall.Meta, next.Firewall.Revision = cur.Firewall.Meta, cur.Firewall.Revision
 	curPol := make([]*firewall.PolicyTree, len(cur.Policies))
@@ -131,10 +162,8 @@ func (s *Service) matchTree(cur, target firewall.Tree) firewall.Tree {
 		curPol[i] = &cur.Policies[i]
 	}
 	pm := matchBy(curPol, target.Policies,
-		func(p *firewall.PolicyTree) string { return p.Policy.ID },
-		func(p *firewall.PolicyTree) string { return firewall.NameKey(p.Policy.Name) },
-		func(p firewall.PolicyTree) string { return p.Policy.ID },
-		func(p firewall.PolicyTree) string { return firewall.NameKey(p.Policy.Name) })
+		func(p *firewall.PolicyTree) string { return p.Policy.ID }, polName,
+		func(p firewall.PolicyTree) string { return p.Policy.ID }, tpolName)
 	for i, tp := range target.Policies {
 		np := firewall.PolicyTree{Policy: tp.Policy}
 		np.Policy.FirewallID = cur.Firewall.ID
@@ -145,21 +174,19 @@ func (s *Service) matchTree(cur, target firewall.Tree) firewall.Tree {
 				curRules = append(curRules, &m.Rules[j])
 			}
 		} else {
-			np.Policy.Meta = s.freshMeta()
+			np.Policy.Meta = unmatched(tp.Policy.Meta)
 		}
 		trs := sortedRules(tp.Rules)
 		rm := matchBy(curRules, trs,
-			func(r *firewall.Rule) string { return r.ID },
-			func(r *firewall.Rule) string { return firewall.NameKey(r.Name) },
-			func(r firewall.Rule) string { return r.ID },
-			func(r firewall.Rule) string { return firewall.NameKey(r.Name) })
+			func(r *firewall.Rule) string { return r.ID }, ruleName,
+			func(r firewall.Rule) string { return r.ID }, truleName)
 		np.Rules = make([]firewall.Rule, len(tp.Rules))
 		for j, tr := range trs {
 			nr := tr
 			if m := rm[j]; m != nil {
 				nr.Meta = m.Meta
 			} else {
-				nr.Meta = s.freshMeta()
+				nr.Meta = unmatched(tr.Meta)
 			}
 			nr.FirewallID, nr.PolicyID, nr.Position = cur.Firewall.ID, np.Policy.ID, j+1
 			np.Rules[j] = nr

@@ -31,6 +31,9 @@ type Reader interface {
 	// GetRevision returns the firewall's revision: one indexed read, cheap
 	// enough to check before every evaluation that a compiled tree is current.
 	GetRevision(ctx context.Context, firewallID string) (int64, error)
+	// ListRevisions lists the firewall's kept revisions, newest first, paged
+	// by q.PageSize and q.PageToken; it takes no filter or order.
+	ListRevisions(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.RevisionRecord], error)
 }
 
 // Tree is a firewall with all of its policies and rules, read from one
@@ -89,6 +92,11 @@ type Tx interface {
 	// own writes.
 	LoadTree(ctx context.Context, firewallID string) (Tree, error)
 
+	// NoteRevision sets the one-line summary of the revision this
+	// transaction makes of the firewall, in place of the one the store
+	// derives from the transaction's audit events.
+	NoteRevision(firewallID, summary string)
+
 	// AppendAuditEvent records a change. It runs in the change's own
 	// transaction, so that a change without its event never commits.
 	AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error
@@ -123,6 +131,10 @@ type Store interface {
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// LoadTree reads a firewall's whole tree in one read transaction.
 	LoadTree(ctx context.Context, firewallID string) (Tree, error)
+	// TreeAt reads the firewall's tree as it was at revision, in one read
+	// transaction. A revision above the current one answers a
+	// firewall.CodeNotFound error, a pruned one firewall.CodeGone.
+	TreeAt(ctx context.Context, firewallID string, revision int64) (Tree, error)
 	// Ready reports whether the database answers and its schema is current.
 	Ready(ctx context.Context) error
 	// Close releases the store's connections.

@@ -260,3 +260,19 @@ func (x *txWrapper) LoadTree(ctx context.Context, firewallID string) (store.Tree
 	v, err := x.next.LoadTree(ctx, firewallID)
 	return v, end(span, err)
 }
+
+func (r reader) ListRevisions(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.RevisionRecord], error) {
+	ctx, span := r.t.start(ctx, "ListRevisions")
+	v, err := r.next.ListRevisions(ctx, firewallID, q)
+	return v, end(span, err)
+}
+
+func (w *wrapped) TreeAt(ctx context.Context, firewallID string, revision int64) (store.Tree, error) {
+	ctx, span := w.t.start(ctx, "TreeAt")
+	t, err := w.next.TreeAt(ctx, firewallID, revision)
+	return t, end(span, err)
+}
+
+func (x *txWrapper) NoteRevision(firewallID, summary string) {
+	x.next.NoteRevision(firewallID, summary)
+}

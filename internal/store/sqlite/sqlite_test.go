@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
@@ -19,7 +22,7 @@ func engine() storetest.Engine[*Store] {
 	return storetest.Engine[*Store]{
 		Fresh:      func(t testing.TB) string { return filepath.Join(t.TempDir(), "fireflow.db") },
 		Open:       Open,
-		Migrations: 5,
+		Migrations: 6,
 		Analyze: func(ctx context.Context, s *Store) error {
 			_, err := s.write.ExecContext(ctx, "ANALYZE")
 			return err
@@ -109,8 +112,12 @@ func TestBackfillRuleIndex(t *testing.T) {
 	if _, err := s.migrations.UpTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	fw := createFirewall(t, s, "edge")
+	// Written as the old schema's store wrote it: the store of today would
+	// also record history, whose tables do not exist yet.
+	fw := firewall.Firewall{Meta: firewall.Meta{ID: "fw-edge"}, Revision: 3}
 	for _, stmt := range []string{
+		`INSERT INTO firewalls (id, name, name_key, description, labels, default_action, revision, etag, created_at, updated_at)
+			VALUES ('fw-edge', 'edge', 'edge', '', '{}', 'deny', 3, 'e1', 0, 0)`,
 		`INSERT INTO policies (id, firewall_id, name, name_key, priority, default_action, enabled, etag, created_at, updated_at)
 			VALUES ('p', '` + fw.ID + `', 'main', 'main', 1, 'next', 1, 'e', 0, 0)`,
 		`INSERT INTO rules (id, firewall_id, policy_id, name, position, action, protocol, sources, destination_ports, enabled, etag, created_at, updated_at)
@@ -138,6 +145,46 @@ func TestBackfillRuleIndex(t *testing.T) {
 	}
 	if backfill := status[3]; backfill.Name != "00004_backfill_rule_match_index.go" || !backfill.Applied {
 		t.Errorf("the backfill shows in the status as %+v", backfill)
+	}
+}
+
+// TestBackfillHistory checks that migration 00006 gives a firewall written
+// before it its current tree as the revision it stands at.
+func TestBackfillHistory(t *testing.T) {
+	ctx := t.Context()
+	s := openAt(t, filepath.Join(t.TempDir(), "fireflow.db"))
+	if _, err := s.migrations.UpTo(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`INSERT INTO firewalls (id, name, name_key, description, labels, default_action, revision, etag, created_at, updated_at)
+			VALUES ('fw', 'edge', 'edge', 'd', '{"env":"prod"}', 'deny', 7, 'e1', 0, 0)`,
+		`INSERT INTO policies (id, firewall_id, name, name_key, priority, default_action, enabled, etag, created_at, updated_at, rule_count)
+			VALUES ('p', 'fw', 'main', 'main', 1, 'next', 1, 'e', 0, 0, 2)`,
+		`INSERT INTO rules (id, firewall_id, policy_id, name, order_key, action, protocol, sources, destination_ports, enabled, etag, created_at, updated_at)
+			VALUES ('r2', 'fw', 'p', 'second', 9000000000000000000, 'deny', 'tcp', '["10.0.0.0/8"]', '["443"]', 1, 'e', 0, 0),
+			       ('r1', 'fw', 'p', 'first', 4611686018427387904, 'allow', 'any', '[]', '[]', 0, 'e', 0, 0)`,
+	} {
+		if _, err := s.write.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.LoadTree(ctx, "fw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := s.TreeAt(ctx, "fw", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(live, at, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" || len(at.Rules) != 2 || at.Rules[0].ID != "r1" {
+		t.Errorf("revision 7 after the backfill differs from the live tree (-live +at):\n%s", diff)
+	}
+	if _, err := s.TreeAt(ctx, "fw", 6); firewall.CodeOf(err) != firewall.CodeGone {
+		t.Errorf("revision 6, from before history was kept: %v, want gone", err)
 	}
 }
 

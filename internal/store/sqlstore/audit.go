@@ -50,6 +50,7 @@ func (t *Tx) AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error
 	if ev.ActorRoles == nil {
 		roles = []byte("[]") // nil would store JSON null
 	}
+	t.hist.noteEvent(ev)
 	_, err = t.q.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.ID, t.q.d.Time(ev.OccurredAt), ev.ActorSubject, string(roles), ev.Action, ev.ResourceType,

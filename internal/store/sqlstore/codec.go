@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
@@ -101,11 +103,63 @@ func encodeList[T fmt.Stringer](list []T) string {
 
 // decodeList parses what encodeList stored.
 func decodeList[T any](text string, parse func(string) (T, error)) ([]T, error) {
-	var entries []string
-	if err := json.Unmarshal([]byte(text), &entries); err != nil {
-		return nil, err
+	entries, ok := splitList(text)
+	if !ok {
+		if err := json.Unmarshal([]byte(text), &entries); err != nil {
+			return nil, err
+		}
 	}
 	return store.ParseList(entries, parse)
+}
+
+// splitList reads a JSON array of plain strings, as encodeList writes it
+// and as PostgreSQL gives jsonb back (a space after each comma), without
+// encoding/json: reading a tree decodes four lists per rule, and this was
+// a third of the time of reading a 10,000-rule revision. It reports false
+// for anything else (an escape, a control character, invalid UTF-8, other
+// JSON), which the caller hands to encoding/json.
+func splitList(text string) ([]string, bool) {
+	s := trimJSONSpace(text)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	s = trimJSONSpace(s[1 : len(s)-1])
+	var out []string
+	for s != "" {
+		if s[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		item := s[1 : 1+end]
+		for i := 0; i < len(item); i++ {
+			if item[i] < 0x20 || item[i] == '\\' {
+				return nil, false
+			}
+		}
+		if !utf8.ValidString(item) {
+			return nil, false
+		}
+		out = append(out, item)
+		s = trimJSONSpace(s[2+end:])
+		if s == "" {
+			break
+		}
+		if s[0] != ',' {
+			return nil, false
+		}
+		if s = trimJSONSpace(s[1:]); s == "" {
+			return nil, false // a trailing comma
+		}
+	}
+	return out, true
+}
+
+// trimJSONSpace trims the four characters JSON counts as whitespace.
+func trimJSONSpace(s string) string {
+	return strings.Trim(s, " \t\n\r")
 }
 
 func decodePrefixes(text string) ([]netip.Prefix, error) {

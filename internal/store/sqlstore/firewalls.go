@@ -100,6 +100,9 @@ func (t *Tx) BumpRevision(ctx context.Context, id, etag string, at time.Time) (i
 	if errors.Is(err, ErrNoRows) {
 		return 0, firewall.NotFound("firewall", id)
 	}
+	if err == nil {
+		t.hist.made(id, rev, at)
+	}
 	return rev, t.classify(err, "bump revision of firewall %s", id)
 }
 
@@ -114,6 +117,9 @@ func (t *Tx) CreateFirewall(ctx context.Context, f *firewall.Firewall) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.Name, firewall.NameKey(f.Name), f.Description, labels, f.DefaultAction,
 		f.Revision, f.ETag, t.q.d.Time(f.CreatedAt), t.q.d.Time(f.UpdatedAt))
+	if err == nil {
+		t.hist.made(f.ID, f.Revision, f.UpdatedAt)
+	}
 	return t.firewallWriteError(ctx, err, f, "create")
 }
 
@@ -135,6 +141,7 @@ func (t *Tx) UpdateFirewall(ctx context.Context, f *firewall.Firewall) error {
 	if n == 0 {
 		return firewall.NotFound("firewall", f.ID)
 	}
+	t.hist.firewall(f.ID)
 	return nil
 }
 
@@ -170,6 +177,8 @@ func (t *Tx) DeleteFirewall(ctx context.Context, id string, cascade bool) error 
 		return firewall.Conflict("firewall %q still has %d filtering %s; delete them first or pass ?cascade=true",
 			name, n, plural(n, "policy", "policies"))
 	}
-	_, err = t.q.exec(ctx, `DELETE FROM firewalls WHERE id = ?`, id)
-	return t.classify(err, "delete firewall %s", id)
+	if _, err = t.q.exec(ctx, `DELETE FROM firewalls WHERE id = ?`, id); err != nil {
+		return t.classify(err, "delete firewall %s", id)
+	}
+	return t.deleteHistory(ctx, id)
 }

@@ -277,6 +277,9 @@ func (t *Tx) respace(ctx context.Context, policyID string, lo, hi int64) error {
 // the least, then those whose keys rise, from the greatest. It then counts
 // the buckets of the span afresh.
 func (t *Tx) rekey(ctx context.Context, policyID string, old, fresh []int64) error {
+	if err := t.versionKeys(ctx, policyID, `AND order_key >= ? AND order_key <= ?`, old[0], old[len(old)-1]); err != nil {
+		return err
+	}
 	var stmts []Statement
 	update := func(i int) {
 		stmts = append(stmts, Statement{`UPDATE rules SET order_key = ? WHERE policy_id = ? AND order_key = ?`,
@@ -304,6 +307,23 @@ func (t *Tx) rekey(ctx context.Context, policyID string, old, fresh []int64) err
 	return t.classify(t.q.run(ctx, stmts), "respace rules of filtering policy %s", policyID)
 }
 
+// versionKeys notes the policy's rules that cond (with args) selects as
+// changed, because their keys are about to change: their positions do
+// not, but reading history numbers rules by key (see history.go).
+func (t *Tx) versionKeys(ctx context.Context, policyID, cond string, args ...any) error {
+	marks, err := queryAll(ctx, t.q, func(row Row) ([2]string, error) {
+		var m [2]string
+		return m, row.Scan(&m[0], &m[1])
+	}, `SELECT id, firewall_id FROM rules WHERE policy_id = ? `+cond, append([]any{policyID}, args...)...)
+	if err != nil {
+		return t.classify(err, "respace rules of filtering policy %s", policyID)
+	}
+	for _, m := range marks {
+		t.hist.rule(m[1], policyID, m[0])
+	}
+	return nil
+}
+
 // renumber gives the policy's rules the keys keyOf(1..n), keeping their
 // order. Both engines check UNIQUE (policy_id, order_key) row by row, so
 // the rules first move, in order, to a run of keys that neither the old
@@ -315,6 +335,9 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 		FROM rules WHERE policy_id = ?`, policyID).Scan(&n, &least, &most)
 	if err != nil {
 		return t.classify(err, "renumber rules of filtering policy %s", policyID)
+	}
+	if err := t.versionKeys(ctx, policyID, ""); err != nil {
+		return err
 	}
 	last := keyOf(n)
 	// The staging run lies above both the old keys and the new ones, or
@@ -361,21 +384,28 @@ func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyed
 	for i, c := range counts {
 		before[i+1] = before[i] + c[1]
 	}
-	var sb strings.Builder
-	args := make([]any, 0, 4*len(rules))
-	for i, kr := range rules {
-		if i > 0 {
-			sb.WriteString(" UNION ALL ")
+	// SQLite allows at most 500 terms in a compound SELECT, and a page
+	// holds up to 1000 rules.
+	const perStatement = 250
+	var within [][2]int64
+	for start := 0; start < len(rules); start += perStatement {
+		var sb strings.Builder
+		args := make([]any, 0, 4*perStatement)
+		for i := start; i < min(start+perStatement, len(rules)); i++ {
+			if i > start {
+				sb.WriteString(" UNION ALL ")
+			}
+			sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
+			args = append(args, int64(i), policyID, bucketOf(rules[i].key)<<bucketShift, rules[i].key)
 		}
-		sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
-		args = append(args, int64(i), policyID, bucketOf(kr.key)<<bucketShift, kr.key)
-	}
-	within, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
-		var c [2]int64
-		return c, row.Scan(&c[0], &c[1])
-	}, sb.String(), args...)
-	if err != nil {
-		return r.classify(err, "number rules of filtering policy %s", policyID)
+		part, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
+			var c [2]int64
+			return c, row.Scan(&c[0], &c[1])
+		}, sb.String(), args...)
+		if err != nil {
+			return r.classify(err, "number rules of filtering policy %s", policyID)
+		}
+		within = append(within, part...)
 	}
 	for _, w := range within {
 		kr := &rules[w[0]]

@@ -65,6 +65,9 @@ func (t *Tx) CreatePolicy(ctx context.Context, p *firewall.Policy) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.FirewallID, p.Name, firewall.NameKey(p.Name), p.Description, p.Priority,
 		p.DefaultAction, p.Enabled, p.ETag, t.q.d.Time(p.CreatedAt), t.q.d.Time(p.UpdatedAt))
+	if err == nil {
+		t.hist.policy(p.FirewallID, p.ID)
+	}
 	return t.policyWriteError(ctx, err, p, "create")
 }
 
@@ -82,6 +85,7 @@ func (t *Tx) UpdatePolicy(ctx context.Context, p *firewall.Policy) error {
 	if n == 0 {
 		return t.policyNotFound(ctx, p.FirewallID, p.ID)
 	}
+	t.hist.policy(p.FirewallID, p.ID)
 	return nil
 }
 
@@ -130,6 +134,22 @@ func (t *Tx) DeletePolicy(ctx context.Context, firewallID, id string, cascade bo
 		return firewall.Conflict("filtering policy %q still has %d %s; delete them first or pass ?cascade=true",
 			name, n, plural(n, "rule", "rules"))
 	}
-	_, err = t.q.exec(ctx, `DELETE FROM policies WHERE id = ?`, id)
-	return t.classify(err, "delete filtering policy %s", id)
+	if n > 0 {
+		// The cascade deletes the rules: their versions close too.
+		ids, err := queryAll(ctx, t.q, func(row Row) (string, error) {
+			var id string
+			return id, row.Scan(&id)
+		}, `SELECT id FROM rules WHERE policy_id = ?`, id)
+		if err != nil {
+			return t.classify(err, "delete filtering policy %s", id)
+		}
+		for _, r := range ids {
+			t.hist.rule(firewallID, id, r)
+		}
+	}
+	if _, err = t.q.exec(ctx, `DELETE FROM policies WHERE id = ?`, id); err != nil {
+		return t.classify(err, "delete filtering policy %s", id)
+	}
+	t.hist.policy(firewallID, id)
+	return nil
 }

@@ -132,6 +132,7 @@ func (t *Tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if err := t.q.run(ctx, append(t.insertStatements(r, key), countStatement(r.PolicyID, 1), bucketStatement(r.PolicyID, key, 1))); err != nil {
 		return t.ruleWriteError(ctx, err, r, "create")
 	}
+	t.hist.rule(r.FirewallID, r.PolicyID, r.ID)
 	r.Position = pos
 	return nil
 }
@@ -160,6 +161,7 @@ func (t *Tx) LoadRules(ctx context.Context, rules []firewall.Rule) error {
 	for _, r := range rules {
 		if !loaded[r.PolicyID] {
 			loaded[r.PolicyID] = true
+			t.hist.wholePolicy(r.FirewallID, r.PolicyID)
 			if err := t.q.run(ctx, rebuildBuckets(r.PolicyID)); err != nil {
 				return t.classify(err, "count rules of filtering policy %s", r.PolicyID)
 			}
@@ -216,6 +218,7 @@ func (t *Tx) UpdateRule(ctx context.Context, r *firewall.Rule) error {
 	if n == 0 {
 		return t.ruleNotFound(ctx, r.FirewallID, r.PolicyID, r.ID)
 	}
+	t.hist.rule(r.FirewallID, r.PolicyID, r.ID)
 	stmts := append([]Statement{
 		{`DELETE FROM rule_addresses WHERE rule_id = ?`, []any{r.ID}},
 		{`DELETE FROM rule_ports WHERE rule_id = ?`, []any{r.ID}},
@@ -254,6 +257,7 @@ func (t *Tx) MoveRule(ctx context.Context, r *firewall.Rule, position int) error
 	if err := t.q.run(ctx, stmts); err != nil {
 		return t.classify(err, "move rule %s", r.ID)
 	}
+	t.hist.rule(r.FirewallID, r.PolicyID, r.ID)
 	r.Position = position
 	return nil
 }
@@ -270,6 +274,7 @@ func (t *Tx) DeleteRule(ctx context.Context, firewallID, policyID, id string) er
 	if err != nil {
 		return t.classify(err, "delete rule %s", id)
 	}
+	t.hist.rule(firewallID, policyID, id)
 	return t.classify(t.q.run(ctx, []Statement{countStatement(policyID, -1), bucketStatement(policyID, key, -1)}),
 		"delete rule %s", id)
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -22,8 +23,9 @@ type Backend interface {
 // Backend; the engine packages add Ready and Close.
 type Store struct {
 	Reader
-	backend Backend
-	d       Dialect
+	backend   Backend
+	d         Dialect
+	retention firewall.Retention
 }
 
 // New returns a Store that reads through pool and runs transactions
@@ -32,10 +34,19 @@ func New(pool Conn, d Dialect, backend Backend) *Store {
 	return &Store{Reader: NewReader(pool, d), backend: backend, d: d}
 }
 
+// SetRetention says which revisions the store keeps; writes prune the
+// rest. The zero value keeps every revision.
+func (s *Store) SetRetention(r firewall.Retention) { s.retention = r }
+
 // Update runs fn in a read-write transaction of the backend.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	return s.backend.InWriteTx(ctx, func(c, explain Conn) error {
-		return fn(ctx, NewTx(c, explain, s.d))
+		tx := NewTx(c, explain, s.d)
+		tx.hist.retention = s.retention
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return tx.flushHistory(ctx)
 	})
 }
 
@@ -68,11 +79,13 @@ type Tx struct {
 	Reader
 	// explain reads what explains a failed statement (see Backend).
 	explain Reader
+	// hist is what the transaction changed, to be versioned (history.go).
+	hist *history
 }
 
 // NewTx returns a Tx over the transaction c; explain is as Backend says.
 func NewTx(c, explain Conn, d Dialect) *Tx {
-	return &Tx{Reader: NewReader(c, d), explain: NewReader(explain, d)}
+	return &Tx{Reader: NewReader(c, d), explain: NewReader(explain, d), hist: newHistory()}
 }
 
 var _ store.Tx = (*Tx)(nil)

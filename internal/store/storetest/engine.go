@@ -72,3 +72,9 @@ func (e Engine[S]) ReorderBenchmark(b *testing.B) {
 	s := e.Migrated(b)
 	ReorderBenchmark(b, s, func(ctx context.Context) error { return e.Analyze(ctx, s) })
 }
+
+// HistoryBenchmark runs the package's HistoryBenchmark on a fresh store.
+func (e Engine[S]) HistoryBenchmark(b *testing.B) {
+	s := e.Migrated(b)
+	HistoryBenchmark(b, s, func(ctx context.Context) error { return e.Analyze(ctx, s) })
+}

@@ -26,6 +26,34 @@ func ruleCases() []testCase {
 		{"Rule/CountRules", ruleCount},
 		{"Rule/ListEmpty", ruleListEmpty},
 		{"Rule/RefusesPositionsThatLeaveGaps", rulePositionsWithoutGaps},
+		{"Rule/FullPageOfAThousand", ruleFullPage},
+	}
+}
+
+// ruleFullPage lists a page of the most rules a page holds, which takes
+// the store past SQLite's limit of 500 terms in one compound SELECT.
+func ruleFullPage(t *testing.T, f *fixture) {
+	fw, p, _ := f.tree("edge", 0)
+	f.update(func(tx store.Tx) error {
+		for range firewall.MaxPageSize + 5 {
+			r := f.newRule(fw.ID, p.ID, 0, "")
+			if err := tx.CreateRule(f.ctx, &r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{PageSize: firewall.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != firewall.MaxPageSize || page.NextPageToken == "" {
+		t.Fatalf("%d rules and token %q, want a full page and a next one", len(page.Items), page.NextPageToken)
+	}
+	for i, r := range page.Items {
+		if r.Position != i+1 {
+			t.Fatalf("item %d has position %d", i, r.Position)
+		}
 	}
 }
 
