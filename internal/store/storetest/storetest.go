@@ -31,7 +31,7 @@ type testCase struct {
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	var all []testCase
 	for _, group := range [][]testCase{
-		firewallCases(), policyCases(), ruleCases(), pagingCases(), txCases(), idempotencyCases(), auditCases(), treeCases(),
+		firewallCases(), policyCases(), ruleCases(), pagingCases(), txCases(), idempotencyCases(), auditCases(), treeCases(), changeRequestCases(),
 		storeCases(),
 		filterCases(),
 	} {
