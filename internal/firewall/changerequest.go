@@ -506,8 +506,9 @@ func CheckComment(text string) error {
 	return ps.Err("the comment is not valid")
 }
 
-// CanMove reports, as a conflict error naming the state, whether cr may
-// go from its state to next.
+// CanMove reports, as a conflict error at "change_request.state" (the
+// request's field, not the caller's input), whether cr may go from its
+// state to next.
 func (cr *ChangeRequest) CanMove(next ChangeState) error {
 	from := map[ChangeState][]ChangeState{
 		ChangeApproved:  {ChangeOpen},
@@ -525,7 +526,7 @@ func (cr *ChangeRequest) CanMove(next ChangeState) error {
 	if cr.State == ChangeStale && cr.StaleReason != "" {
 		msg += ": it went stale because " + cr.StaleReason
 	}
-	return &Error{Code: CodeConflict, Message: msg, Problems: []Problem{{Location: "state", Message: msg, Value: cr.State}}}
+	return &Error{Code: CodeConflict, Message: msg, Problems: []Problem{{Location: "change_request.state", Message: msg, Value: cr.State}}}
 }
 
 func joinStates(ss []ChangeState) string {

@@ -192,6 +192,7 @@ var statusOf = map[firewall.Code]int{
 	firewall.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
 	firewall.CodeUnprocessable:       http.StatusUnprocessableEntity,
+	firewall.CodeForbidden:           http.StatusForbidden,
 }
 
 // toProblem turns a handler's error into a problem; a *Problem passes
@@ -251,7 +252,7 @@ func bodyLocation(loc string) string {
 		return "query." + loc
 	}
 	switch {
-	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."):
+	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."), strings.HasPrefix(loc, "change_request."):
 		return loc // already names where it is
 	default:
 		return "body." + loc

@@ -26,6 +26,8 @@ const (
 	ruleMovePath  = rulePath + "/move"
 	auditPath     = "/api/v1/audit-events"
 	treePath      = firewallPath + "/tree"
+	crsPath       = firewallPath + "/change-requests"
+	crPath        = crsPath + "/{change_request_id}"
 )
 
 // public is the role of an operation that needs no token.
@@ -79,6 +81,14 @@ func (a *api) routes() []route {
 
 		{http.MethodGet, treePath, auth.Viewer, a.getTree()},
 		{http.MethodPut, treePath, auth.Editor, a.putTree()},
+
+		{http.MethodGet, crsPath, auth.Viewer, a.listChangeRequests()},
+		{http.MethodPost, crsPath, auth.Editor, a.createChangeRequest()},
+		{http.MethodGet, crPath, auth.Viewer, a.getChangeRequest()},
+		{http.MethodPost, crPath + "/approve", auth.Approver, a.approveChangeRequest()},
+		{http.MethodPost, crPath + "/reject", auth.Approver, a.rejectChangeRequest()},
+		{http.MethodPost, crPath + "/apply", auth.Editor, a.applyChangeRequest()},
+		{http.MethodPost, crPath + "/cancel", auth.Editor, a.cancelChangeRequest()},
 	}
 }
 

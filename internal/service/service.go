@@ -27,6 +27,9 @@ type Service struct {
 	now      func() time.Time
 	matchers matchers
 	analyses analyses
+	// treeAt reads a firewall's tree as of an older revision, for change
+	// requests written against one.
+	treeAt func(ctx context.Context, firewallID string, revision int64) (firewall.Tree, error)
 }
 
 // Option configures a Service.
@@ -38,6 +41,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // New returns a Service over st.
 func New(st store.Store, opts ...Option) *Service {
 	s := &Service{store: st, now: time.Now}
+	s.treeAt = noTreeAt
 	for _, o := range opts {
 		o(s)
 	}
