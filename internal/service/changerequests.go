@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fireflow/fireflow/internal/analysis"
 	"github.com/fireflow/fireflow/internal/engine"
@@ -498,7 +501,123 @@ func (s *Service) sameEffect(base, baseT, cur, curT firewall.Tree) (string, erro
 	if reason := check(was.Regions, matchers[2], matchers[3], "at the base"); reason != "" {
 		return reason, nil
 	}
-	return check(is.Regions, matchers[0], matchers[1], "now"), nil
+	if reason := check(is.Regions, matchers[0], matchers[1], "now"); reason != "" {
+		return reason, nil
+	}
+	return sampledEffect(matchers, trees, now), nil
+}
+
+// effectSamples is how many flows sampledEffect tries.
+const effectSamples = 4096
+
+// sampledEffect checks the exact condition on flows drawn from the rules
+// of the four trees (edges and insides of their prefixes and ports): a
+// flow the change changed at the base must be decided now as it was at the
+// base and change the same way, and a flow it left alone must stay as it
+// is now. The region comparison cannot see a region narrowed or widened
+// with the same deciding rules; these flows can. The draw is seeded by the
+// trees, so a verdict repeats.
+func sampledEffect(m []*engine.Matcher, trees []firewall.Tree, now time.Time) string {
+	var rules []*firewall.Rule
+	for i := range trees {
+		for j := range trees[i].Policies {
+			for k := range trees[i].Policies[j].Rules {
+				rules = append(rules, &trees[i].Policies[j].Rules[k])
+			}
+		}
+	}
+	if len(rules) == 0 {
+		return ""
+	}
+	r := rand.New(rand.NewPCG(uint64(len(rules)), uint64(trees[2].Firewall.Revision)))
+	for range effectSamples {
+		f, ok := flowOf(r, rules[r.IntN(len(rules))])
+		if !ok {
+			continue
+		}
+		b, bt := m[0].Evaluate(f, now, false).Action, m[1].Evaluate(f, now, false).Action
+		c, ct := m[2].Evaluate(f, now, false).Action, m[3].Evaluate(f, now, false).Action
+		if (b != bt && (c != b || ct != bt)) || (b == bt && c != ct) {
+			return fmt.Sprintf("its semantic diff changed: flow %s went from %s to %s at the base, and would go from %s to %s now",
+				flowText(f), b, bt, c, ct)
+		}
+	}
+	return ""
+}
+
+// flowOf draws a flow the rule matches, or near one of its edges.
+func flowOf(r *rand.Rand, rule *firewall.Rule) (firewall.Flow, bool) {
+	var fam []netip.Prefix
+	fam = append(fam, rule.Sources...)
+	fam = append(fam, rule.Destinations...)
+	v4 := r.IntN(2) == 0
+	if len(fam) > 0 {
+		v4 = fam[r.IntN(len(fam))].Addr().Is4()
+	}
+	f := firewall.Flow{Protocol: rule.Protocol, Source: addrFrom(r, rule.Sources, v4), Destination: addrFrom(r, rule.Destinations, v4)}
+	if !f.Source.IsValid() || !f.Destination.IsValid() {
+		return firewall.Flow{}, false
+	}
+	if f.Protocol == firewall.AnyProtocol {
+		f.Protocol = []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP}[r.IntN(3)]
+	}
+	if f.Protocol == firewall.ICMP && !v4 {
+		f.Protocol = firewall.ICMPv6
+	}
+	if (f.Protocol == firewall.ICMP && !v4) || (f.Protocol == firewall.ICMPv6 && v4) {
+		return firewall.Flow{}, false
+	}
+	if f.Protocol.HasPorts() {
+		f.SourcePort, f.DestinationPort = portFrom(r, rule.SourcePorts), portFrom(r, rule.DestinationPorts)
+	}
+	return f, true
+}
+
+// addrFrom draws an address of the family from one of ps, or any address
+// of the family when ps has none of it.
+func addrFrom(r *rand.Rand, ps []netip.Prefix, v4 bool) netip.Addr {
+	var same []netip.Prefix
+	for _, p := range ps {
+		if p.Addr().Is4() == v4 {
+			same = append(same, p)
+		}
+	}
+	if len(ps) > 0 && len(same) == 0 {
+		return netip.Addr{}
+	}
+	p := netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	if v4 {
+		p = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	}
+	if len(same) > 0 {
+		p = same[r.IntN(len(same))]
+	}
+	b := p.Addr().AsSlice()
+	mode := r.IntN(3) // the first address, the last, or one inside
+	for i := p.Bits(); i < len(b)*8; i++ {
+		if mode == 1 || (mode == 2 && r.IntN(2) == 1) {
+			b[i/8] |= 1 << (7 - i%8)
+		} else {
+			b[i/8] &^= 1 << (7 - i%8)
+		}
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func portFrom(r *rand.Rand, ranges []firewall.PortRange) uint16 {
+	if len(ranges) == 0 {
+		return uint16(1 + r.IntN(65535))
+	}
+	pr := ranges[r.IntN(len(ranges))]
+	lo, hi := int(pr.Low), int(pr.High)
+	switch r.IntN(3) {
+	case 0:
+		return uint16(lo)
+	case 1:
+		return uint16(hi)
+	}
+	return uint16(lo + r.IntN(hi-lo+1))
 }
 
 func regionKey(r analysis.Region) string {
