@@ -3,6 +3,7 @@ package firewall
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -99,7 +100,7 @@ func (op *Operation) Check(ps *Problems, at string) {
 			"cascade": op.Cascade,
 			"rule_id": op.RuleID != "" || op.RuleName != ""}
 		for _, f := range []string{"policy", "rule", "policy_patch", "rule_patch", "position", "before", "after", "cascade", "rule_id"} {
-			if present[f] && !contains(allowed, f) {
+			if present[f] && !slices.Contains(allowed, f) {
 				ps.Add(at+"."+f, nil, "%s does not belong in a %s operation", f, op.Op)
 			}
 		}
@@ -162,15 +163,6 @@ func (op *Operation) Check(ps *Problems, at string) {
 	default:
 		ps.Add(at+".op", op.Op, "op must be one of %s", joinKinds(OpKinds()))
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func joinKinds(ks []OpKind) string {
@@ -300,12 +292,8 @@ func ruleClash(rules []Rule, r *Rule, at string, ps *Problems) {
 
 // sortedByPosition returns a copy of rules in position order, renumbered 1..n.
 func sortedByPosition(rules []Rule) []Rule {
-	out := append([]Rule(nil), rules...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Position < out[j-1].Position; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	out := slices.Clone(rules)
+	slices.SortStableFunc(out, func(a, b Rule) int { return a.Position - b.Position })
 	renumber(out)
 	return out
 }
