@@ -101,7 +101,7 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	sub := fset.String("sub", "", "the token's subject, such as a user name (required)")
 	// admin, as make jwt and the token a development server prints, so
 	// that every route of the README's tour works with the default.
-	role := fset.String("role", string(auth.Admin), "admin, editor or viewer")
+	role := fset.String("role", string(auth.Admin), "admin, editor, approver or viewer")
 	ttl := fset.Duration("ttl", 24*time.Hour, "how long the token is valid")
 	if err := fset.Parse(args); err != nil {
 		return err
@@ -110,9 +110,9 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return errors.New("token: --sub is required")
 	}
 	switch auth.Role(*role) {
-	case auth.Viewer, auth.Editor, auth.Admin:
+	case auth.Viewer, auth.Editor, auth.Approver, auth.Admin:
 	default:
-		return fmt.Errorf("token: role %q: use viewer, editor or admin", *role)
+		return fmt.Errorf("token: role %q: use viewer, editor, approver or admin", *role)
 	}
 	if *ttl <= 0 {
 		return errors.New("token: --ttl must be positive")

@@ -23,6 +23,7 @@ func TestTokenDefaultsToAdmin(t *testing.T) {
 	}{
 		{"default", []string{"--sub", "alice"}, auth.Admin},
 		{"viewer asked for", []string{"--sub", "alice", "--role", "viewer"}, auth.Viewer},
+		{"approver asked for", []string{"--sub", "alice", "--role", "approver"}, auth.Approver},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -241,6 +241,9 @@ func TestRolesAndCan(t *testing.T) {
 		{Viewer, Admin, false}, {Viewer, Editor, false}, {Viewer, Viewer, true},
 		{"", Viewer, false}, {"", "", false}, {"root", Viewer, false},
 		{Admin, "", false}, {Admin, "root", false}, {"ADMIN", Viewer, false},
+		// Approver reads, and approves; editor does not approve; admin does.
+		{Approver, Approver, true}, {Approver, Viewer, true}, {Approver, Editor, false}, {Approver, Admin, false},
+		{Admin, Approver, true}, {Editor, Approver, false}, {Viewer, Approver, false}, {"", Approver, false},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.have)+">="+string(tc.need), func(t *testing.T) {
@@ -260,11 +263,22 @@ func TestRolesAndCan(t *testing.T) {
 	}{
 		{nil, ""}, {[]string{"viewer"}, Viewer}, {[]string{"admin", "viewer"}, Admin},
 		{[]string{"viewer", "editor"}, Editor}, {[]string{"x", "Editor"}, ""},
+		{[]string{"approver"}, Approver}, {[]string{"approver", "editor"}, Editor},
 	}
 	for _, tc := range highest {
 		if got := highestRole(tc.names); got != tc.want {
 			t.Errorf("highestRole(%q) = %q, want %q", tc.names, got, tc.want)
 		}
+	}
+	// A token holding editor and approver writes and approves.
+	both := Principal{Subject: "s", Roles: []string{"editor", "approver"}, Role: highestRole([]string{"editor", "approver"})}
+	for _, need := range []Role{Viewer, Editor, Approver} {
+		if !both.Can(need) {
+			t.Errorf("editor+approver cannot do what needs %s", need)
+		}
+	}
+	if both.Can(Admin) {
+		t.Error("editor+approver can do what needs admin")
 	}
 }
 

@@ -305,15 +305,39 @@ var AuditEvents = newResource(Resource{
 			Values: words(firewall.AuditCreate, firewall.AuditUpdate, firewall.AuditMove, firewall.AuditDelete), OrderColumn: "audit_events.action",
 			Doc: "what the change did"},
 		{Name: "resource_type", Column: "audit_events.resource_type", Kind: KindEnum,
-			Values: []string{firewall.KindFirewall, firewall.KindPolicy, firewall.KindRule}, OrderColumn: "audit_events.resource_type",
+			Values: []string{firewall.KindFirewall, firewall.KindPolicy, firewall.KindRule, firewall.KindChangeRequest}, OrderColumn: "audit_events.resource_type",
 			Doc: "the kind of resource changed"},
 		{Name: "resource_id", Column: "audit_events.resource_id", Kind: KindString, OrderColumn: "audit_events.resource_id", Doc: "the resource changed"},
 		{Name: "firewall_id", Column: "audit_events.firewall_id", Kind: KindString, OrderColumn: "audit_events.firewall_id", Doc: "the firewall whose tree changed"},
 		{Name: "request_id", Column: "audit_events.request_id", Kind: KindString, Doc: "the request that made the change"},
+		{Name: "change_request_id", Column: "audit_events.change_request_id", Kind: KindString,
+			Doc: "the change request whose applying made the change, \"\" for none"},
 	},
 	DefaultOrder: []OrderTerm{{Field: "occurred_at", Desc: true}},
 	Example:      `resource_type = "rule" AND occurred_at > "2026-01-01T00:00:00Z"`,
 })
 
+// ChangeRequests is the change request collection of a firewall.
+var ChangeRequests = newResource(Resource{
+	Name: "change-requests", Table: "change_requests",
+	Fields: append(meta("change_requests"),
+		Field{Name: "title", Column: "change_requests.title", Kind: KindString, OrderColumn: "change_requests.title", Doc: "the title"},
+		Field{Name: "description", Column: "change_requests.description", Kind: KindString, Doc: "the description"},
+		Field{Name: "state", Column: "change_requests.state", Kind: KindEnum, Values: words(firewall.ChangeStates()...),
+			OrderColumn: "change_requests.state", Doc: "where the request is in its review"},
+		Field{Name: "base_revision", Column: "change_requests.base_revision", Kind: KindInt, OrderColumn: "change_requests.base_revision",
+			Doc: "the firewall revision the change was written against"},
+		Field{Name: "applied_revision", Column: "change_requests.applied_revision", Kind: KindInt, OrderColumn: "change_requests.applied_revision",
+			Doc: "the revision applying made, 0 until applied"},
+		Field{Name: "no_op", Column: "change_requests.no_op", Kind: KindBool, OrderColumn: "change_requests.no_op",
+			Doc: "true when the change decides no flow differently"},
+		Field{Name: "author", Column: "change_requests.author", Kind: KindString, OrderColumn: "change_requests.author", Doc: "who asked for the change"},
+		Field{Name: "reviewer", Column: "change_requests.reviewer", Kind: KindString, OrderColumn: "change_requests.reviewer",
+			Doc: "who approved or rejected it, \"\" until then"},
+	),
+	DefaultOrder: []OrderTerm{{Field: "created_at", Desc: true}},
+	Example:      `state = "open" AND NOT no_op`,
+})
+
 // Resources lists every filterable collection.
-var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents}
+var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents, ChangeRequests}

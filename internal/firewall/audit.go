@@ -21,6 +21,9 @@ const (
 	KindFirewall = "firewall"
 	KindPolicy   = "filtering_policy"
 	KindRule     = "rule"
+	// KindChangeRequest names a change request's own events: its creation
+	// and each transition of its review.
+	KindChangeRequest = "change_request"
 )
 
 // AuditEvent records one change: who made it, to what, and the resource
@@ -37,4 +40,7 @@ type AuditEvent struct {
 	Before       json.RawMessage `json:"before,omitempty"` // absent on create
 	After        json.RawMessage `json:"after,omitempty"`  // absent on delete
 	RequestID    string          `json:"request_id"`
+	// ChangeRequestID names the change request whose applying made the
+	// change, or the request an event of its own review is about.
+	ChangeRequestID string `json:"change_request_id,omitempty"`
 }

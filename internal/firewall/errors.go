@@ -23,6 +23,7 @@ const (
 	CodeUnavailable         Code = "unavailable"          // the store cannot be reached right now
 	CodeUnprocessable       Code = "unprocessable"        // valid input the operation cannot carry out faithfully
 	CodeGone                Code = "gone"                 // the resource existed but is no longer kept
+	CodeForbidden           Code = "forbidden"            // the caller's role allows the operation, but not on this resource
 )
 
 // Problem is one thing wrong with one field of an input.
@@ -89,6 +90,12 @@ func Conflict(format string, args ...any) error {
 func ConflictOn(location string, value any, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	return &Error{Code: CodeConflict, Message: msg, Problems: []Problem{{Location: location, Message: msg, Value: value}}}
+}
+
+// Forbidden reports that the caller may not do this to this resource, such
+// as approving a change request of their own.
+func Forbidden(format string, args ...any) error {
+	return &Error{Code: CodeForbidden, Message: fmt.Sprintf(format, args...)}
 }
 
 // PreconditionFailed reports that the caller's etag no longer matches.

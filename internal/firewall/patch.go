@@ -35,6 +35,19 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &o.Value)
 }
 
+// IsZero reports whether the field was left out, so that omitzero leaves
+// it out of a patch's JSON form.
+func (o Optional[T]) IsZero() bool { return !o.Set }
+
+// MarshalJSON writes null for a field set to null and the value otherwise,
+// so that a stored patch reads back as the same patch.
+func (o Optional[T]) MarshalJSON() ([]byte, error) {
+	if o.Null || !o.Set {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.Value)
+}
+
 // or returns the patched value: cur when the field is left out, reset when
 // it is null, else the value given.
 func (o Optional[T]) or(cur, reset T) T {
@@ -99,11 +112,11 @@ func (p FirewallPatch) Apply(cur Firewall) (Firewall, error) {
 // null description, default_action or enabled resets it to the model's
 // default.
 type PolicyPatch struct {
-	Name          Optional[string]
-	Description   Optional[string]
-	Priority      Optional[int]
-	DefaultAction Optional[Action]
-	Enabled       Optional[bool]
+	Name          Optional[string] `json:"name,omitzero"`
+	Description   Optional[string] `json:"description,omitzero"`
+	Priority      Optional[int]    `json:"priority,omitzero"`
+	DefaultAction Optional[Action] `json:"default_action,omitzero"`
+	Enabled       Optional[bool]   `json:"enabled,omitzero"`
 }
 
 // Apply returns cur with the patch applied, validated.
@@ -132,16 +145,16 @@ func (p PolicyPatch) Apply(cur Policy) (Policy, error) {
 // other fields to the model's defaults. The position changes only by a
 // move, never by a patch.
 type RulePatch struct {
-	Name             Optional[string]
-	Description      Optional[string]
-	Action           Optional[Action]
-	Protocol         Optional[Protocol]
-	Sources          Optional[[]string]
-	Destinations     Optional[[]string]
-	SourcePorts      Optional[[]string]
-	DestinationPorts Optional[[]string]
-	Enabled          Optional[bool]
-	ExpiresAt        Optional[time.Time]
+	Name             Optional[string]    `json:"name,omitzero"`
+	Description      Optional[string]    `json:"description,omitzero"`
+	Action           Optional[Action]    `json:"action,omitzero"`
+	Protocol         Optional[Protocol]  `json:"protocol,omitzero"`
+	Sources          Optional[[]string]  `json:"sources,omitzero"`
+	Destinations     Optional[[]string]  `json:"destinations,omitzero"`
+	SourcePorts      Optional[[]string]  `json:"source_ports,omitzero"`
+	DestinationPorts Optional[[]string]  `json:"destination_ports,omitzero"`
+	Enabled          Optional[bool]      `json:"enabled,omitzero"`
+	ExpiresAt        Optional[time.Time] `json:"expires_at,omitzero"`
 }
 
 // Apply returns cur with the patch applied. It reports the problems of

@@ -33,7 +33,7 @@ func declareBearerScheme(doc *huma.OpenAPI) {
 		Type:         "http",
 		Scheme:       "bearer",
 		BearerFormat: "JWT",
-		Description:  "A JWT whose roles claim holds viewer (read), editor (also write) or admin (everything, including the audit log). `fireflow token` mints one.",
+		Description:  "A JWT whose roles claim holds viewer (read), editor (also write), approver (read, and approve or reject others' change requests) or admin (everything, including the audit log). `fireflow token` mints one.",
 	}
 }
 

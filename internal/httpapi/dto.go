@@ -45,10 +45,10 @@ type FirewallInput struct {
 // FirewallPatch is a JSON merge patch of a firewall: fields left out stay
 // as they are; null resets a field to its default; a null label deletes it.
 type FirewallPatch struct {
-	Name          firewall.Optional[string]             `json:"name,omitempty" minLength:"1" maxLength:"255" doc:"New name." example:"edge-par2"`
-	Description   firewall.Optional[string]             `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Name          firewall.Optional[string]             `json:"name,omitempty,omitzero" minLength:"1" maxLength:"255" doc:"New name." example:"edge-par2"`
+	Description   firewall.Optional[string]             `json:"description,omitempty,omitzero" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
 	Labels        firewall.Optional[map[string]*string] `json:"labels,omitempty" nullable:"true" doc:"Labels to add or change; a label set to null is removed; labels: null removes them all." example:"{\"env\":\"staging\",\"old\":null}"`
-	DefaultAction firewall.Optional[firewall.Action]    `json:"default_action,omitempty" enum:"allow,deny" nullable:"true" doc:"New default action; null resets it to deny."`
+	DefaultAction firewall.Optional[firewall.Action]    `json:"default_action,omitempty,omitzero" enum:"allow,deny" nullable:"true" doc:"New default action; null resets it to deny."`
 }
 
 func (p FirewallPatch) domain() firewall.FirewallPatch {
@@ -100,11 +100,11 @@ type PolicyInput struct {
 
 // PolicyPatch is a JSON merge patch of a filtering policy.
 type PolicyPatch struct {
-	Name          firewall.Optional[string]          `json:"name,omitempty" minLength:"1" maxLength:"255" doc:"New name."`
-	Description   firewall.Optional[string]          `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
-	Priority      firewall.Optional[int]             `json:"priority,omitempty" minimum:"0" maximum:"65535" doc:"New priority."`
-	DefaultAction firewall.Optional[firewall.Action] `json:"default_action,omitempty" enum:"allow,deny,next" nullable:"true" doc:"New default action; null resets it to next."`
-	Enabled       firewall.Optional[bool]            `json:"enabled,omitempty" nullable:"true" doc:"Enable or disable the policy; null resets it to true."`
+	Name          firewall.Optional[string]          `json:"name,omitempty,omitzero" minLength:"1" maxLength:"255" doc:"New name."`
+	Description   firewall.Optional[string]          `json:"description,omitempty,omitzero" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Priority      firewall.Optional[int]             `json:"priority,omitempty,omitzero" minimum:"0" maximum:"65535" doc:"New priority."`
+	DefaultAction firewall.Optional[firewall.Action] `json:"default_action,omitempty,omitzero" enum:"allow,deny,next" nullable:"true" doc:"New default action; null resets it to next."`
+	Enabled       firewall.Optional[bool]            `json:"enabled,omitempty,omitzero" nullable:"true" doc:"Enable or disable the policy; null resets it to true."`
 }
 
 func (p PolicyPatch) domain() firewall.PolicyPatch {
@@ -167,16 +167,16 @@ type RuleInput struct {
 // RulePatch is a JSON merge patch of a rule. Its position changes only
 // through the move action.
 type RulePatch struct {
-	Name             firewall.Optional[string]            `json:"name,omitempty" maxLength:"255" nullable:"true" doc:"New name; null or \"\" removes it."`
-	Description      firewall.Optional[string]            `json:"description,omitempty" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
-	Action           firewall.Optional[firewall.Action]   `json:"action,omitempty" enum:"allow,deny,reject" doc:"New action."`
-	Protocol         firewall.Optional[firewall.Protocol] `json:"protocol,omitempty" enum:"any,tcp,udp,icmp,icmpv6" nullable:"true" doc:"New protocol; null resets it to any."`
+	Name             firewall.Optional[string]            `json:"name,omitempty,omitzero" maxLength:"255" nullable:"true" doc:"New name; null or \"\" removes it."`
+	Description      firewall.Optional[string]            `json:"description,omitempty,omitzero" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Action           firewall.Optional[firewall.Action]   `json:"action,omitempty,omitzero" enum:"allow,deny,reject" doc:"New action."`
+	Protocol         firewall.Optional[firewall.Protocol] `json:"protocol,omitempty,omitzero" enum:"any,tcp,udp,icmp,icmpv6" nullable:"true" doc:"New protocol; null resets it to any."`
 	Sources          firewall.Optional[[]string]          `json:"sources,omitempty" maxItems:"256" doc:"New source CIDRs, replacing the old list; null or [] means any."`
 	Destinations     firewall.Optional[[]string]          `json:"destinations,omitempty" maxItems:"256" doc:"New destination CIDRs, replacing the old list; null or [] means any."`
 	SourcePorts      firewall.Optional[[]string]          `json:"source_ports,omitempty" maxItems:"256" doc:"New source ports, replacing the old list; null or [] means any."`
 	DestinationPorts firewall.Optional[[]string]          `json:"destination_ports,omitempty" maxItems:"256" doc:"New destination ports, replacing the old list; null or [] means any."`
-	Enabled          firewall.Optional[bool]              `json:"enabled,omitempty" nullable:"true" doc:"Enable or disable the rule; null resets it to true."`
-	ExpiresAt        firewall.Optional[time.Time]         `json:"expires_at,omitempty" nullable:"true" doc:"New expiry; null removes it."`
+	Enabled          firewall.Optional[bool]              `json:"enabled,omitempty,omitzero" nullable:"true" doc:"Enable or disable the rule; null resets it to true."`
+	ExpiresAt        firewall.Optional[time.Time]         `json:"expires_at,omitempty,omitzero" nullable:"true" doc:"New expiry; null removes it."`
 }
 
 func (p RulePatch) domain() firewall.RulePatch {

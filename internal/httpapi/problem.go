@@ -207,6 +207,7 @@ var statusOf = map[firewall.Code]int{
 	firewall.CodeUnavailable:         http.StatusServiceUnavailable,
 	firewall.CodeUnprocessable:       http.StatusUnprocessableEntity,
 	firewall.CodeGone:                http.StatusGone,
+	firewall.CodeForbidden:           http.StatusForbidden,
 }
 
 // toProblem turns a handler's error into a problem; a *Problem passes
@@ -266,7 +267,7 @@ func bodyLocation(loc string) string {
 		return "query." + loc
 	}
 	switch {
-	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."), strings.HasPrefix(loc, "path."):
+	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."), strings.HasPrefix(loc, "path."), strings.HasPrefix(loc, "change_request."):
 		return loc // already names where it is
 	default:
 		return "body." + loc

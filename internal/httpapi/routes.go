@@ -29,6 +29,8 @@ const (
 	revisionsPath = firewallPath + "/revisions"
 	revisionPath  = revisionsPath + "/{revision}"
 	rollbackPath  = firewallPath + "/rollback"
+	crsPath       = firewallPath + "/change-requests"
+	crPath        = crsPath + "/{change_request_id}"
 )
 
 // public is the role of an operation that needs no token.
@@ -87,6 +89,13 @@ func (a *api) routes() []route {
 		{http.MethodGet, revisionPath, auth.Viewer, a.getRevision()},
 		{http.MethodGet, revisionPath + "/diff", auth.Viewer, a.diffRevision()},
 		{http.MethodPost, rollbackPath, auth.Editor, a.rollback()},
+		{http.MethodGet, crsPath, auth.Viewer, a.listChangeRequests()},
+		{http.MethodPost, crsPath, auth.Editor, a.createChangeRequest()},
+		{http.MethodGet, crPath, auth.Viewer, a.getChangeRequest()},
+		{http.MethodPost, crPath + "/approve", auth.Approver, a.approveChangeRequest()},
+		{http.MethodPost, crPath + "/reject", auth.Approver, a.rejectChangeRequest()},
+		{http.MethodPost, crPath + "/apply", auth.Editor, a.applyChangeRequest()},
+		{http.MethodPost, crPath + "/cancel", auth.Editor, a.cancelChangeRequest()},
 	}
 }
 

@@ -59,6 +59,8 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, c auditEntry) error {
 		ResourceID:   c.id,
 		FirewallID:   c.firewallID,
 		RequestID:    caller.RequestID,
+		// Set while a change request applies, and on its own events.
+		ChangeRequestID: changeRequestFrom(ctx),
 	}
 	var err error
 	if ev.Before, err = image(c.before); err != nil {

@@ -93,42 +93,50 @@ type treeReplace struct {
 func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precondition, target firewall.Tree, how treeReplace) (TreeResult, error) {
 	var out TreeResult
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		fw, err := tx.LockFirewall(ctx, firewallID)
-		if err != nil {
-			return err
-		}
-		if err := pre.check("firewall tree", firewallID, TreeETag(fw.Revision)); err != nil {
-			return err
-		}
-		loaded, err := tx.LoadTree(ctx, firewallID)
-		if err != nil {
-			return err
-		}
-		cur := engineTree(loaded)
-		next := s.matchTree(cur, target, how.restore)
-		out = TreeResult{Revision: fw.Revision, Tree: cur, Structural: DiffTrees(cur, next)}
-		if out.Structural.Empty() {
-			return nil
-		}
-		if err := s.applyTree(ctx, tx, cur, next); err != nil {
-			return err
-		}
-		if how.summary != "" {
-			tx.NoteRevision(firewallID, how.summary)
-		}
-		if err := s.bump(ctx, tx, firewallID); err != nil {
-			return err
-		}
-		after, err := tx.LoadTree(ctx, firewallID)
-		if err != nil {
-			return err
-		}
-		out.Tree, out.Revision, out.Changed = engineTree(after), after.Firewall.Revision, true
-		return nil
+		var err error
+		out, err = s.replaceIn(ctx, tx, firewallID, pre, target, how)
+		return err
 	})
 	if err != nil {
 		return TreeResult{}, fmt.Errorf("replace the tree of firewall %s: %w", firewallID, err)
 	}
+	return out, nil
+}
+
+// replaceIn is ReplaceTree's write inside tx, for the callers that apply a
+// tree as part of a larger transaction (change requests).
+func (s *Service) replaceIn(ctx context.Context, tx store.Tx, firewallID string, pre Precondition, target firewall.Tree, how treeReplace) (TreeResult, error) {
+	fw, err := tx.LockFirewall(ctx, firewallID)
+	if err != nil {
+		return TreeResult{}, err
+	}
+	if err := pre.check("firewall tree", firewallID, TreeETag(fw.Revision)); err != nil {
+		return TreeResult{}, err
+	}
+	loaded, err := tx.LoadTree(ctx, firewallID)
+	if err != nil {
+		return TreeResult{}, err
+	}
+	cur := engineTree(loaded)
+	next := s.matchTree(cur, target, how.restore)
+	out := TreeResult{Revision: fw.Revision, Tree: cur, Structural: DiffTrees(cur, next)}
+	if out.Structural.Empty() {
+		return out, nil
+	}
+	if err := s.applyTree(ctx, tx, cur, next); err != nil {
+		return TreeResult{}, err
+	}
+	if how.summary != "" {
+		tx.NoteRevision(firewallID, how.summary)
+	}
+	if err := s.bump(ctx, tx, firewallID); err != nil {
+		return TreeResult{}, err
+	}
+	after, err := tx.LoadTree(ctx, firewallID)
+	if err != nil {
+		return TreeResult{}, err
+	}
+	out.Tree, out.Revision, out.Changed = engineTree(after), after.Firewall.Revision, true
 	return out, nil
 }
 

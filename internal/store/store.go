@@ -34,6 +34,12 @@ type Reader interface {
 	// ListRevisions lists the firewall's kept revisions, newest first, paged
 	// by q.PageSize and q.PageToken; it takes no filter or order.
 	ListRevisions(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.RevisionRecord], error)
+	// GetChangeRequest reads one change request of a firewall, with its
+	// base tree.
+	GetChangeRequest(ctx context.Context, firewallID, id string) (firewall.ChangeRequest, error)
+	// ListChangeRequests orders newest first by default. The items leave
+	// out their base trees.
+	ListChangeRequests(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.ChangeRequest], error)
 }
 
 // Tree is a firewall with all of its policies and rules, read from one
@@ -100,6 +106,13 @@ type Tx interface {
 	// AppendAuditEvent records a change. It runs in the change's own
 	// transaction, so that a change without its event never commits.
 	AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error
+
+	// CreateChangeRequest inserts cr, with its base tree.
+	CreateChangeRequest(ctx context.Context, cr *firewall.ChangeRequest) error
+	// UpdateChangeRequest writes cr's review: state, reviewer, comments,
+	// applied revision, stale reason, etag and updated_at. The proposed
+	// change, its base and its impact never change.
+	UpdateChangeRequest(ctx context.Context, cr *firewall.ChangeRequest) error
 
 	// GetIdempotencyRecord returns the record stored under key, or a
 	// firewall.CodeNotFound error.

@@ -276,3 +276,25 @@ func (w *wrapped) TreeAt(ctx context.Context, firewallID string, revision int64)
 func (x *txWrapper) NoteRevision(firewallID, summary string) {
 	x.next.NoteRevision(firewallID, summary)
 }
+
+func (r reader) GetChangeRequest(ctx context.Context, firewallID, id string) (firewall.ChangeRequest, error) {
+	ctx, span := r.t.start(ctx, "GetChangeRequest")
+	v, err := r.next.GetChangeRequest(ctx, firewallID, id)
+	return v, end(span, err)
+}
+
+func (r reader) ListChangeRequests(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.ChangeRequest], error) {
+	ctx, span := r.t.start(ctx, "ListChangeRequests")
+	v, err := r.next.ListChangeRequests(ctx, firewallID, q)
+	return v, end(span, err)
+}
+
+func (x *txWrapper) CreateChangeRequest(ctx context.Context, cr *firewall.ChangeRequest) error {
+	ctx, span := x.t.start(ctx, "CreateChangeRequest")
+	return end(span, x.next.CreateChangeRequest(ctx, cr))
+}
+
+func (x *txWrapper) UpdateChangeRequest(ctx context.Context, cr *firewall.ChangeRequest) error {
+	ctx, span := x.t.start(ctx, "UpdateChangeRequest")
+	return end(span, x.next.UpdateChangeRequest(ctx, cr))
+}

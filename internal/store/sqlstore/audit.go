@@ -11,14 +11,14 @@ import (
 )
 
 const auditColumns = `id, occurred_at, actor_subject, actor_roles, action, resource_type, resource_id,
-	firewall_id, before, after, request_id`
+	firewall_id, before, after, request_id, change_request_id`
 
 func scanAuditEvent(row Row) (firewall.AuditEvent, error) {
 	var ev firewall.AuditEvent
 	var roles string
 	var before, after sql.NullString
 	err := row.Scan(&ev.ID, timeScan{&ev.OccurredAt}, &ev.ActorSubject, &roles, &ev.Action, &ev.ResourceType,
-		&ev.ResourceID, &ev.FirewallID, &before, &after, &ev.RequestID)
+		&ev.ResourceID, &ev.FirewallID, &before, &after, &ev.RequestID, &ev.ChangeRequestID)
 	if err != nil {
 		return ev, err
 	}
@@ -52,8 +52,8 @@ func (t *Tx) AppendAuditEvent(ctx context.Context, ev firewall.AuditEvent) error
 	}
 	t.hist.noteEvent(ev)
 	_, err = t.q.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.ID, t.q.d.Time(ev.OccurredAt), ev.ActorSubject, string(roles), ev.Action, ev.ResourceType,
-		ev.ResourceID, ev.FirewallID, nullJSON(ev.Before), nullJSON(ev.After), ev.RequestID)
+		ev.ResourceID, ev.FirewallID, nullJSON(ev.Before), nullJSON(ev.After), ev.RequestID, ev.ChangeRequestID)
 	return t.classify(err, "append audit event for %s %s", ev.ResourceType, ev.ResourceID)
 }
