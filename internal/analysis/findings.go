@@ -231,148 +231,6 @@ func (m *Model) Findings(opts Options) (Report, error) {
 
 func (r *results) reachedAt(i int) bool { return r == nil || r.reached[i] }
 
-// explore learns, class by class and rule by rule, which rules decide
-// flows (with a witness each), whether a reached rule's flows would get
-// another action without it, which items take the flows of unreachable
-// rules, and which policies are reached. Each rule is looked at only
-// within its own match set, with the items an index finds there, so the
-// cost follows how much rules overlap, not the size of the partition of
-// the whole space.
-func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *results {
-	n := len(m.items)
-	res := &results{reached: make([]bool, n), wit: make([]point, n), witClass: make([]class, n),
-		differs: make([]bool, n), takers: make([][]int32, n), maxOrder: -1, covers: make([][]int32, n)}
-	var buf, later []int32
-	sc := newScratch(n)
-	for c := range nClasses {
-		if len(m.cands[c]) == 0 {
-			continue
-		}
-		x := m.index(c)
-		w := m.walker(c)
-		sub := &walker{shapes: w.shapes}
-		memo := coverMemo{}
-		var r int32
-		var act firewall.Action
-		laterVisit := func(_ box, cands []int32) bool {
-			if m.items[cands[0]].action != act {
-				res.differs[r] = true
-				res.takers[r] = nil
-				return false
-			}
-			if t := res.takers[r]; len(t) == 0 || t[len(t)-1] != cands[0] {
-				res.takers[r] = append(t, cands[0])
-			}
-			return true
-		}
-		for _, r = range m.cands[c] {
-			if m.items[r].kind != kindRule || res.reached[r] && (!redundancy || res.differs[r]) {
-				continue
-			}
-			s := w.shapes[r]
-			act = m.items[r].action
-			haveLater := false
-			reachedBefore := res.reached[r]
-			key := s.key()
-			if d, ok := memo[key]; ok {
-				// An earlier rule of the same shape was held whole by an
-				// earlier item: so is r, by the same one.
-				if covers && !reachedBefore {
-					res.covers[r] = append(res.covers[r], d...)
-				}
-				continue
-			}
-			if j := x.firstHolder(s, w.shapes, r); j >= 0 {
-				// An earlier item takes every flow of r's in this class:
-				// r decides none, and what takes them is what takes
-				// them from that item, the same for every later rule of
-				// this shape, so it is walked once, with the items up
-				// to that one.
-				if !covers {
-					memo[key] = nil
-					continue
-				}
-				buf = x.candidates(sc, s, w.shapes, 0, j+1, buf)
-				d := memo.deciders(w, key, s, buf)
-				if !reachedBefore {
-					res.covers[r] = append(res.covers[r], d...)
-				}
-				continue
-			}
-			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
-			buf = append(buf, r)
-			w.regionWalk(s, buf, func(b box, cands []int32) bool {
-				dec := cands[0]
-				if dec != r {
-					if covers && !reachedBefore {
-						if cv := res.covers[r]; len(cv) == 0 || cv[len(cv)-1] != dec {
-							res.covers[r] = append(cv, dec)
-						}
-					}
-					return true
-				}
-				if !res.reached[r] {
-					res.reached[r], res.wit[r], res.witClass[r] = true, sample(&b), c
-					res.covers[r] = nil
-				}
-				if !redundancy {
-					return false
-				}
-				if !haveLater {
-					later = x.candidates(sc, s, w.shapes, r+1, int32(n), later)
-					haveLater = true
-				}
-				sub.walkFrom(b, later, laterVisit)
-				return !res.differs[r]
-			})
-		}
-	}
-	m.reachPolicies(res)
-	if conflicts {
-		m.findConflicts(res, maxConflicts)
-	}
-	return res
-}
-
-// coverMemo remembers, per shape of one class, the items that decide the
-// flows of that shape; a rule base that reuses address objects has many
-// rules of one shape.
-type coverMemo map[string][]int32
-
-// deciders returns the items of cands (in evaluation order; the last one
-// holds s) that decide some flow of s, and remembers them under key, the
-// key of s.
-func (cm coverMemo) deciders(w *walker, key string, s *shape, cands []int32) []int32 {
-	var d []int32
-	w.regionWalk(s, cands, func(_ box, cands []int32) bool {
-		if len(d) == 0 || d[len(d)-1] != cands[0] {
-			d = append(d, cands[0])
-		}
-		return true
-	})
-	cm[key] = d
-	return d
-}
-
-// regionWalk walks the region s (which the last candidate covers) with
-// cands: in evaluation order, every item that overlaps s.
-func (w *walker) regionWalk(s *shape, cands []int32, visit visitFunc) bool {
-	var b box
-	single := true
-	for d := range nDims {
-		l := s[d]
-		b[d] = iv{l[0].lo, l[len(l)-1].hi}
-		single = single && len(l) == 1
-	}
-	w.q = nil
-	if !single {
-		w.q = s
-	}
-	ok := w.walk(b, cands, single, visit)
-	w.q = nil
-	return ok
-}
-
 // reachPolicies sets maxOrder to the first item of the last policy that
 // some flow reaches (or to the firewall default when every policy is
 // reached): a policy is reached when a flow passes every item before it.
@@ -499,9 +357,7 @@ func (m *Model) unreachable(i int, res *results) Finding {
 		return f
 	}
 	if res != nil && res.covers != nil {
-		cv := slices.Clone(res.covers[i])
-		slices.Sort(cv)
-		cv = slices.Compact(cv)
+		cv := distinct(res.covers[i])
 		for _, j := range cv {
 			f.DifferentAction = f.DifferentAction || m.items[j].action != it.action
 		}
@@ -512,6 +368,19 @@ func (m *Model) unreachable(i int, res *results) Finding {
 		f.Message += fmt.Sprintf(", and not always with its action (%s)", it.action)
 	}
 	return f
+}
+
+// distinct returns the items of l sorted without repeats: l itself when it
+// already is (it may be shared), a copy otherwise.
+func distinct(l []int32) []int32 {
+	for k := 1; k < len(l); k++ {
+		if l[k] <= l[k-1] {
+			l = slices.Clone(l)
+			slices.Sort(l)
+			return slices.Compact(l)
+		}
+	}
+	return l
 }
 
 // whyEmpty says why a rule's match set is empty.
