@@ -18,7 +18,7 @@ func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *r
 	n := len(m.items)
 	res := &results{reached: make([]bool, n), wit: make([]point, n), witClass: make([]class, n),
 		differs: make([]bool, n), takers: make([][]int32, n), maxOrder: -1, covers: make([][]int32, n)}
-	e := &explorer{m: m, res: res, redundancy: redundancy, covers: covers, sc: newScratch(n), seen: newScratch(n), holder: make([]int32, n)}
+	e := &explorer{m: m, res: res, redundancy: redundancy, covers: covers, sc: newScratch(n), seen: newScratch(n), taken: newScratch(n), holder: make([]int32, n)}
 	e.visitLater = e.laterVisit
 	for c := range nClasses {
 		if len(m.cands[c]) > 0 {
@@ -40,6 +40,7 @@ type explorer struct {
 	redundancy, covers bool
 	sc                 *scratch
 	seen               *scratch // marks the deciders a walk has found
+	taken              *scratch // marks the later items that take a rule's flows
 	// holder is, by item of the current class, the first earlier item
 	// whose match set holds the item's, or -1.
 	holder []int32
@@ -84,7 +85,7 @@ func (e *explorer) class(c class) {
 	}
 	e.live = m.indexOf(c, live)
 	e.w = m.walker(c)
-	e.sub = &walker{shapes: e.shapes}
+	e.sub = &walker{shapes: e.shapes, known: e.taken}
 	e.memo = coverMemo{}
 	for _, r := range m.cands[c] {
 		if m.items[r].kind != kindRule || e.res.reached[r] && (!e.redundancy || e.res.differs[r]) {
@@ -134,12 +135,9 @@ func (e *explorer) addCovers(r int32, d []int32) {
 // last one holds s) that decide some flow of s.
 func (e *explorer) deciders(s *shape, cands []int32) []int32 {
 	sc := e.seen
-	sc.cur++
-	if sc.cur == 0 {
-		clear(sc.stamp)
-		sc.cur = 1
-	}
+	sc.next()
 	var d []int32
+	e.w.known = sc
 	e.w.regionWalk(s, cands, func(_ box, cands []int32) bool {
 		if it := cands[0]; sc.stamp[it] != sc.cur {
 			sc.stamp[it] = sc.cur
@@ -147,6 +145,7 @@ func (e *explorer) deciders(s *shape, cands []int32) []int32 {
 		}
 		return true
 	})
+	e.w.known = nil
 	slices.Sort(d)
 	return d
 }
@@ -243,6 +242,7 @@ func (e *explorer) walkRule(r int32) {
 		}
 		if !haveLater {
 			e.laterItems(r)
+			e.taken.next()
 			haveLater = true
 		}
 		e.sub.walkFrom(b, e.later, e.visitLater)
@@ -270,8 +270,9 @@ func (e *explorer) laterVisit(_ box, cands []int32) bool {
 		res.takers[r] = nil
 		return false
 	}
-	if t := res.takers[r]; len(t) == 0 || t[len(t)-1] != cands[0] {
-		res.takers[r] = append(t, cands[0])
+	if it := cands[0]; e.taken.stamp[it] != e.taken.cur {
+		e.taken.stamp[it] = e.taken.cur
+		res.takers[r] = append(res.takers[r], it)
 	}
 	return true
 }

@@ -276,60 +276,68 @@ func (m *Model) decidedBefore(pi int) bool {
 }
 
 // findConflicts lists pairs of reached rules with different actions whose
-// match sets overlap, neither containing the other.
+// match sets overlap, neither containing the other: the first
+// maxConflicts pairs in evaluation order, and the count of all. Each rule
+// is taken in turn, with the later reached rules that meet it in any
+// class, each pair once.
 func (m *Model) findConflicts(res *results, maxConflicts int) {
-	seen := map[[2]int32]bool{}
-	var buf []int32
-	sc := newScratch(len(m.items))
+	var xs [nClasses]*classIndex
 	for c := range nClasses {
-		if len(m.cands[c]) == 0 {
+		xs[c] = m.reachedIndex(c, res)
+	}
+	var buf, found []int32
+	var at []conflict
+	sc, seen := newScratch(len(m.items)), newScratch(len(m.items))
+	for r := range m.items {
+		if m.items[r].kind != kindRule || !res.reached[r] {
 			continue
 		}
-		// Only reached rules take part: when they are few, as in a large
-		// rule base that reuses address objects, an index of those alone
-		// is much smaller than the class's and worth building.
-		var reached []int32
-		for _, r := range m.cands[c] {
-			if m.items[r].kind == kindRule && res.reached[r] {
-				reached = append(reached, r)
+		seen.next()
+		found, at = found[:0], at[:0]
+		for c := range nClasses {
+			s := m.shapes[c][r]
+			if xs[c] == nil || s == nil {
+				continue
 			}
-		}
-		if len(reached) < 2 {
-			continue
-		}
-		x := m.index(c)
-		if 4*len(reached) < len(m.cands[c]) {
-			x = m.indexOf(c, reached)
-		}
-		w := m.walker(c)
-		for _, r := range reached {
-			buf = x.candidates(sc, w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
+			buf = xs[c].candidates(sc, s, m.shapes[c], int32(r+1), int32(len(m.items)), buf)
 			for _, j := range buf {
-				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
+				if seen.stamp[j] == seen.cur || m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
 					continue
 				}
-				key := [2]int32{r, j}
-				if seen[key] {
-					continue
-				}
-				seen[key] = true
-				if m.contains(int(r), int(j)) || m.contains(int(j), int(r)) {
+				seen.stamp[j] = seen.cur
+				if m.contains(r, int(j)) || m.contains(int(j), r) {
 					continue
 				}
 				res.nConflict++
 				if len(res.conflicts) < maxConflicts {
-					p, _ := meetPoint(w.shapes[r], w.shapes[j])
-					res.conflicts = append(res.conflicts, conflict{first: r, second: j, c: c, p: p})
+					p, _ := meetPoint(s, m.shapes[c][j])
+					at = append(at, conflict{first: int32(r), second: j, c: class(c), p: p})
 				}
 			}
 		}
+		slices.SortFunc(at, func(a, b conflict) int { return cmp.Compare(a.second, b.second) })
+		res.conflicts = append(res.conflicts, at[:min(len(at), maxConflicts-len(res.conflicts))]...)
 	}
-	slices.SortFunc(res.conflicts, func(a, b conflict) int {
-		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.second, b.second))
-	})
-	if len(res.conflicts) > maxConflicts {
-		res.conflicts = res.conflicts[:maxConflicts]
+}
+
+// reachedIndex returns an index of class c that finds the reached rules,
+// or nil when fewer than two are. When they are few, as in a large rule
+// base that reuses address objects, an index of those alone is much
+// smaller than the class's and worth building.
+func (m *Model) reachedIndex(c class, res *results) *classIndex {
+	var reached []int32
+	for _, r := range m.cands[c] {
+		if m.items[r].kind == kindRule && res.reached[r] {
+			reached = append(reached, r)
+		}
 	}
+	switch {
+	case len(reached) < 2:
+		return nil
+	case 4*len(reached) < len(m.cands[c]):
+		return m.indexOf(c, reached)
+	}
+	return m.index(c)
 }
 
 // contains reports whether every flow item a matches, item b matches too.
