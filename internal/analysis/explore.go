@@ -150,9 +150,14 @@ func (e *explorer) deciders(s *shape, cands []int32) []int32 {
 	return d
 }
 
-// probes is how many points of a live rule's match set are tried before
-// its match set is walked.
-const probes = 8
+// A live rule is probed at a few points of its match set before it is
+// walked: reachProbes while none is decided by it, and up to
+// differProbes in all while looking for one whose next decider acts
+// differently.
+const (
+	reachProbes  = 8
+	differProbes = 32
+)
 
 // probe tries a few points of rule r's match set, each decided as the
 // engine would from the items that hold it. A point r decides shows r
@@ -164,12 +169,14 @@ func (e *explorer) probe(r int32) bool {
 	res := e.res
 	s := e.shapes[r]
 	act := e.m.items[r].action
-	for k := range probes {
+	hit := false
+	for k := 0; k < differProbes && (hit || k < reachProbes); k++ {
 		p := probePoint(s, uint64(r), k)
 		next, ok := e.nextAt(p, r)
 		if !ok {
 			continue
 		}
+		hit = true
 		if !res.reached[r] {
 			res.reached[r], res.wit[r], res.witClass[r] = true, p, e.c
 			res.covers[r] = nil
@@ -223,13 +230,14 @@ func (e *explorer) walkRule(r int32) {
 	haveLater := false
 	e.buf = e.live.candidates(e.sc, s, e.shapes, 0, r, e.buf)
 	e.buf = append(e.buf, r)
+	seen := e.seen
+	seen.next()
 	e.w.regionWalk(s, e.buf, func(b box, cands []int32) bool {
 		dec := cands[0]
 		if dec != r {
-			if e.covers && !reachedBefore {
-				if cv := res.covers[r]; len(cv) == 0 || cv[len(cv)-1] != dec {
-					res.covers[r] = append(cv, dec)
-				}
+			if e.covers && !reachedBefore && seen.stamp[dec] != seen.cur {
+				seen.stamp[dec] = seen.cur
+				res.covers[r] = append(res.covers[r], dec)
 			}
 			return true
 		}
@@ -318,7 +326,7 @@ func probePoint(s *shape, seed uint64, k int) point {
 		}
 		return p
 	}
-	st := seed*probes + uint64(k)
+	st := seed<<8 + uint64(k)
 	for d := range nDims {
 		l := s[d]
 		x := l[splitmix(&st)%uint64(len(l))]

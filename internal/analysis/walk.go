@@ -17,7 +17,7 @@ type walker struct {
 	// use for: a box all of whose candidates are marked is skipped, since
 	// every piece of it is decided by one of them.
 	known *scratch
-	vals   []u128   // scratch for choosing cuts
+	vals  []u128 // scratch for choosing cuts
 }
 
 // visitFunc is called with each piece of the partition and the candidates
