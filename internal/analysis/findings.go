@@ -278,14 +278,14 @@ func (m *Model) decidedBefore(pi int) bool {
 // findConflicts lists pairs of reached rules with different actions whose
 // match sets overlap, neither containing the other: the first
 // maxConflicts pairs in evaluation order, and the count of all. Each rule
-// is taken in turn, with the later reached rules that meet it in any
-// class, each pair once.
+// is taken in turn, with the later reached rules of other actions that
+// meet it in any class, each pair once.
 func (m *Model) findConflicts(res *results, maxConflicts int) {
-	var xs [nClasses]*classIndex
+	var xs [nClasses]map[firewall.Action]*classIndex
 	for c := range nClasses {
-		xs[c] = m.reachedIndex(c, res)
+		xs[c] = m.reachedIndexes(c, res)
 	}
-	var buf, found []int32
+	var buf []int32
 	var at []conflict
 	sc, seen := newScratch(len(m.items)), newScratch(len(m.items))
 	for r := range m.items {
@@ -293,25 +293,30 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 			continue
 		}
 		seen.next()
-		found, at = found[:0], at[:0]
+		at = at[:0]
 		for c := range nClasses {
 			s := m.shapes[c][r]
-			if xs[c] == nil || s == nil {
+			if s == nil {
 				continue
 			}
-			buf = xs[c].candidates(sc, s, m.shapes[c], int32(r+1), int32(len(m.items)), buf)
-			for _, j := range buf {
-				if seen.stamp[j] == seen.cur || m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
+			for a, x := range xs[c] {
+				if a == m.items[r].action {
 					continue
 				}
-				seen.stamp[j] = seen.cur
-				if m.contains(r, int(j)) || m.contains(int(j), r) {
-					continue
-				}
-				res.nConflict++
-				if len(res.conflicts) < maxConflicts {
-					p, _ := meetPoint(s, m.shapes[c][j])
-					at = append(at, conflict{first: int32(r), second: j, c: class(c), p: p})
+				buf = x.candidates(sc, s, m.shapes[c], int32(r+1), int32(len(m.items)), buf)
+				for _, j := range buf {
+					if seen.stamp[j] == seen.cur {
+						continue
+					}
+					seen.stamp[j] = seen.cur
+					if m.contains(r, int(j)) || m.contains(int(j), r) {
+						continue
+					}
+					res.nConflict++
+					if len(res.conflicts) < maxConflicts {
+						p, _ := meetPoint(s, m.shapes[c][j])
+						at = append(at, conflict{first: int32(r), second: j, c: class(c), p: p})
+					}
 				}
 			}
 		}
@@ -320,24 +325,25 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 	}
 }
 
-// reachedIndex returns an index of class c that finds the reached rules,
-// or nil when fewer than two are. When they are few, as in a large rule
-// base that reuses address objects, an index of those alone is much
-// smaller than the class's and worth building.
-func (m *Model) reachedIndex(c class, res *results) *classIndex {
-	var reached []int32
+// reachedIndexes returns, by action, an index of the reached rules of
+// class c, so that a rule looks only among those of other actions. In a
+// large rule base that reuses address objects few rules are reached, and
+// these indexes are much smaller than the class's.
+func (m *Model) reachedIndexes(c class, res *results) map[firewall.Action]*classIndex {
+	byAction := map[firewall.Action][]int32{}
 	for _, r := range m.cands[c] {
-		if m.items[r].kind == kindRule && res.reached[r] {
-			reached = append(reached, r)
+		if it := &m.items[r]; it.kind == kindRule && res.reached[r] {
+			byAction[it.action] = append(byAction[it.action], r)
 		}
 	}
-	switch {
-	case len(reached) < 2:
-		return nil
-	case 4*len(reached) < len(m.cands[c]):
-		return m.indexOf(c, reached)
+	out := map[firewall.Action]*classIndex{}
+	if len(byAction) < 2 {
+		return out
 	}
-	return m.index(c)
+	for a, items := range byAction {
+		out[a] = m.indexOf(c, items)
+	}
+	return out
 }
 
 // contains reports whether every flow item a matches, item b matches too.
