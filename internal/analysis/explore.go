@@ -52,12 +52,14 @@ type explorer struct {
 	// a live rule first are in heldBy: without that rule they may decide.
 	live   *classIndex
 	heldBy map[int32][]int32
-	w, sub *walker
-	memo   coverMemo
-	buf    []int32
-	later  []int32
-	atPt   []int32
-	pt     [nDims]iv
+	// liveAll says live is the index of every item, held ones included.
+	liveAll bool
+	w, sub  *walker
+	memo    coverMemo
+	buf     []int32
+	later   []int32
+	atPt    []int32
+	pt      [nDims]iv
 	// The rule whose redundancy a walk checks, and its action.
 	r          int32
 	act        firewall.Action
@@ -83,7 +85,13 @@ func (e *explorer) class(c class) {
 			e.heldBy[h] = append(e.heldBy[h], i)
 		}
 	}
-	e.live = m.indexOf(c, live)
+	// When few rules are held, indexing the others apart costs more than
+	// walking with the held ones, which is just as exact.
+	e.liveAll = 4*len(live) >= 3*len(m.cands[c])
+	e.live = x
+	if !e.liveAll {
+		e.live = m.indexOf(c, live)
+	}
 	e.w = m.walker(c)
 	e.sub = &walker{shapes: e.shapes, known: e.taken}
 	e.memo = coverMemo{}
@@ -263,7 +271,7 @@ func (e *explorer) walkRule(r int32) {
 // holds first.
 func (e *explorer) laterItems(r int32) {
 	e.later = e.live.candidates(e.sc, e.shapes[r], e.shapes, r+1, int32(len(e.m.items)), e.later)
-	if h := e.heldBy[r]; len(h) > 0 {
+	if h := e.heldBy[r]; len(h) > 0 && !e.liveAll {
 		e.later = append(e.later, h...)
 		slices.Sort(e.later)
 	}

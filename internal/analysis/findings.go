@@ -305,7 +305,7 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 				}
 				buf = x.candidates(sc, s, m.shapes[c], int32(r+1), int32(len(m.items)), buf)
 				for _, j := range buf {
-					if seen.stamp[j] == seen.cur {
+					if seen.stamp[j] == seen.cur || m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
 						continue
 					}
 					seen.stamp[j] = seen.cur
@@ -328,16 +328,23 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 // reachedIndexes returns, by action, an index of the reached rules of
 // class c, so that a rule looks only among those of other actions. In a
 // large rule base that reuses address objects few rules are reached, and
-// these indexes are much smaller than the class's.
+// these indexes are much smaller than the class's; when many are, the
+// class's index is used instead (under no action).
 func (m *Model) reachedIndexes(c class, res *results) map[firewall.Action]*classIndex {
 	byAction := map[firewall.Action][]int32{}
+	n := 0
 	for _, r := range m.cands[c] {
 		if it := &m.items[r]; it.kind == kindRule && res.reached[r] {
 			byAction[it.action] = append(byAction[it.action], r)
+			n++
 		}
 	}
 	out := map[firewall.Action]*classIndex{}
-	if len(byAction) < 2 {
+	switch {
+	case len(byAction) < 2:
+		return out
+	case 4*n >= len(m.cands[c]):
+		out[""] = m.index(c)
 		return out
 	}
 	for a, items := range byAction {
