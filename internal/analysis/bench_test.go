@@ -93,7 +93,7 @@ func benchFindings(b *testing.B, tr firewall.Tree) {
 
 // BenchmarkSearch looks, among tcp flows from 10.0.0.0/8 to 10.3.0.0/16,
 // for an allowed one, a rejected one, and one the firewall default decides.
-// The model and its indexes are built first, as the service caches them
+// The model and all its indexes are built first, as the service caches them
 // per revision.
 func BenchmarkSearch(b *testing.B) {
 	sp := Space{
@@ -116,7 +116,7 @@ func BenchmarkSearch(b *testing.B) {
 				b.Fatal(err)
 			}
 			for c := range nClasses {
-				m.index(c)
+				m.index(c).everything()
 			}
 			for _, tc := range targets {
 				b.Run(tc.name, func(b *testing.B) {

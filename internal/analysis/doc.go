@@ -42,10 +42,23 @@
 //
 // Most unreachable rules of a large rule base are held whole by one
 // earlier item (a broader rule, a catch-all, a default). The chains of
-// parents alone find the first such item, without the range scans; the
-// rule then decides nothing in that class, and the items that take its
-// flows are found by walking its match set with the items up to that one
-// only. Rules of one shape share that walk.
+// parents alone find the first such item, without the range scans. A held
+// rule decides no flow, so when many rules of a class are held the others
+// are indexed apart and the walks see only them: leaving out an item that
+// never decides changes no decision. (The walk that asks what would take
+// a rule's flows without it adds back the rules it alone holds first.)
+// The items that take a held rule's flows are found by walking its match
+// set with the items up to its holder only; rules of one shape share that
+// walk, and a walk that only collects deciders skips every box whose
+// items it has all seen decide already.
+//
+// Before a rule no item holds is walked, a few points of its match set
+// are probed, each decided from the items that hold it as the engine
+// would: a point the rule decides shows it reachable (and is its example),
+// and one whose next decider acts differently shows it is not redundant.
+// Probes only ever prove; the rules they do not settle (unreachable ones,
+// redundant ones, and those that decide only a sliver of their match set)
+// are walked as above.
 //
 // We chose boxes over a BDD library (such as rudd): a BDD over the 290
 // header bits is exact too, but its "everything decided so far" set grows
@@ -53,26 +66,27 @@
 // while the walk works on the few integers a rule names, costs what the
 // rule's overlaps cost, and needs no dependency. Every piece is a box, so
 // an example flow is its lowest corner (with an ephemeral source port when
-// the box allows one).
+// the box allows one), unless a probe found it.
 //
 // # Cost
 //
-// On fwgen.Realistic, CPU time on one core of a shared machine: the full
-// analysis takes about 0.06 s at 1,000 rules and 0.5 s at 10,000; a search
-// well under a millisecond at 10,000 rules; a compare of two 10,000-rule
-// trees differing in one rule about 0.1 s, compiling both included. The
-// full analysis of 100,000 rules takes 30–40 s (half what it took before
-// the held-rule shortcut) and about 750 MB at peak, not the 20 s aimed
-// at: that rule base repeats a small pool of address objects, so most
-// rules overlap hundreds or thousands of others, and the
-// cost left is finding those overlaps through the index and walking the
-// reachable rules (and the unreachable ones no single item holds) against
-// them. See BenchmarkFindings.
+// On fwgen.Realistic, CPU time on one core of a heavily shared machine
+// (which inflates it by up to half): the full analysis takes about 0.05 s
+// at 1,000 rules and 0.6–0.75 s at 10,000; a search well under a
+// millisecond at 10,000 rules; a compare of two 10,000-rule trees
+// differing in one rule about 0.1 s, compiling both included. The full
+// analysis of 100,000 rules took 20–28 s and about 450 MB at peak (before
+// held rules were left out of the walks and rules probed, 41 s and
+// 780 MB): that rule base repeats a small pool of address objects, so
+// most rules overlap hundreds or thousands of others, and the cost left
+// is finding those overlaps through the index and walking the rules
+// probes do not settle, and the held ones' match sets up to their
+// holders, against them. See BenchmarkFindings.
 //
 // # What is derived from the walk
 //
-//   - a rule is reachable when it decides some piece; the piece gives the
-//     example flow;
+//   - a rule is reachable when it decides some piece (or probed point);
+//     that gives the example flow;
 //   - a reachable rule is redundant when, walking each of its pieces again
 //     with only the items after it, every piece gets the same action;
 //   - a policy is unreachable when an earlier policy has a terminal default,

@@ -231,148 +231,6 @@ func (m *Model) Findings(opts Options) (Report, error) {
 
 func (r *results) reachedAt(i int) bool { return r == nil || r.reached[i] }
 
-// explore learns, class by class and rule by rule, which rules decide
-// flows (with a witness each), whether a reached rule's flows would get
-// another action without it, which items take the flows of unreachable
-// rules, and which policies are reached. Each rule is looked at only
-// within its own match set, with the items an index finds there, so the
-// cost follows how much rules overlap, not the size of the partition of
-// the whole space.
-func (m *Model) explore(redundancy, covers, conflicts bool, maxConflicts int) *results {
-	n := len(m.items)
-	res := &results{reached: make([]bool, n), wit: make([]point, n), witClass: make([]class, n),
-		differs: make([]bool, n), takers: make([][]int32, n), maxOrder: -1, covers: make([][]int32, n)}
-	var buf, later []int32
-	sc := newScratch(n)
-	for c := range nClasses {
-		if len(m.cands[c]) == 0 {
-			continue
-		}
-		x := m.index(c)
-		w := m.walker(c)
-		sub := &walker{shapes: w.shapes}
-		memo := coverMemo{}
-		var r int32
-		var act firewall.Action
-		laterVisit := func(_ box, cands []int32) bool {
-			if m.items[cands[0]].action != act {
-				res.differs[r] = true
-				res.takers[r] = nil
-				return false
-			}
-			if t := res.takers[r]; len(t) == 0 || t[len(t)-1] != cands[0] {
-				res.takers[r] = append(t, cands[0])
-			}
-			return true
-		}
-		for _, r = range m.cands[c] {
-			if m.items[r].kind != kindRule || res.reached[r] && (!redundancy || res.differs[r]) {
-				continue
-			}
-			s := w.shapes[r]
-			act = m.items[r].action
-			haveLater := false
-			reachedBefore := res.reached[r]
-			key := s.key()
-			if d, ok := memo[key]; ok {
-				// An earlier rule of the same shape was held whole by an
-				// earlier item: so is r, by the same one.
-				if covers && !reachedBefore {
-					res.covers[r] = append(res.covers[r], d...)
-				}
-				continue
-			}
-			if j := x.firstHolder(s, w.shapes, r); j >= 0 {
-				// An earlier item takes every flow of r's in this class:
-				// r decides none, and what takes them is what takes
-				// them from that item, the same for every later rule of
-				// this shape, so it is walked once, with the items up
-				// to that one.
-				if !covers {
-					memo[key] = nil
-					continue
-				}
-				buf = x.candidates(sc, s, w.shapes, 0, j+1, buf)
-				d := memo.deciders(w, key, s, buf)
-				if !reachedBefore {
-					res.covers[r] = append(res.covers[r], d...)
-				}
-				continue
-			}
-			buf = x.candidates(sc, s, w.shapes, 0, r, buf)
-			buf = append(buf, r)
-			w.regionWalk(s, buf, func(b box, cands []int32) bool {
-				dec := cands[0]
-				if dec != r {
-					if covers && !reachedBefore {
-						if cv := res.covers[r]; len(cv) == 0 || cv[len(cv)-1] != dec {
-							res.covers[r] = append(cv, dec)
-						}
-					}
-					return true
-				}
-				if !res.reached[r] {
-					res.reached[r], res.wit[r], res.witClass[r] = true, sample(&b), c
-					res.covers[r] = nil
-				}
-				if !redundancy {
-					return false
-				}
-				if !haveLater {
-					later = x.candidates(sc, s, w.shapes, r+1, int32(n), later)
-					haveLater = true
-				}
-				sub.walkFrom(b, later, laterVisit)
-				return !res.differs[r]
-			})
-		}
-	}
-	m.reachPolicies(res)
-	if conflicts {
-		m.findConflicts(res, maxConflicts)
-	}
-	return res
-}
-
-// coverMemo remembers, per shape of one class, the items that decide the
-// flows of that shape; a rule base that reuses address objects has many
-// rules of one shape.
-type coverMemo map[string][]int32
-
-// deciders returns the items of cands (in evaluation order; the last one
-// holds s) that decide some flow of s, and remembers them under key, the
-// key of s.
-func (cm coverMemo) deciders(w *walker, key string, s *shape, cands []int32) []int32 {
-	var d []int32
-	w.regionWalk(s, cands, func(_ box, cands []int32) bool {
-		if len(d) == 0 || d[len(d)-1] != cands[0] {
-			d = append(d, cands[0])
-		}
-		return true
-	})
-	cm[key] = d
-	return d
-}
-
-// regionWalk walks the region s (which the last candidate covers) with
-// cands: in evaluation order, every item that overlaps s.
-func (w *walker) regionWalk(s *shape, cands []int32, visit visitFunc) bool {
-	var b box
-	single := true
-	for d := range nDims {
-		l := s[d]
-		b[d] = iv{l[0].lo, l[len(l)-1].hi}
-		single = single && len(l) == 1
-	}
-	w.q = nil
-	if !single {
-		w.q = s
-	}
-	ok := w.walk(b, cands, single, visit)
-	w.q = nil
-	return ok
-}
-
 // reachPolicies sets maxOrder to the first item of the last policy that
 // some flow reaches (or to the firewall default when every policy is
 // reached): a policy is reached when a flow passes every item before it.
@@ -418,60 +276,81 @@ func (m *Model) decidedBefore(pi int) bool {
 }
 
 // findConflicts lists pairs of reached rules with different actions whose
-// match sets overlap, neither containing the other.
+// match sets overlap, neither containing the other: the first
+// maxConflicts pairs in evaluation order, and the count of all. Each rule
+// is taken in turn, with the later reached rules of other actions that
+// meet it in any class, each pair once.
 func (m *Model) findConflicts(res *results, maxConflicts int) {
-	seen := map[[2]int32]bool{}
-	var buf []int32
-	sc := newScratch(len(m.items))
+	var xs [nClasses]map[firewall.Action]*classIndex
 	for c := range nClasses {
-		if len(m.cands[c]) == 0 {
+		xs[c] = m.reachedIndexes(c, res)
+	}
+	var buf []int32
+	var at []conflict
+	sc, seen := newScratch(len(m.items)), newScratch(len(m.items))
+	for r := range m.items {
+		if m.items[r].kind != kindRule || !res.reached[r] {
 			continue
 		}
-		// Only reached rules take part: when they are few, as in a large
-		// rule base that reuses address objects, an index of those alone
-		// is much smaller than the class's and worth building.
-		var reached []int32
-		for _, r := range m.cands[c] {
-			if m.items[r].kind == kindRule && res.reached[r] {
-				reached = append(reached, r)
+		seen.next()
+		at = at[:0]
+		for c := range nClasses {
+			s := m.shapes[c][r]
+			if s == nil {
+				continue
 			}
-		}
-		if len(reached) < 2 {
-			continue
-		}
-		x := m.index(c)
-		if 4*len(reached) < len(m.cands[c]) {
-			x = m.indexOf(c, reached)
-		}
-		w := m.walker(c)
-		for _, r := range reached {
-			buf = x.candidates(sc, w.shapes[r], w.shapes, r+1, int32(len(m.items)), buf)
-			for _, j := range buf {
-				if m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
+			for a, x := range xs[c] {
+				if a == m.items[r].action {
 					continue
 				}
-				key := [2]int32{r, j}
-				if seen[key] {
-					continue
-				}
-				seen[key] = true
-				if m.contains(int(r), int(j)) || m.contains(int(j), int(r)) {
-					continue
-				}
-				res.nConflict++
-				if len(res.conflicts) < maxConflicts {
-					p, _ := meetPoint(w.shapes[r], w.shapes[j])
-					res.conflicts = append(res.conflicts, conflict{first: r, second: j, c: c, p: p})
+				buf = x.candidates(sc, s, m.shapes[c], int32(r+1), int32(len(m.items)), buf)
+				for _, j := range buf {
+					if seen.stamp[j] == seen.cur || m.items[j].kind != kindRule || !res.reached[j] || m.items[j].action == m.items[r].action {
+						continue
+					}
+					seen.stamp[j] = seen.cur
+					if m.contains(r, int(j)) || m.contains(int(j), r) {
+						continue
+					}
+					res.nConflict++
+					if len(res.conflicts) < maxConflicts {
+						p, _ := meetPoint(s, m.shapes[c][j])
+						at = append(at, conflict{first: int32(r), second: j, c: class(c), p: p})
+					}
 				}
 			}
 		}
+		slices.SortFunc(at, func(a, b conflict) int { return cmp.Compare(a.second, b.second) })
+		res.conflicts = append(res.conflicts, at[:min(len(at), maxConflicts-len(res.conflicts))]...)
 	}
-	slices.SortFunc(res.conflicts, func(a, b conflict) int {
-		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.second, b.second))
-	})
-	if len(res.conflicts) > maxConflicts {
-		res.conflicts = res.conflicts[:maxConflicts]
+}
+
+// reachedIndexes returns, by action, an index of the reached rules of
+// class c, so that a rule looks only among those of other actions. In a
+// large rule base that reuses address objects few rules are reached, and
+// these indexes are much smaller than the class's; when many are, the
+// class's index is used instead (under no action).
+func (m *Model) reachedIndexes(c class, res *results) map[firewall.Action]*classIndex {
+	byAction := map[firewall.Action][]int32{}
+	n := 0
+	for _, r := range m.cands[c] {
+		if it := &m.items[r]; it.kind == kindRule && res.reached[r] {
+			byAction[it.action] = append(byAction[it.action], r)
+			n++
+		}
 	}
+	out := map[firewall.Action]*classIndex{}
+	switch {
+	case len(byAction) < 2:
+		return out
+	case 4*n >= len(m.cands[c]):
+		out[""] = m.index(c)
+		return out
+	}
+	for a, items := range byAction {
+		out[a] = m.indexOf(c, items)
+	}
+	return out
 }
 
 // contains reports whether every flow item a matches, item b matches too.
@@ -499,9 +378,7 @@ func (m *Model) unreachable(i int, res *results) Finding {
 		return f
 	}
 	if res != nil && res.covers != nil {
-		cv := slices.Clone(res.covers[i])
-		slices.Sort(cv)
-		cv = slices.Compact(cv)
+		cv := distinct(res.covers[i])
 		for _, j := range cv {
 			f.DifferentAction = f.DifferentAction || m.items[j].action != it.action
 		}
@@ -512,6 +389,19 @@ func (m *Model) unreachable(i int, res *results) Finding {
 		f.Message += fmt.Sprintf(", and not always with its action (%s)", it.action)
 	}
 	return f
+}
+
+// distinct returns the items of l sorted without repeats: l itself when it
+// already is (it may be shared), a copy otherwise.
+func distinct(l []int32) []int32 {
+	for k := 1; k < len(l); k++ {
+		if l[k] <= l[k-1] {
+			l = slices.Clone(l)
+			slices.Sort(l)
+			return slices.Compact(l)
+		}
+	}
+	return l
 }
 
 // whyEmpty says why a rule's match set is empty.

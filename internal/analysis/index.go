@@ -3,6 +3,7 @@ package analysis
 import (
 	"net/netip"
 	"slices"
+	"sync"
 )
 
 // prefixIndex finds the items one of whose prefixes meets an interval.
@@ -225,11 +226,35 @@ func newScratch(n int) *scratch { return &scratch{stamp: make([]uint32, n)} }
 type classIndex struct {
 	byPort map[uint64]*addrIndex
 	other  *addrIndex
-	all    *addrIndex // every item, for shapes with port ranges
+	// all holds every item, for shapes with port ranges; built on first
+	// use, as finding holders never needs it.
+	allOnce sync.Once
+	all     *addrIndex
+	build   func() *addrIndex
+}
+
+// everything returns the index of every item.
+func (x *classIndex) everything() *addrIndex {
+	x.allOnce.Do(func() { x.all, x.build = x.build(), nil })
+	return x.all
 }
 
 // maxPortsFiled bounds the single ports under which one item is filed.
 const maxPortsFiled = 16
+
+// singleOnly reports whether l names only single ports, few enough for
+// items to be filed under each.
+func singleOnly(l []iv) bool {
+	if len(l) > maxPortsFiled {
+		return false
+	}
+	for _, x := range l {
+		if x.lo != x.hi {
+			return false
+		}
+	}
+	return true
+}
 
 // singlePorts returns the ports of l when it names only single ports, few
 // enough to file an item under each.
@@ -268,7 +293,8 @@ func (m *Model) indexOf(c class, items []int32) *classIndex {
 		}
 		other = append(other, i)
 	}
-	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other), all: m.buildAddrIndex(c, items)}
+	x := &classIndex{byPort: map[uint64]*addrIndex{}, other: m.buildAddrIndex(c, other),
+		build: func() *addrIndex { return m.buildAddrIndex(c, items) }}
 	for p, items := range groups {
 		x.byPort[p] = m.buildAddrIndex(c, items)
 	}
@@ -343,31 +369,38 @@ func familyPrefixes(ps []netip.Prefix, v6 bool) []netip.Prefix {
 // meet s.
 func (x *classIndex) candidates(sc *scratch, s *shape, shapes []*shape, from, to int32, out []int32) []int32 {
 	out = out[:0]
-	sc.cur++
-	if sc.cur == 0 {
-		clear(sc.stamp)
-		sc.cur = 1
-	}
+	sc.next()
+	sp := span{from, to}
+	// The address lookups are exact: an item they give meets s in both
+	// address dimensions, so only the ports are left; an item filed under
+	// one of s's destination ports meets it there too.
 	add := func(it int32) {
 		if sc.stamp[it] != sc.cur {
 			sc.stamp[it] = sc.cur
-			// The address lookups are exact: an item they give meets s
-			// in both address dimensions, so only the ports are left.
 			if t := shapes[it]; listsMeet(t[dimDport], s[dimDport]) && listsMeet(t[dimSport], s[dimSport]) {
 				out = append(out, it)
 			}
 		}
 	}
-	if ports, ok := singlePorts(s[dimDport]); ok {
-		for _, p := range ports {
-			if g := x.byPort[p]; g != nil {
-				g.collect(s, span{from, to}, add)
+	if !singleOnly(s[dimDport]) {
+		x.everything().collect(s, sp, add)
+		slices.Sort(out)
+		return out
+	}
+	addFiled := func(it int32) {
+		if sc.stamp[it] != sc.cur {
+			sc.stamp[it] = sc.cur
+			if listsMeet(shapes[it][dimSport], s[dimSport]) {
+				out = append(out, it)
 			}
 		}
-		x.other.collect(s, span{from, to}, add)
-	} else {
-		x.all.collect(s, span{from, to}, add)
 	}
+	for _, p := range s[dimDport] {
+		if g := x.byPort[p.lo.lo]; g != nil {
+			g.collect(s, sp, addFiled)
+		}
+	}
+	x.other.collect(s, sp, add)
 	slices.Sort(out)
 	return out
 }
@@ -440,14 +473,16 @@ func (x *classIndex) firstHolder(s *shape, shapes []*shape, to int32) int32 {
 			best = it
 		}
 	}
-	if ports, ok := singlePorts(s[dimDport]); ok && len(ports) > 0 {
+	if l := s[dimDport]; singleOnly(l) && len(l) > 0 {
 		// A holder names every port of s, so it is filed under the first.
-		if g := x.byPort[ports[0]]; g != nil {
+		if g := x.byPort[l[0].lo.lo]; g != nil {
 			g.holders(s, sp, add)
 		}
 		x.other.holders(s, sp, add)
 	} else {
-		x.all.holders(s, sp, add)
+		// A holder has a port range, or more ports than are filed
+		// one by one, as s has: it is among the others.
+		x.other.holders(s, sp, add)
 	}
 	return best
 }

@@ -13,7 +13,11 @@ type walker struct {
 	shapes []*shape // by item, for the walker's class; nil: the item never matches
 	q      *shape   // when set, only the part of the box inside q is visited
 	buf    []int32  // stack of candidate lists, one a level
-	vals   []u128   // scratch for choosing cuts
+	// known, when set, marks items whose pieces the visitor has no more
+	// use for: a box all of whose candidates are marked is skipped, since
+	// every piece of it is decided by one of them.
+	known *scratch
+	vals  []u128 // scratch for choosing cuts
 }
 
 // visitFunc is called with each piece of the partition and the candidates
@@ -57,6 +61,9 @@ func (w *walker) walk(b box, cands []int32, inQ bool, visit visitFunc) bool {
 	}
 	if len(cands) == 0 {
 		return true // only when the items do not cover the class
+	}
+	if w.known != nil && w.known.all(cands) {
+		return true
 	}
 	rel, d, at := w.shapes[cands[0]].relate(&b)
 	if rel == covers {
@@ -147,4 +154,23 @@ func (w *walker) balancedCut(b *box, cands []int32) (int, u128, bool) {
 		}
 	}
 	return bestDim, bestAt, bestDim >= 0
+}
+
+// all reports whether every item of l is marked.
+func (sc *scratch) all(l []int32) bool {
+	for _, it := range l {
+		if sc.stamp[it] != sc.cur {
+			return false
+		}
+	}
+	return true
+}
+
+// next starts a new set of marks.
+func (sc *scratch) next() {
+	sc.cur++
+	if sc.cur == 0 {
+		clear(sc.stamp)
+		sc.cur = 1
+	}
 }
