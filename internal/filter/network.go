@@ -28,6 +28,17 @@ type AddressRow struct {
 	Lo, Hi []byte
 }
 
+// PrefixRows returns the address rows of list, without a side: how
+// address_group_ranges stores a group's own addresses.
+func PrefixRows(list []netip.Prefix) []AddressRow {
+	rows := make([]AddressRow, len(list))
+	for i, p := range list {
+		ar := rangeOf(p)
+		rows[i] = AddressRow{Family: ar.family, Lo: ar.lo, Hi: ar.hi}
+	}
+	return rows
+}
+
 // PortRow is one port range of a rule, as rule_ports stores it.
 type PortRow struct {
 	Side   Side

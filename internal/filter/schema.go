@@ -313,5 +313,29 @@ var AuditEvents = newResource(Resource{
 	Example:      `resource_type = "rule" AND occurred_at > "2026-01-01T00:00:00Z"`,
 })
 
+// groupFields are the filterable fields of a group collection in table.
+func groupFields(table string) []Field {
+	return append(meta(table),
+		Field{Name: "name", Column: table + ".name", Kind: KindString, OrderColumn: table + ".name_key",
+			Doc: "the name; ordering ignores case"},
+		Field{Name: "description", Column: table + ".description", Kind: KindString, Doc: "the description"},
+		Field{Name: "labels", Column: table + ".labels", Kind: KindLabels, Doc: "labels.<key> is a label's value; labels:\"key\" tests for a key"},
+	)
+}
+
+// AddressGroups is the global address group collection.
+var AddressGroups = newResource(Resource{
+	Name: "address-groups", Table: "address_groups", Fields: groupFields("address_groups"),
+	DefaultOrder: []OrderTerm{{Field: "name"}},
+	Example:      `name = "web-*" AND labels.env = "prod"`,
+})
+
+// ServiceGroups is the global service group collection.
+var ServiceGroups = newResource(Resource{
+	Name: "service-groups", Table: "service_groups", Fields: groupFields("service_groups"),
+	DefaultOrder: []OrderTerm{{Field: "name"}},
+	Example:      `name = "https*"`,
+})
+
 // Resources lists every filterable collection.
-var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents}
+var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents, AddressGroups, ServiceGroups}

@@ -38,12 +38,13 @@ func Migrations(t *testing.T, open func(t *testing.T) Migrator, latest int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if int64(len(status)) != latest || status[0].Name != "00001_init.sql" {
-			t.Fatalf("MigrationStatus = %+v, want %d migrations starting with 00001_init.sql", status, latest)
+		// Versions rise but may skip numbers that other branches hold.
+		if len(status) == 0 || status[len(status)-1].Version != latest || status[0].Name != "00001_init.sql" {
+			t.Fatalf("MigrationStatus = %+v, want migrations up to %d starting with 00001_init.sql", status, latest)
 		}
 		for i, m := range status {
-			applied := int64(i) < want
-			if m.Version != int64(i+1) || m.Applied != applied || m.AppliedAt.IsZero() == applied {
+			applied := m.Version <= want
+			if (i > 0 && m.Version <= status[i-1].Version) || m.Applied != applied || m.AppliedAt.IsZero() == applied {
 				t.Fatalf("MigrationStatus = %+v, want the first %d applied", status, want)
 			}
 		}
@@ -66,11 +67,19 @@ func Migrations(t *testing.T, open func(t *testing.T) Migrator, latest int64) {
 	f := newFixture(t, s)
 	f.tree("before", 2)
 
-	for v := latest - 1; v >= 0; v-- {
+	status, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(status) - 1; i >= 0; i-- {
 		if err := s.MigrateDown(ctx); err != nil {
 			t.Fatal(err)
 		}
-		wantVersion(v)
+		if i > 0 {
+			wantVersion(status[i-1].Version)
+		} else {
+			wantVersion(0)
+		}
 	}
 	if _, err := s.ListFirewalls(ctx, firewall.Query{}); err == nil {
 		t.Fatal("the down migrations left the firewalls table")
