@@ -303,7 +303,7 @@ var AuditEvents = newResource(Resource{
 			Values: words(firewall.AuditCreate, firewall.AuditUpdate, firewall.AuditMove, firewall.AuditDelete), OrderColumn: "audit_events.action",
 			Doc: "what the change did"},
 		{Name: "resource_type", Column: "audit_events.resource_type", Kind: KindEnum,
-			Values: []string{firewall.KindFirewall, firewall.KindPolicy, firewall.KindRule}, OrderColumn: "audit_events.resource_type",
+			Values: []string{firewall.KindFirewall, firewall.KindPolicy, firewall.KindRule, firewall.KindAddressGroup, firewall.KindServiceGroup}, OrderColumn: "audit_events.resource_type",
 			Doc: "the kind of resource changed"},
 		{Name: "resource_id", Column: "audit_events.resource_id", Kind: KindString, OrderColumn: "audit_events.resource_id", Doc: "the resource changed"},
 		{Name: "firewall_id", Column: "audit_events.firewall_id", Kind: KindString, OrderColumn: "audit_events.firewall_id", Doc: "the firewall whose tree changed"},

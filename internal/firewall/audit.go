@@ -21,6 +21,9 @@ const (
 	KindFirewall = "firewall"
 	KindPolicy   = "filtering_policy"
 	KindRule     = "rule"
+	// Groups are global: their events carry no firewall id.
+	KindAddressGroup = "address_group"
+	KindServiceGroup = "service_group"
 )
 
 // AuditEvent records one change: who made it, to what, and the resource

@@ -140,8 +140,12 @@ type RulePatch struct {
 	Destinations     Optional[[]string]
 	SourcePorts      Optional[[]string]
 	DestinationPorts Optional[[]string]
-	Enabled          Optional[bool]
-	ExpiresAt        Optional[time.Time]
+	// The group lists hold group ids or names (see ParseGroupRefs).
+	SourceGroups      Optional[[]string]
+	DestinationGroups Optional[[]string]
+	ServiceGroups     Optional[[]string]
+	Enabled           Optional[bool]
+	ExpiresAt         Optional[time.Time]
 }
 
 // Apply returns cur with the patch applied. It reports the problems of
@@ -164,6 +168,9 @@ func (p RulePatch) Apply(cur Rule) (Rule, error) {
 	next.Destinations = patchPrefixes("destinations", p.Destinations, cur.Destinations, &ps)
 	next.SourcePorts = patchPorts("source_ports", p.SourcePorts, cur.SourcePorts, &ps)
 	next.DestinationPorts = patchPorts("destination_ports", p.DestinationPorts, cur.DestinationPorts, &ps)
+	next.SourceGroups = patchRefs("source_groups", p.SourceGroups, cur.SourceGroups, &ps)
+	next.DestinationGroups = patchRefs("destination_groups", p.DestinationGroups, cur.DestinationGroups, &ps)
+	next.ServiceGroups = patchRefs("service_groups", p.ServiceGroups, cur.ServiceGroups, &ps)
 	switch {
 	case p.ExpiresAt.Null:
 		next.ExpiresAt = nil
@@ -200,4 +207,12 @@ func patchPorts(location string, o Optional[[]string], cur []PortRange, ps *Prob
 		return cur
 	}
 	return ParsePortRanges(location, o.Value, ps)
+}
+
+// patchRefs is patchPrefixes for group references.
+func patchRefs(location string, o Optional[[]string], cur []GroupRef, ps *Problems) []GroupRef {
+	if !o.Set {
+		return cur
+	}
+	return ParseGroupRefs(location, o.Value, ps)
 }

@@ -11,21 +11,27 @@ import (
 
 // The paths of the API.
 const (
-	firewallsPath = "/api/v1/firewalls"
-	firewallPath  = firewallsPath + "/{firewall_id}"
-	evaluatePath  = firewallPath + "/evaluate"
-	analysisPath  = firewallPath + "/analysis"
-	searchPath    = firewallPath + "/search"
-	comparePath   = firewallPath + "/compare"
-	exportPath    = firewallPath + "/export"
-	importPath    = firewallPath + "/import"
-	policiesPath  = firewallPath + "/filtering-policies"
-	policyPath    = policiesPath + "/{policy_id}"
-	rulesPath     = policyPath + "/rules"
-	rulePath      = rulesPath + "/{rule_id}"
-	ruleMovePath  = rulePath + "/move"
-	auditPath     = "/api/v1/audit-events"
-	treePath      = firewallPath + "/tree"
+	firewallsPath         = "/api/v1/firewalls"
+	firewallPath          = firewallsPath + "/{firewall_id}"
+	evaluatePath          = firewallPath + "/evaluate"
+	analysisPath          = firewallPath + "/analysis"
+	searchPath            = firewallPath + "/search"
+	comparePath           = firewallPath + "/compare"
+	exportPath            = firewallPath + "/export"
+	importPath            = firewallPath + "/import"
+	policiesPath          = firewallPath + "/filtering-policies"
+	policyPath            = policiesPath + "/{policy_id}"
+	rulesPath             = policyPath + "/rules"
+	rulePath              = rulesPath + "/{rule_id}"
+	ruleMovePath          = rulePath + "/move"
+	auditPath             = "/api/v1/audit-events"
+	treePath              = firewallPath + "/tree"
+	addressGroupsPath     = "/api/v1/address-groups"
+	addressGroupPath      = addressGroupsPath + "/{group_id}"
+	addressGroupUsagePath = addressGroupPath + "/usage"
+	serviceGroupsPath     = "/api/v1/service-groups"
+	serviceGroupPath      = serviceGroupsPath + "/{group_id}"
+	serviceGroupUsagePath = serviceGroupPath + "/usage"
 )
 
 // public is the role of an operation that needs no token.
@@ -79,6 +85,19 @@ func (a *api) routes() []route {
 
 		{http.MethodGet, treePath, auth.Viewer, a.getTree()},
 		{http.MethodPut, treePath, auth.Editor, a.putTree()},
+
+		{http.MethodGet, addressGroupsPath, auth.Viewer, a.listAddressGroups()},
+		{http.MethodPost, addressGroupsPath, auth.Editor, a.createAddressGroup()},
+		{http.MethodGet, addressGroupPath, auth.Viewer, a.getAddressGroup()},
+		{http.MethodPatch, addressGroupPath, auth.Editor, a.updateAddressGroup()},
+		{http.MethodDelete, addressGroupPath, auth.Editor, a.deleteAddressGroup()},
+		{http.MethodGet, addressGroupUsagePath, auth.Viewer, a.addressGroupUsage()},
+		{http.MethodGet, serviceGroupsPath, auth.Viewer, a.listServiceGroups()},
+		{http.MethodPost, serviceGroupsPath, auth.Editor, a.createServiceGroup()},
+		{http.MethodGet, serviceGroupPath, auth.Viewer, a.getServiceGroup()},
+		{http.MethodPatch, serviceGroupPath, auth.Editor, a.updateServiceGroup()},
+		{http.MethodDelete, serviceGroupPath, auth.Editor, a.deleteServiceGroup()},
+		{http.MethodGet, serviceGroupUsagePath, auth.Viewer, a.serviceGroupUsage()},
 	}
 }
 

@@ -11,10 +11,12 @@ type Collection string
 
 // The lists the service serves.
 const (
-	FirewallList   Collection = "firewalls"
-	PolicyList     Collection = "filtering_policies"
-	RuleList       Collection = "rules"
-	AuditEventList Collection = "audit_events"
+	FirewallList     Collection = "firewalls"
+	PolicyList       Collection = "filtering_policies"
+	RuleList         Collection = "rules"
+	AuditEventList   Collection = "audit_events"
+	AddressGroupList Collection = "address_groups"
+	ServiceGroupList Collection = "service_groups"
 )
 
 // ListFields describes, in words for API documentation, the fields a
@@ -35,6 +37,7 @@ func DescribeList(c Collection) ListFields {
 	res := map[Collection]*filter.Resource{
 		FirewallList: filter.Firewalls, PolicyList: filter.Policies,
 		RuleList: filter.Rules, AuditEventList: filter.AuditEvents,
+		AddressGroupList: filter.AddressGroups, ServiceGroupList: filter.ServiceGroups,
 	}[c]
 	if res == nil {
 		panic(fmt.Sprintf("service: no list named %q", c)) // a programming error: the collections are constants
