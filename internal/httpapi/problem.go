@@ -251,7 +251,7 @@ func bodyLocation(loc string) string {
 		return "query." + loc
 	}
 	switch {
-	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."):
+	case strings.HasPrefix(loc, "tree."), strings.HasPrefix(loc, "query."), strings.HasPrefix(loc, "path."):
 		return loc // already names where it is
 	default:
 		return "body." + loc

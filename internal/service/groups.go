@@ -262,7 +262,7 @@ func inUse(ctx context.Context, tx store.Tx, kind store.GroupKind, id, name stri
 			if r.RuleName != "" {
 				label = fmt.Sprintf("%s (%s)", r.RuleName, r.RuleID)
 			}
-			direct = append(direct, firewall.Problem{Location: "rules", Value: r.RuleID,
+			direct = append(direct, firewall.Problem{Location: "path.group_id", Value: r.RuleID,
 				Message: fmt.Sprintf("rule %s of policy %q in firewall %q refers to it in %s", label, r.PolicyName, r.FirewallName, r.Field)})
 		}
 	}
@@ -271,7 +271,7 @@ func inUse(ctx context.Context, tx store.Tx, kind store.GroupKind, id, name stri
 		return err
 	}
 	for _, g := range nesting {
-		direct = append(direct, firewall.Problem{Location: "groups", Value: g.ID,
+		direct = append(direct, firewall.Problem{Location: "path.group_id", Value: g.ID,
 			Message: fmt.Sprintf("%s %q nests it", kind, g.Name)})
 	}
 	if len(direct) == 0 {
