@@ -130,6 +130,34 @@ func testGroups(t *testing.T, s *testServer) {
 	if via := usage["rules"].([]any)[0].(map[string]any)["via"].(map[string]any)["name"]; via != "dmz" {
 		t.Fatalf("usage via = %v", via)
 	}
+	t.Run("tree document", func(t *testing.T) {
+		res := s.do("GET", tr.firewall()+"/tree", nil)
+		doc := res.JSON(t)
+		rules := doc["policies"].([]any)[0].(map[string]any)["rules"].([]any)
+		if got := fmt.Sprint(rules[0].(map[string]any)["source_groups"]); got != "[dmz]" {
+			t.Fatalf("tree rule source_groups = %s", got)
+		}
+		groups := fmt.Sprint(doc["groups"])
+		if !strings.Contains(groups, "name:dmz") || !strings.Contains(groups, "name:web") || !strings.Contains(groups, "name:https") {
+			t.Fatalf("tree groups section = %s", groups)
+		}
+		out := s.must(http.StatusOK, "PUT", tr.firewall()+"/tree", doc, "If-Match", res.Header.Get("ETag"))
+		if out["changed"] != false {
+			t.Fatalf("putting the tree back changed it: %v", out)
+		}
+		rules[0].(map[string]any)["destination_groups"] = []string{"nope"}
+		assertProblem(t, s.do("PUT", tr.firewall()+"/tree", doc, "If-Match", res.Header.Get("ETag")), http.StatusBadRequest,
+			"body.policies[0].rules[0].destination_groups[0]", `no address group has the id or name "nope"`)
+		rules[0].(map[string]any)["destination_groups"] = []string{"web"}
+		out = s.must(http.StatusOK, "PUT", tr.firewall()+"/tree", doc, "If-Match", res.Header.Get("ETag"))
+		if out["changed"] != true {
+			t.Fatalf("adding a destination group changed nothing: %v", out)
+		}
+		rule := s.must(http.StatusOK, "GET", tr.rules()+"/"+ruleID, nil)
+		if got := fmt.Sprint(rule["destination_groups"]); got != fmt.Sprintf("[map[id:%s name:web]]", webID) {
+			t.Fatalf("rule destination_groups after PUT = %s", got)
+		}
+	})
 	assertProblem(t, s.do("DELETE", ag+"/"+webID, nil), http.StatusConflict, "path.group_id", `address group "dmz" nests it`)
 	assertProblem(t, s.do("DELETE", ag+"/"+dmzID, nil), http.StatusConflict, "path.group_id", "refers to it in source_groups")
 	assertProblem(t, s.do("DELETE", sg+"/"+https["id"].(string), nil), http.StatusConflict, "path.group_id", "service_groups")
@@ -139,7 +167,7 @@ func testGroups(t *testing.T, s *testServer) {
 		t.Fatalf("filtered list = %v, want dmz and web", list)
 	}
 	// Once the rule drops the group, the groups can go, innermost last.
-	s.must(http.StatusOK, "PATCH", tr.rules()+"/"+ruleID, map[string]any{"source_groups": nil, "service_groups": []string{}})
+	s.must(http.StatusOK, "PATCH", tr.rules()+"/"+ruleID, map[string]any{"source_groups": nil, "service_groups": []string{}, "destination_groups": nil})
 	s.must(http.StatusNoContent, "DELETE", ag+"/"+dmzID, nil)
 	s.must(http.StatusNoContent, "DELETE", ag+"/"+webID, nil)
 	s.must(http.StatusNotFound, "GET", ag+"/"+webID, nil)

@@ -571,3 +571,79 @@ func expandedSize(graph map[string]store.GroupNode, g string) int {
 	walk(g)
 	return n
 }
+
+// resolveTreeGroups resolves the group references of t's rules to the
+// stored groups, naming each unknown one by its place in the tree, and
+// sets t.Groups to the groups they use, nesting included.
+func resolveTreeGroups(ctx context.Context, rd store.Reader, t *firewall.Tree) error {
+	var ps firewall.Problems
+	for i := range t.Policies {
+		rules := t.Policies[i].Rules
+		for j := range rules {
+			r := &rules[j]
+			if len(r.SourceGroups)+len(r.DestinationGroups)+len(r.ServiceGroups) == 0 {
+				continue
+			}
+			var rp firewall.Problems
+			r.SourceGroups = resolveRefs(ctx, rd, store.AddressGroupKind, "source_groups", r.SourceGroups, &rp)
+			r.DestinationGroups = resolveRefs(ctx, rd, store.AddressGroupKind, "destination_groups", r.DestinationGroups, &rp)
+			r.ServiceGroups = resolveRefs(ctx, rd, store.ServiceGroupKind, "service_groups", r.ServiceGroups, &rp)
+			for _, p := range rp {
+				ps.Add(fmt.Sprintf("policies[%d].rules[%d].%s", i, j, p.Location), p.Value, "%s", p.Message)
+			}
+		}
+	}
+	if err := ps.Err("the tree refers to groups that do not exist"); err != nil {
+		return err
+	}
+	var err error
+	t.Groups, err = groupsOf(ctx, rd, t)
+	return err
+}
+
+// groupsOf reads the groups t's rules refer to, with every group they nest.
+func groupsOf(ctx context.Context, rd store.Reader, t *firewall.Tree) (firewall.Groups, error) {
+	g := firewall.Groups{Address: map[string]firewall.AddressGroup{}, Service: map[string]firewall.ServiceGroup{}}
+	var addr, svc []string
+	for _, pt := range t.Policies {
+		for _, r := range pt.Rules {
+			for _, ref := range append(slices.Clone(r.SourceGroups), r.DestinationGroups...) {
+				addr = append(addr, ref.ID)
+			}
+			for _, ref := range r.ServiceGroups {
+				svc = append(svc, ref.ID)
+			}
+		}
+	}
+	for len(addr) > 0 {
+		id := addr[len(addr)-1]
+		addr = addr[:len(addr)-1]
+		if _, ok := g.Address[id]; ok {
+			continue
+		}
+		ag, err := rd.GetAddressGroup(ctx, id)
+		if err != nil {
+			return g, err
+		}
+		g.Address[id] = ag
+		for _, n := range ag.Groups {
+			addr = append(addr, n.ID)
+		}
+	}
+	for len(svc) > 0 {
+		id := svc[len(svc)-1]
+		svc = svc[:len(svc)-1]
+		if _, ok := g.Service[id]; ok {
+			continue
+		}
+		sg, err := rd.GetServiceGroup(ctx, id)
+		if err != nil {
+			return g, err
+		}
+		g.Service[id] = sg
+		for _, n := range sg.Groups {
+			svc = append(svc, n.ID)
+		}
+	}
+	return g, nil
+}

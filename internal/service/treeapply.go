@@ -56,6 +56,9 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if !dryRun {
 		return s.replaceTree(ctx, firewallID, pre, target)
 	}
+	if err := resolveTreeGroups(ctx, s.store, &target); err != nil {
+		return TreeResult{}, err
+	}
 	cur, err := s.GetTree(ctx, firewallID)
 	if err != nil {
 		return TreeResult{}, err
@@ -96,7 +99,11 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 			return err
 		}
 		cur := engineTree(loaded)
-		next := s.matchTree(cur, target)
+		resolved := target
+		if err := resolveTreeGroups(ctx, tx, &resolved); err != nil {
+			return err
+		}
+		next := s.matchTree(cur, resolved)
 		out = TreeResult{Revision: fw.Revision, Tree: cur, Structural: DiffTrees(cur, next)}
 		if out.Structural.Empty() {
 			return nil
@@ -124,7 +131,7 @@ func (s *Service) replaceTree(ctx context.Context, firewallID string, pre Precon
 // matches, by id, else by name, and meta of the current ones; unmatched
 // elements get new ids.
 func (s *Service) matchTree(cur, target firewall.Tree) firewall.Tree {
-	next := firewall.Tree{Firewall: target.Firewall, Policies: make([]firewall.PolicyTree, len(target.Policies))}
+	next := firewall.Tree{Firewall: target.Firewall, Policies: make([]firewall.PolicyTree, len(target.Policies)), Groups: target.Groups}
 	next.Firewall.Meta, next.Firewall.Revision = cur.Firewall.Meta, cur.Firewall.Revision
 	curPol := make([]*firewall.PolicyTree, len(cur.Policies))
 	for i := range cur.Policies {
