@@ -238,11 +238,22 @@ func (c *checker) network(e *expr.Expr, fn networkFunc, args []*expr.Expr) (cond
 	if fn.overlaps {
 		loBound, hiBound = r.hi, r.lo
 	}
-	return func(b *Builder) string {
-		return b.emptyOrAny("rule_addresses a", "a", side, func() string {
+	match := func(b *Builder, alias string) func() string {
+		return func() string {
 			// Placeholders are bound in the order they appear in the text.
-			s := "a.family = " + b.Arg(int64(r.family))
-			return s + " AND a.lo <= " + b.Arg(loBound) + " AND a.hi >= " + b.Arg(hiBound)
-		})
+			s := alias + ".family = " + b.Arg(int64(r.family))
+			return s + " AND " + alias + ".lo <= " + b.Arg(loBound) + " AND " + alias + ".hi >= " + b.Arg(hiBound)
+		}
+	}
+	// A rule's address set is its literal entries plus the members of its
+	// groups (docs/groups.md): it matches through a literal entry, through
+	// a group, or by being empty, which no non-empty group allows. Each
+	// part is built in text order, since that is the binding order.
+	return func(b *Builder) string {
+		literal := b.emptyOrAny("rule_addresses a", "a", side, match(b, "a"))
+		nonEmpty := groupNonEmpty(b, side)
+		noLiteral := "NOT " + anyAddress(b, side)
+		hit := groupHit(b, side, match(b, "g"))
+		return "((" + literal + " AND NOT (" + nonEmpty + " AND " + noLiteral + ")) OR " + hit + ")"
 	}, nil
 }

@@ -24,12 +24,13 @@ const (
 	KindPrefixes                 // list of CIDRs, in the rule_addresses child table
 	KindPorts                    // list of port ranges, in the rule_ports child table
 	KindStrings                  // list of strings, as a JSON array
+	KindGroups                   // list of group references, in rule_address_groups or rule_service_groups
 )
 
 var kindNames = map[Kind]string{
 	KindString: "string", KindEnum: "enum", KindInt: "integer", KindBool: "boolean", KindTime: "timestamp",
 	KindLabels: "map of string to string", KindPrefixes: "list of CIDRs", KindPorts: "list of port ranges",
-	KindStrings: "list of strings",
+	KindStrings: "list of strings", KindGroups: "list of groups",
 }
 
 // String names the kind as the documentation does.
@@ -43,6 +44,9 @@ type Side int
 const (
 	Source      Side = 1
 	Destination Side = 2
+	// ServiceSide marks the service_groups field, whose references have
+	// a table of their own.
+	ServiceSide Side = 3
 )
 
 // Field is one filterable field of a resource.
@@ -207,7 +211,7 @@ func aipType(k Kind) *expr.Type {
 		return filtering.TypeTimestamp
 	case KindLabels:
 		return filtering.TypeMap(filtering.TypeString, filtering.TypeString)
-	case KindPrefixes, KindPorts, KindStrings:
+	case KindPrefixes, KindPorts, KindStrings, KindGroups:
 		return filtering.TypeList(filtering.TypeString)
 	}
 	return filtering.TypeString
@@ -282,6 +286,10 @@ var Rules = newResource(Resource{
 		Field{Name: "destinations", Kind: KindPrefixes, Side: Destination, Doc: "destination CIDRs"},
 		Field{Name: "source_ports", Kind: KindPorts, Side: Source, Doc: "source ports; source_ports:\"1024-65535\" holds that exact entry"},
 		Field{Name: "destination_ports", Kind: KindPorts, Side: Destination, Doc: "destination ports; destination_ports:443 holds that exact entry"},
+		Field{Name: "source_groups", Kind: KindGroups, Side: Source,
+			Doc: "source address groups; source_groups:\"web\" holds the group named (or with the id) web, or a group that nests it"},
+		Field{Name: "destination_groups", Kind: KindGroups, Side: Destination, Doc: "destination address groups, as for source_groups"},
+		Field{Name: "service_groups", Kind: KindGroups, Side: ServiceSide, Doc: "service groups, as for source_groups"},
 		Field{Name: "enabled", Column: "rules.enabled", Kind: KindBool, OrderColumn: "rules.enabled", Doc: "whether the rule is evaluated"},
 		Field{Name: "expires_at", Column: "rules.expires_at", Kind: KindTime, Nullable: true,
 			Doc: "when the rule stops matching; expires_at:* tests that it has one"},

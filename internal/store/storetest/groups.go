@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -17,6 +18,7 @@ func groupCases() []testCase {
 		{"Group/ListFilterOrderPage", groupList},
 		{"Group/RulesReferToGroups", groupRuleRefs},
 		{"Group/UsageAndDelete", groupUsageDelete},
+		{"Group/RuleFiltersThroughGroups", groupRuleFilters},
 	}
 }
 
@@ -176,4 +178,50 @@ func groupUsageDelete(t *testing.T, f *fixture) {
 	f.update(func(tx store.Tx) error { return tx.DeleteAddressGroup(f.ctx, dmz.ID) })
 	f.update(func(tx store.Tx) error { return tx.DeleteAddressGroup(f.ctx, web.ID) })
 	wantCode(t, f.try(func(tx store.Tx) error { return tx.DeleteAddressGroup(f.ctx, web.ID) }), firewall.CodeNotFound)
+}
+
+func groupRuleFilters(t *testing.T, f *fixture) {
+	web := f.newAddressGroup("web")
+	dmz := f.newAddressGroup("dmz", refTo(web.ID, "web"))
+	at := f.now()
+	empty := firewall.AddressGroup{Name: "empty"}
+	empty.ID, empty.ETag, empty.CreatedAt, empty.UpdatedAt = f.id(), f.etag(), at, at
+	f.update(func(tx store.Tx) error { return tx.CreateAddressGroup(f.ctx, &empty) })
+	fw := f.firewall("edge")
+	p := f.policy(fw.ID, "p", 1)
+	mk := func(name string, literal []netip.Prefix, refs ...firewall.GroupRef) {
+		r := f.newRule(fw.ID, p.ID, 0, name)
+		r.Sources, r.SourceGroups = literal, refs
+		f.update(func(tx store.Tx) error { return tx.CreateRule(f.ctx, &r) })
+	}
+	mk("literal", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	mk("nested", nil, refTo(dmz.ID, ""))
+	mk("empty-group", nil, refTo(empty.ID, ""))
+	mk("any", nil)
+	mk("both", []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, refTo(web.ID, ""))
+	for _, tc := range []struct{ filter, want string }{
+		{`source_contains("192.0.2.5")`, "[nested empty-group any both]"},
+		{`source_contains("10.1.1.1")`, "[literal empty-group any]"},
+		{`source_contains("198.51.100.7")`, "[empty-group any both]"},
+		{`source_overlaps("192.0.0.0/16")`, "[nested empty-group any both]"},
+		{`source_groups:"web"`, "[nested both]"},
+		{`source_groups:"DMZ"`, "[nested]"},
+		{`source_groups:"` + empty.ID + `"`, "[empty-group]"},
+		{`source_groups:*`, "[nested empty-group both]"},
+		{`destination_groups:* OR service_groups:"web"`, "[]"},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, firewall.Query{Filter: tc.filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, r := range page.Items {
+				names = append(names, r.Name)
+			}
+			if got := fmt.Sprint(names); got != tc.want && !(tc.want == "[]" && len(names) == 0) {
+				t.Fatalf("%s = %s, want %s", tc.filter, got, tc.want)
+			}
+		})
+	}
 }
