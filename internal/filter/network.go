@@ -251,9 +251,11 @@ func (c *checker) network(e *expr.Expr, fn networkFunc, args []*expr.Expr) (cond
 	// part is built in text order, since that is the binding order.
 	return func(b *Builder) string {
 		literal := b.emptyOrAny("rule_addresses a", "a", side, match(b, "a"))
-		nonEmpty := groupNonEmpty(b, side)
+		// The cheap probe first: most rules have literal entries, and
+		// then the group walk is never asked.
 		noLiteral := "NOT " + anyAddress(b, side)
+		nonEmpty := groupNonEmpty(b, side)
 		hit := groupHit(b, side, match(b, "g"))
-		return "((" + literal + " AND NOT (" + nonEmpty + " AND " + noLiteral + ")) OR " + hit + ")"
+		return "((" + literal + " AND NOT (" + noLiteral + " AND " + nonEmpty + ")) OR " + hit + ")"
 	}, nil
 }
