@@ -98,7 +98,12 @@ func compile(t firewall.Tree, big int) (*Matcher, error) {
 			return cmp.Or(cmp.Compare(a.Position, c.Position), cmp.Compare(a.ID, c.ID))
 		})
 		for _, ri := range ridx {
-			b.addRule(&pt.Rules[ri], pol)
+			r := &pt.Rules[ri]
+			if len(r.SourceGroups) == 0 && len(r.DestinationGroups) == 0 && len(r.ServiceGroups) == 0 {
+				b.addRule(r, pol, nil)
+				continue
+			}
+			b.addGrouped(r, pol, &t.Groups)
 		}
 		if cp.def != "" {
 			m.cut = pol
@@ -118,6 +123,12 @@ type builder struct {
 	items          []item
 	sbuf, dbuf     []int32
 	big            int // spans of more entries are split
+	// pendingGroups is the index in Matcher.groups of the rule being
+	// added, or -1 for a rule without groups.
+	pendingGroups int32
+	// expanded caches group expansions by id during one compile.
+	addrCache map[string][]netip.Prefix
+	svcCache  map[string][]firewall.Service
 }
 
 type item struct {
@@ -133,6 +144,8 @@ func newBuilder(m *Matcher, big int) *builder {
 		dstIDs: map[netip.Prefix]int32{},
 		srcP:   []netip.Prefix{{}},
 		dstP:   []netip.Prefix{{}},
+
+		pendingGroups: -1,
 	}
 }
 
@@ -180,29 +193,69 @@ func normPorts(list []firewall.PortRange) ([]firewall.PortRange, bool) {
 	return out[:n], n > 0 || len(list) == 0
 }
 
-func (b *builder) addRule(r *firewall.Rule, pol int32) {
+// addRule adds r's entries. svcs, when not nil, replaces r's protocol and
+// destination ports: the rule then matches a flow that one of them
+// matches (see addGrouped).
+func (b *builder) addRule(r *firewall.Rule, pol int32, svcs []firewall.Service) {
 	if !r.Enabled || !terminal(r.Action) {
 		return
 	}
-	proto := ruleProtoMask(r.Protocol)
-	if len(r.SourcePorts) > 0 || len(r.DestinationPorts) > 0 {
+	if svcs == nil {
+		proto, ok := serviceProto(r.Protocol, len(r.SourcePorts) > 0 || len(r.DestinationPorts) > 0)
+		if !ok || !b.internRule(r) {
+			return
+		}
+		b.addService(r, pol, -1, proto, r.DestinationPorts)
+		return
+	}
+	if !b.internRule(r) {
+		return
+	}
+	order := int32(-1)
+	for _, sv := range svcs {
+		proto, ok := serviceProto(sv.Protocol, len(r.SourcePorts) > 0 || len(sv.Ports) > 0)
+		if ok {
+			order = b.addService(r, pol, order, proto, sv.Ports)
+		}
+	}
+}
+
+// internRule interns r's addresses into b.sbuf and b.dbuf, and reports
+// whether its address and source port lists can match at all.
+func (b *builder) internRule(r *firewall.Rule) bool {
+	var ok1, ok2 bool
+	b.sbuf, ok1 = intern(r.Sources, b.srcIDs, &b.srcP, b.sbuf)
+	b.dbuf, ok2 = intern(r.Destinations, b.dstIDs, &b.dstP, b.dbuf)
+	_, ok3 := normPorts(r.SourcePorts)
+	return ok1 && ok2 && ok3
+}
+
+// serviceProto returns the protocol bits of a protocol, kept to tcp and
+// udp when ports are listed, and whether any are left.
+func serviceProto(p firewall.Protocol, ports bool) (uint8, bool) {
+	proto := ruleProtoMask(p)
+	if ports {
 		proto &= pPorts // a port list never matches a flow without ports
 	}
-	if proto == 0 {
-		return
-	}
-	sports, ok1 := normPorts(r.SourcePorts)
-	dports, ok2 := normPorts(r.DestinationPorts)
-	var ok3, ok4 bool
-	b.sbuf, ok3 = intern(r.Sources, b.srcIDs, &b.srcP, b.sbuf)
-	b.dbuf, ok4 = intern(r.Destinations, b.dstIDs, &b.dstP, b.dbuf)
-	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return
+	return proto, proto != 0
+}
+
+// addService adds the entries of r, interned, for one service: protocol bits proto
+// and destination ports dportList. order is r's evaluation order, or -1
+// if r has none yet, in which case it gets the next one if the service
+// can match. It returns r's order.
+func (b *builder) addService(r *firewall.Rule, pol, order int32, proto uint8, dportList []firewall.PortRange) int32 {
+	sports, _ := normPorts(r.SourcePorts)
+	dports, ok := normPorts(dportList)
+	if !ok {
+		return order
 	}
 
 	m := b.m
-	order := int32(len(m.rules))
-	m.rules = append(m.rules, crule{id: r.ID, action: actionCode(r.Action), policy: pol})
+	if order < 0 {
+		order = int32(len(m.rules))
+		m.rules = append(m.rules, crule{id: r.ID, action: actionCode(r.Action), policy: pol, groups: b.pendingGroups})
+	}
 	e := entry{order: order, proto: proto, dW: math.MaxUint16}
 	if len(sports) > 0 {
 		e.flags |= fSrcPorts
@@ -263,6 +316,7 @@ func (b *builder) addRule(r *firewall.Rule, pol int32) {
 			b.items = append(b.items, item{key: pairKey(s, d), e: e})
 		}
 	}
+	return order
 }
 
 func (b *builder) finish() {

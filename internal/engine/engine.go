@@ -98,6 +98,9 @@ func (m *Matcher) explain(f *firewall.Flow, now time.Time) firewall.Decision {
 		case int32(pi) == decidingPolicy && d.DecidedBy == firewall.ByRule:
 			st.Outcome = firewall.OutcomeRuleMatched
 			st.RuleID = d.RuleID
+			if g := m.rules[best].groups; g >= 0 {
+				m.groups[g].name(&st, f)
+			}
 		case int32(pi) == decidingPolicy:
 			st.Outcome = firewall.OutcomePolicyDefault
 		default:

@@ -16,15 +16,16 @@ type Matcher struct {
 	cut       int32     // the first enabled policy whose default decides, or -1
 	rules     []crule   // the rules that can match, in evaluation order; a rule's index is its order
 
-	src, dst side        // address → chain of prefix ids
-	anyAny   [5]span     // the entries of the pair (ANY, ANY), by flow protocol class
-	bloom    pairFilter  // the (source id, destination id) pairs of the pair table
-	pairs    pairTable   // pair of prefixes → its entry
-	spans    []span      // the pairs of the pair table with more than one entry
-	entries  []entry     // the entries of spans, each span in order
-	bigs     []uint32    // the records of big spans
-	blob     []uint32    // the records of entries with flags
-	expires  []time.Time // expiry times, by index from a record
+	src, dst side         // address → chain of prefix ids
+	anyAny   [5]span      // the entries of the pair (ANY, ANY), by flow protocol class
+	bloom    pairFilter   // the (source id, destination id) pairs of the pair table
+	pairs    pairTable    // pair of prefixes → its entry
+	spans    []span       // the pairs of the pair table with more than one entry
+	entries  []entry      // the entries of spans, each span in order
+	bigs     []uint32     // the records of big spans
+	blob     []uint32     // the records of entries with flags
+	expires  []time.Time  // expiry times, by index from a record
+	groups   []ruleGroups // the expanded groups of rules that have them, for explain
 }
 
 type cpolicy struct {
@@ -36,6 +37,7 @@ type cpolicy struct {
 type crule struct {
 	id     string
 	policy int32 // index in Matcher.policies
+	groups int32 // index in Matcher.groups, or -1 for a rule without groups
 	action uint8 // index in actions
 }
 

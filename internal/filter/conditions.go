@@ -72,6 +72,9 @@ func present(f *Field) cond {
 	case KindPorts:
 		side := f.Side
 		return func(b *Builder) string { return anyPort(b, side) }
+	case KindGroups:
+		side := f.Side
+		return func(b *Builder) string { return "EXISTS (" + groupRefs(b, side) + " AND x.rule_id = rules.id)" }
 	case KindString:
 		return func(b *Builder) string { return col + " <> ''" }
 	}

@@ -55,11 +55,13 @@ func TestWhereSQL(t *testing.T) {
 			`rules.id IN (SELECT a.rule_id FROM rule_addresses a WHERE a.side = $1 AND a.family = $2 AND a.lo = $3 AND a.hi = $4)`,
 			[]any{int64(1), int64(4), v4(10, 0, 0, 0), v4(10, 255, 255, 255)},
 			[]any{int64(1), int64(4), v4(10, 0, 0, 0), v4(10, 255, 255, 255)}},
+		// Through groups too: a literal entry, a group holding the address
+		// (directly or by nesting), or an empty union.
 		{Rules, `source_contains("10.1.2.3")`,
-			`(NOT EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = ?) OR EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = ? AND a.family = ? AND a.lo <= ? AND a.hi >= ?))`,
-			`COALESCE((SELECT bool_or(a.family = $2 AND a.lo <= $3 AND a.hi >= $4) FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = $1), TRUE)`,
-			[]any{int64(1), int64(1), int64(4), v4(10, 1, 2, 3), v4(10, 1, 2, 3)},
-			[]any{int64(1), int64(4), v4(10, 1, 2, 3), v4(10, 1, 2, 3)}},
+			`(((NOT EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = ?) OR EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = ? AND a.family = ? AND a.lo <= ? AND a.hi >= ?)) AND NOT (NOT EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = ?) AND ` + sqliteNonEmpty + `)) OR ` + sqliteHit + `)`,
+			`((COALESCE((SELECT bool_or(a.family = $2 AND a.lo <= $3 AND a.hi >= $4) FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = $1), TRUE) AND NOT (NOT EXISTS (SELECT 1 FROM rule_addresses a WHERE a.rule_id = rules.id AND a.side = $5) AND ` + pgNonEmpty + `)) OR ` + pgHit + `)`,
+			[]any{int64(1), int64(1), int64(4), v4(10, 1, 2, 3), v4(10, 1, 2, 3), int64(1), int64(1), int64(1), int64(4), v4(10, 1, 2, 3), v4(10, 1, 2, 3)},
+			[]any{int64(1), int64(4), v4(10, 1, 2, 3), v4(10, 1, 2, 3), int64(1), int64(1), int64(1), int64(4), v4(10, 1, 2, 3), v4(10, 1, 2, 3)}},
 		{Rules, `destination_port_contains(443)`,
 			`(NOT EXISTS (SELECT 1 FROM rule_ports p WHERE p.rule_id = rules.id AND p.side = ?) OR EXISTS (SELECT 1 FROM rule_ports p WHERE p.rule_id = rules.id AND p.side = ? AND p.lo <= ? AND p.hi >= ?))`,
 			`COALESCE((SELECT bool_or(p.lo <= $2 AND p.hi >= $3) FROM rule_ports p WHERE p.rule_id = rules.id AND p.side = $1), TRUE)`,
@@ -502,3 +504,11 @@ func TestFriendlyMessages(t *testing.T) {
 		}
 	}
 }
+
+// The group parts of source_contains, as each dialect writes them.
+const (
+	sqliteNonEmpty = `EXISTS (SELECT x.rule_id FROM rule_address_groups x WHERE 1 = 1 AND x.side = ? AND x.rule_id = rules.id AND x.group_id IN (WITH RECURSIVE ne(id) AS (SELECT g.group_id FROM address_group_ranges g UNION SELECT n.group_id FROM address_group_nesting n JOIN ne ON n.member_id = ne.id) SELECT id FROM ne))`
+	sqliteHit      = `rules.id IN (SELECT x.rule_id FROM rule_address_groups x WHERE 1 = 1 AND x.side = ? AND x.group_id IN (WITH RECURSIVE hit(id) AS (SELECT g.group_id FROM address_group_ranges g WHERE g.family = ? AND g.lo <= ? AND g.hi >= ? UNION SELECT n.group_id FROM address_group_nesting n JOIN hit ON n.member_id = hit.id) SELECT id FROM hit))`
+	pgNonEmpty     = `EXISTS (SELECT x.rule_id FROM rule_address_groups x WHERE 1 = 1 AND x.side = $6 AND x.rule_id = rules.id AND x.group_id IN (WITH RECURSIVE ne(id) AS (SELECT g.group_id FROM address_group_ranges g UNION SELECT n.group_id FROM address_group_nesting n JOIN ne ON n.member_id = ne.id) SELECT id FROM ne))`
+	pgHit          = `rules.id IN (SELECT x.rule_id FROM rule_address_groups x WHERE 1 = 1 AND x.side = $7 AND x.group_id IN (WITH RECURSIVE hit(id) AS (SELECT g.group_id FROM address_group_ranges g WHERE g.family = $8 AND g.lo <= $9 AND g.hi >= $10 UNION SELECT n.group_id FROM address_group_nesting n JOIN hit ON n.member_id = hit.id) SELECT id FROM hit))`
+)

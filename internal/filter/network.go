@@ -28,6 +28,17 @@ type AddressRow struct {
 	Lo, Hi []byte
 }
 
+// PrefixRows returns the address rows of list, without a side: how
+// address_group_ranges stores a group's own addresses.
+func PrefixRows(list []netip.Prefix) []AddressRow {
+	rows := make([]AddressRow, len(list))
+	for i, p := range list {
+		ar := rangeOf(p)
+		rows[i] = AddressRow{Family: ar.family, Lo: ar.lo, Hi: ar.hi}
+	}
+	return rows
+}
+
 // PortRow is one port range of a rule, as rule_ports stores it.
 type PortRow struct {
 	Side   Side
@@ -227,11 +238,24 @@ func (c *checker) network(e *expr.Expr, fn networkFunc, args []*expr.Expr) (cond
 	if fn.overlaps {
 		loBound, hiBound = r.hi, r.lo
 	}
-	return func(b *Builder) string {
-		return b.emptyOrAny("rule_addresses a", "a", side, func() string {
+	match := func(b *Builder, alias string) func() string {
+		return func() string {
 			// Placeholders are bound in the order they appear in the text.
-			s := "a.family = " + b.Arg(int64(r.family))
-			return s + " AND a.lo <= " + b.Arg(loBound) + " AND a.hi >= " + b.Arg(hiBound)
-		})
+			s := alias + ".family = " + b.Arg(int64(r.family))
+			return s + " AND " + alias + ".lo <= " + b.Arg(loBound) + " AND " + alias + ".hi >= " + b.Arg(hiBound)
+		}
+	}
+	// A rule's address set is its literal entries plus the members of its
+	// groups (docs/groups.md): it matches through a literal entry, through
+	// a group, or by being empty, which no non-empty group allows. Each
+	// part is built in text order, since that is the binding order.
+	return func(b *Builder) string {
+		literal := b.emptyOrAny("rule_addresses a", "a", side, match(b, "a"))
+		// The cheap probe first: most rules have literal entries, and
+		// then the group walk is never asked.
+		noLiteral := "NOT " + anyAddress(b, side)
+		nonEmpty := groupNonEmpty(b, side)
+		hit := groupHit(b, side, match(b, "g"))
+		return "((" + literal + " AND NOT (" + noLiteral + " AND " + nonEmpty + ")) OR " + hit + ")"
 	}, nil
 }

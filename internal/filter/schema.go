@@ -24,12 +24,13 @@ const (
 	KindPrefixes                 // list of CIDRs, in the rule_addresses child table
 	KindPorts                    // list of port ranges, in the rule_ports child table
 	KindStrings                  // list of strings, as a JSON array
+	KindGroups                   // list of group references, in rule_address_groups or rule_service_groups
 )
 
 var kindNames = map[Kind]string{
 	KindString: "string", KindEnum: "enum", KindInt: "integer", KindBool: "boolean", KindTime: "timestamp",
 	KindLabels: "map of string to string", KindPrefixes: "list of CIDRs", KindPorts: "list of port ranges",
-	KindStrings: "list of strings",
+	KindStrings: "list of strings", KindGroups: "list of groups",
 }
 
 // String names the kind as the documentation does.
@@ -43,6 +44,9 @@ type Side int
 const (
 	Source      Side = 1
 	Destination Side = 2
+	// ServiceSide marks the service_groups field, whose references have
+	// a table of their own.
+	ServiceSide Side = 3
 )
 
 // Field is one filterable field of a resource.
@@ -209,7 +213,7 @@ func aipType(k Kind) *expr.Type {
 		return filtering.TypeTimestamp
 	case KindLabels:
 		return filtering.TypeMap(filtering.TypeString, filtering.TypeString)
-	case KindPrefixes, KindPorts, KindStrings:
+	case KindPrefixes, KindPorts, KindStrings, KindGroups:
 		return filtering.TypeList(filtering.TypeString)
 	}
 	return filtering.TypeString
@@ -284,6 +288,10 @@ var Rules = newResource(Resource{
 		Field{Name: "destinations", Kind: KindPrefixes, Side: Destination, Doc: "destination CIDRs"},
 		Field{Name: "source_ports", Kind: KindPorts, Side: Source, Doc: "source ports; source_ports:\"1024-65535\" holds that exact entry"},
 		Field{Name: "destination_ports", Kind: KindPorts, Side: Destination, Doc: "destination ports; destination_ports:443 holds that exact entry"},
+		Field{Name: "source_groups", Kind: KindGroups, Side: Source,
+			Doc: "source address groups; source_groups:\"web\" holds the group named (or with the id) web, or a group that nests it"},
+		Field{Name: "destination_groups", Kind: KindGroups, Side: Destination, Doc: "destination address groups, as for source_groups"},
+		Field{Name: "service_groups", Kind: KindGroups, Side: ServiceSide, Doc: "service groups, as for source_groups"},
 		Field{Name: "enabled", Column: "rules.enabled", Kind: KindBool, OrderColumn: "rules.enabled", Doc: "whether the rule is evaluated"},
 		Field{Name: "expires_at", Column: "rules.expires_at", Kind: KindTime, Nullable: true,
 			Doc: "when the rule stops matching; expires_at:* tests that it has one"},
@@ -305,7 +313,7 @@ var AuditEvents = newResource(Resource{
 			Values: words(firewall.AuditCreate, firewall.AuditUpdate, firewall.AuditMove, firewall.AuditDelete), OrderColumn: "audit_events.action",
 			Doc: "what the change did"},
 		{Name: "resource_type", Column: "audit_events.resource_type", Kind: KindEnum,
-			Values: []string{firewall.KindFirewall, firewall.KindPolicy, firewall.KindRule, firewall.KindChangeRequest}, OrderColumn: "audit_events.resource_type",
+			Values: []string{firewall.KindFirewall, firewall.KindPolicy, firewall.KindRule, firewall.KindChangeRequest, firewall.KindAddressGroup, firewall.KindServiceGroup}, OrderColumn: "audit_events.resource_type",
 			Doc: "the kind of resource changed"},
 		{Name: "resource_id", Column: "audit_events.resource_id", Kind: KindString, OrderColumn: "audit_events.resource_id", Doc: "the resource changed"},
 		{Name: "firewall_id", Column: "audit_events.firewall_id", Kind: KindString, OrderColumn: "audit_events.firewall_id", Doc: "the firewall whose tree changed"},
@@ -339,5 +347,29 @@ var ChangeRequests = newResource(Resource{
 	Example:      `state = "open" AND NOT no_op`,
 })
 
+// groupFields are the filterable fields of a group collection in table.
+func groupFields(table string) []Field {
+	return append(meta(table),
+		Field{Name: "name", Column: table + ".name", Kind: KindString, OrderColumn: table + ".name_key",
+			Doc: "the name; ordering ignores case"},
+		Field{Name: "description", Column: table + ".description", Kind: KindString, Doc: "the description"},
+		Field{Name: "labels", Column: table + ".labels", Kind: KindLabels, Doc: "labels.<key> is a label's value; labels:\"key\" tests for a key"},
+	)
+}
+
+// AddressGroups is the global address group collection.
+var AddressGroups = newResource(Resource{
+	Name: "address-groups", Table: "address_groups", Fields: groupFields("address_groups"),
+	DefaultOrder: []OrderTerm{{Field: "name"}},
+	Example:      `name = "web-*" AND labels.env = "prod"`,
+})
+
+// ServiceGroups is the global service group collection.
+var ServiceGroups = newResource(Resource{
+	Name: "service-groups", Table: "service_groups", Fields: groupFields("service_groups"),
+	DefaultOrder: []OrderTerm{{Field: "name"}},
+	Example:      `name = "https*"`,
+})
+
 // Resources lists every filterable collection.
-var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents, ChangeRequests}
+var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents, ChangeRequests, AddressGroups, ServiceGroups}

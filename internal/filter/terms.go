@@ -176,7 +176,7 @@ func (c *checker) comparison(e *expr.Expr, op string, lhs, rhs *expr.Expr) (cond
 	switch f.Kind {
 	case KindLabels:
 		return nil, c.fail(lhs, "labels is a map: compare one label, as in labels.env = \"prod\", or test a key with labels:\"env\"")
-	case KindPrefixes, KindPorts, KindStrings:
+	case KindPrefixes, KindPorts, KindStrings, KindGroups:
 		return nil, c.fail(lhs, "%s is a list: test an entry with %s:\"...\"", f.Name, f.Name)
 	}
 	if isOrdering(op) && (f.Kind == KindEnum || f.Kind == KindBool) {
@@ -276,6 +276,8 @@ func (c *checker) has(f *Field, rhs *expr.Expr) (cond, error) {
 			return nil, c.fail(rhs, "%s; expected a CIDR such as \"10.0.0.0/8\"", err)
 		}
 		return r.hasEntry(f.Side), nil
+	case KindGroups:
+		return groupEntry(f.Side, s), nil
 	case KindPorts:
 		p, err := firewall.ParsePortRange(s)
 		if err != nil {

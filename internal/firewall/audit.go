@@ -24,6 +24,9 @@ const (
 	// KindChangeRequest names a change request's own events: its creation
 	// and each transition of its review.
 	KindChangeRequest = "change_request"
+	// Groups are global: their events carry no firewall id.
+	KindAddressGroup = "address_group"
+	KindServiceGroup = "service_group"
 )
 
 // AuditEvent records one change: who made it, to what, and the resource

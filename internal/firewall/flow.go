@@ -56,6 +56,11 @@ type Step struct {
 	// come before the deciding rule are listed (later ones would not have
 	// decided anyway), and at most MaxExpiredRules of them.
 	ExpiredRules []string
+	// The groups through which the matching rule matched, by name: the
+	// first of its source, destination and service groups that holds the
+	// flow's value. Empty where the rule has no groups, or none of them
+	// holds the value (a literal entry matched).
+	SourceGroup, DestinationGroup, ServiceGroup string
 }
 
 // MaxExpiredRules bounds Step.ExpiredRules.

@@ -145,16 +145,20 @@ func (p PolicyPatch) Apply(cur Policy) (Policy, error) {
 // other fields to the model's defaults. The position changes only by a
 // move, never by a patch.
 type RulePatch struct {
-	Name             Optional[string]    `json:"name,omitzero"`
-	Description      Optional[string]    `json:"description,omitzero"`
-	Action           Optional[Action]    `json:"action,omitzero"`
-	Protocol         Optional[Protocol]  `json:"protocol,omitzero"`
-	Sources          Optional[[]string]  `json:"sources,omitzero"`
-	Destinations     Optional[[]string]  `json:"destinations,omitzero"`
-	SourcePorts      Optional[[]string]  `json:"source_ports,omitzero"`
-	DestinationPorts Optional[[]string]  `json:"destination_ports,omitzero"`
-	Enabled          Optional[bool]      `json:"enabled,omitzero"`
-	ExpiresAt        Optional[time.Time] `json:"expires_at,omitzero"`
+	Name             Optional[string]   `json:"name,omitzero"`
+	Description      Optional[string]   `json:"description,omitzero"`
+	Action           Optional[Action]   `json:"action,omitzero"`
+	Protocol         Optional[Protocol] `json:"protocol,omitzero"`
+	Sources          Optional[[]string] `json:"sources,omitzero"`
+	Destinations     Optional[[]string] `json:"destinations,omitzero"`
+	SourcePorts      Optional[[]string] `json:"source_ports,omitzero"`
+	DestinationPorts Optional[[]string] `json:"destination_ports,omitzero"`
+	// The group lists hold group ids or names (see ParseGroupRefs).
+	SourceGroups      Optional[[]string]  `json:"source_groups,omitzero"`
+	DestinationGroups Optional[[]string]  `json:"destination_groups,omitzero"`
+	ServiceGroups     Optional[[]string]  `json:"service_groups,omitzero"`
+	Enabled           Optional[bool]      `json:"enabled,omitzero"`
+	ExpiresAt         Optional[time.Time] `json:"expires_at,omitzero"`
 }
 
 // Apply returns cur with the patch applied. It reports the problems of
@@ -177,6 +181,9 @@ func (p RulePatch) Apply(cur Rule) (Rule, error) {
 	next.Destinations = patchPrefixes("destinations", p.Destinations, cur.Destinations, &ps)
 	next.SourcePorts = patchPorts("source_ports", p.SourcePorts, cur.SourcePorts, &ps)
 	next.DestinationPorts = patchPorts("destination_ports", p.DestinationPorts, cur.DestinationPorts, &ps)
+	next.SourceGroups = patchRefs("source_groups", p.SourceGroups, cur.SourceGroups, &ps)
+	next.DestinationGroups = patchRefs("destination_groups", p.DestinationGroups, cur.DestinationGroups, &ps)
+	next.ServiceGroups = patchRefs("service_groups", p.ServiceGroups, cur.ServiceGroups, &ps)
 	switch {
 	case p.ExpiresAt.Null:
 		next.ExpiresAt = nil
@@ -213,4 +220,12 @@ func patchPorts(location string, o Optional[[]string], cur []PortRange, ps *Prob
 		return cur
 	}
 	return ParsePortRanges(location, o.Value, ps)
+}
+
+// patchRefs is patchPrefixes for group references.
+func patchRefs(location string, o Optional[[]string], cur []GroupRef, ps *Problems) []GroupRef {
+	if !o.Set {
+		return cur
+	}
+	return ParseGroupRefs(location, o.Value, ps)
 }

@@ -134,54 +134,65 @@ func (in PolicyInput) domain() firewall.Policy {
 // Rule is a rule as the API shows it.
 type Rule struct {
 	Resource
-	FirewallID       string     `json:"firewall_id" doc:"The firewall the rule belongs to."`
-	PolicyID         string     `json:"policy_id" doc:"The filtering policy the rule belongs to."`
-	Name             string     `json:"name" doc:"Optional name, unique within the policy when set; empty when unnamed." example:"allow-https"`
-	Description      string     `json:"description" doc:"Free text."`
-	Position         int        `json:"position" doc:"1-based place in the policy; rules are evaluated in position order." example:"1"`
-	Action           string     `json:"action" enum:"allow,deny,reject" doc:"What happens to a matching flow." example:"allow"`
-	Protocol         string     `json:"protocol" enum:"any,tcp,udp,icmp,icmpv6" doc:"The protocol the rule matches." example:"tcp"`
-	Sources          []string   `json:"sources" doc:"Source CIDRs; empty means any." example:"[\"10.0.0.0/8\"]"`
-	Destinations     []string   `json:"destinations" doc:"Destination CIDRs; empty means any." example:"[\"192.0.2.10/32\"]"`
-	SourcePorts      []string   `json:"source_ports" doc:"Source ports and ranges; empty means any." example:"[]"`
-	DestinationPorts []string   `json:"destination_ports" doc:"Destination ports and ranges; empty means any." example:"[\"443\"]"`
-	Enabled          bool       `json:"enabled" doc:"A disabled rule never matches." example:"true"`
-	ExpiresAt        *time.Time `json:"expires_at,omitempty" doc:"After this time the rule no longer matches."`
+	FirewallID       string   `json:"firewall_id" doc:"The firewall the rule belongs to."`
+	PolicyID         string   `json:"policy_id" doc:"The filtering policy the rule belongs to."`
+	Name             string   `json:"name" doc:"Optional name, unique within the policy when set; empty when unnamed." example:"allow-https"`
+	Description      string   `json:"description" doc:"Free text."`
+	Position         int      `json:"position" doc:"1-based place in the policy; rules are evaluated in position order." example:"1"`
+	Action           string   `json:"action" enum:"allow,deny,reject" doc:"What happens to a matching flow." example:"allow"`
+	Protocol         string   `json:"protocol" enum:"any,tcp,udp,icmp,icmpv6" doc:"The protocol the rule matches." example:"tcp"`
+	Sources          []string `json:"sources" doc:"Source CIDRs; empty means any." example:"[\"10.0.0.0/8\"]"`
+	Destinations     []string `json:"destinations" doc:"Destination CIDRs; empty means any." example:"[\"192.0.2.10/32\"]"`
+	SourcePorts      []string `json:"source_ports" doc:"Source ports and ranges; empty means any." example:"[]"`
+	DestinationPorts []string `json:"destination_ports" doc:"Destination ports and ranges; empty means any." example:"[\"443\"]"`
+	// The group lists sit beside the literal fields (see docs/groups.md).
+	SourceGroups      []GroupRef `json:"source_groups" doc:"Address groups whose members join sources; the source set is their union, and an empty union means any."`
+	DestinationGroups []GroupRef `json:"destination_groups" doc:"Address groups whose members join destinations."`
+	ServiceGroups     []GroupRef `json:"service_groups" doc:"Service groups: the rule matches a flow when one of their services matches its protocol and destination port."`
+	Enabled           bool       `json:"enabled" doc:"A disabled rule never matches." example:"true"`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty" doc:"After this time the rule no longer matches."`
 }
 
 // RuleInput is the writable part of a rule.
 type RuleInput struct {
-	Name             string     `json:"name,omitempty" maxLength:"255" doc:"Optional name, unique within the policy; no leading or trailing blanks." example:"allow-https"`
-	Description      string     `json:"description,omitempty" maxLength:"1024" doc:"Free text, up to 1024 characters."`
-	Position         int        `json:"position,omitempty" minimum:"1" doc:"Where to insert the rule, 1 to n+1; the rules from there on shift down. Defaults to the end." example:"1"`
-	Action           string     `json:"action" enum:"allow,deny,reject" doc:"What happens to a matching flow." example:"allow"`
-	Protocol         string     `json:"protocol,omitempty" enum:"any,tcp,udp,icmp,icmpv6" default:"any" doc:"The protocol the rule matches." example:"tcp"`
-	Sources          []string   `json:"sources,omitempty" maxItems:"256" doc:"Up to 256 IPv4 or IPv6 CIDRs; a host address is stored as /32 or /128; host bits must be zero. Empty means any." example:"[\"10.0.0.0/8\",\"2001:db8::/32\"]"`
-	Destinations     []string   `json:"destinations,omitempty" maxItems:"256" doc:"Up to 256 destination CIDRs, as for sources. Empty means any." example:"[\"192.0.2.10\"]"`
-	SourcePorts      []string   `json:"source_ports,omitempty" maxItems:"256" doc:"Up to 256 ports (\"443\") or ranges (\"1024-65535\"), 1-65535; only with tcp or udp. Empty means any." example:"[\"1024-65535\"]"`
-	DestinationPorts []string   `json:"destination_ports,omitempty" maxItems:"256" doc:"Up to 256 destination ports or ranges, as for source_ports." example:"[\"443\",\"8443-8444\"]"`
-	Enabled          *bool      `json:"enabled,omitempty" default:"true" doc:"A disabled rule never matches."`
-	ExpiresAt        *time.Time `json:"expires_at,omitempty" doc:"Optional RFC 3339 time after which the rule no longer matches." example:"2027-01-01T00:00:00Z"`
+	Name              string     `json:"name,omitempty" maxLength:"255" doc:"Optional name, unique within the policy; no leading or trailing blanks." example:"allow-https"`
+	Description       string     `json:"description,omitempty" maxLength:"1024" doc:"Free text, up to 1024 characters."`
+	Position          int        `json:"position,omitempty" minimum:"1" doc:"Where to insert the rule, 1 to n+1; the rules from there on shift down. Defaults to the end." example:"1"`
+	Action            string     `json:"action" enum:"allow,deny,reject" doc:"What happens to a matching flow." example:"allow"`
+	Protocol          string     `json:"protocol,omitempty" enum:"any,tcp,udp,icmp,icmpv6" default:"any" doc:"The protocol the rule matches." example:"tcp"`
+	Sources           []string   `json:"sources,omitempty" maxItems:"256" doc:"Up to 256 IPv4 or IPv6 CIDRs; a host address is stored as /32 or /128; host bits must be zero. Empty means any." example:"[\"10.0.0.0/8\",\"2001:db8::/32\"]"`
+	Destinations      []string   `json:"destinations,omitempty" maxItems:"256" doc:"Up to 256 destination CIDRs, as for sources. Empty means any." example:"[\"192.0.2.10\"]"`
+	SourcePorts       []string   `json:"source_ports,omitempty" maxItems:"256" doc:"Up to 256 ports (\"443\") or ranges (\"1024-65535\"), 1-65535; only with tcp or udp. Empty means any." example:"[\"1024-65535\"]"`
+	DestinationPorts  []string   `json:"destination_ports,omitempty" maxItems:"256" doc:"Up to 256 destination ports or ranges, as for source_ports." example:"[\"443\",\"8443-8444\"]"`
+	SourceGroups      []string   `json:"source_groups,omitempty" maxItems:"64" doc:"Up to 64 address groups, each given by id or by name (an id is tried first); their members join sources." example:"[\"web-servers\"]"`
+	DestinationGroups []string   `json:"destination_groups,omitempty" maxItems:"64" doc:"Up to 64 address groups by id or name; their members join destinations." example:"[\"dns-resolvers\"]"`
+	ServiceGroups     []string   `json:"service_groups,omitempty" maxItems:"64" doc:"Up to 64 service groups by id or name. A rule with service groups leaves protocol any and the port lists empty: the groups are its whole service set." example:"[\"https\"]"`
+	Enabled           *bool      `json:"enabled,omitempty" default:"true" doc:"A disabled rule never matches."`
+	ExpiresAt         *time.Time `json:"expires_at,omitempty" doc:"Optional RFC 3339 time after which the rule no longer matches." example:"2027-01-01T00:00:00Z"`
 }
 
 // RulePatch is a JSON merge patch of a rule. Its position changes only
 // through the move action.
 type RulePatch struct {
-	Name             firewall.Optional[string]            `json:"name,omitempty,omitzero" maxLength:"255" nullable:"true" doc:"New name; null or \"\" removes it."`
-	Description      firewall.Optional[string]            `json:"description,omitempty,omitzero" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
-	Action           firewall.Optional[firewall.Action]   `json:"action,omitempty,omitzero" enum:"allow,deny,reject" doc:"New action."`
-	Protocol         firewall.Optional[firewall.Protocol] `json:"protocol,omitempty,omitzero" enum:"any,tcp,udp,icmp,icmpv6" nullable:"true" doc:"New protocol; null resets it to any."`
-	Sources          firewall.Optional[[]string]          `json:"sources,omitempty" maxItems:"256" doc:"New source CIDRs, replacing the old list; null or [] means any."`
-	Destinations     firewall.Optional[[]string]          `json:"destinations,omitempty" maxItems:"256" doc:"New destination CIDRs, replacing the old list; null or [] means any."`
-	SourcePorts      firewall.Optional[[]string]          `json:"source_ports,omitempty" maxItems:"256" doc:"New source ports, replacing the old list; null or [] means any."`
-	DestinationPorts firewall.Optional[[]string]          `json:"destination_ports,omitempty" maxItems:"256" doc:"New destination ports, replacing the old list; null or [] means any."`
-	Enabled          firewall.Optional[bool]              `json:"enabled,omitempty,omitzero" nullable:"true" doc:"Enable or disable the rule; null resets it to true."`
-	ExpiresAt        firewall.Optional[time.Time]         `json:"expires_at,omitempty,omitzero" nullable:"true" doc:"New expiry; null removes it."`
+	Name              firewall.Optional[string]            `json:"name,omitempty,omitzero" maxLength:"255" nullable:"true" doc:"New name; null or \"\" removes it."`
+	Description       firewall.Optional[string]            `json:"description,omitempty,omitzero" maxLength:"1024" nullable:"true" doc:"New description; null clears it."`
+	Action            firewall.Optional[firewall.Action]   `json:"action,omitempty,omitzero" enum:"allow,deny,reject" doc:"New action."`
+	Protocol          firewall.Optional[firewall.Protocol] `json:"protocol,omitempty,omitzero" enum:"any,tcp,udp,icmp,icmpv6" nullable:"true" doc:"New protocol; null resets it to any."`
+	Sources           firewall.Optional[[]string]          `json:"sources,omitempty" maxItems:"256" doc:"New source CIDRs, replacing the old list; null or [] means any."`
+	Destinations      firewall.Optional[[]string]          `json:"destinations,omitempty" maxItems:"256" doc:"New destination CIDRs, replacing the old list; null or [] means any."`
+	SourcePorts       firewall.Optional[[]string]          `json:"source_ports,omitempty" maxItems:"256" doc:"New source ports, replacing the old list; null or [] means any."`
+	DestinationPorts  firewall.Optional[[]string]          `json:"destination_ports,omitempty" maxItems:"256" doc:"New destination ports, replacing the old list; null or [] means any."`
+	SourceGroups      firewall.Optional[[]string]          `json:"source_groups,omitempty" maxItems:"64" doc:"New source groups by id or name, replacing the old list; null or [] removes them."`
+	DestinationGroups firewall.Optional[[]string]          `json:"destination_groups,omitempty" maxItems:"64" doc:"New destination groups by id or name, replacing the old list."`
+	ServiceGroups     firewall.Optional[[]string]          `json:"service_groups,omitempty" maxItems:"64" doc:"New service groups by id or name, replacing the old list."`
+	Enabled           firewall.Optional[bool]              `json:"enabled,omitempty,omitzero" nullable:"true" doc:"Enable or disable the rule; null resets it to true."`
+	ExpiresAt         firewall.Optional[time.Time]         `json:"expires_at,omitempty,omitzero" nullable:"true" doc:"New expiry; null removes it."`
 }
 
 func (p RulePatch) domain() firewall.RulePatch {
 	return firewall.RulePatch{Name: p.Name, Description: p.Description, Action: p.Action, Protocol: p.Protocol,
 		Sources: p.Sources, Destinations: p.Destinations, SourcePorts: p.SourcePorts, DestinationPorts: p.DestinationPorts,
+		SourceGroups: p.SourceGroups, DestinationGroups: p.DestinationGroups, ServiceGroups: p.ServiceGroups,
 		Enabled: p.Enabled, ExpiresAt: p.ExpiresAt}
 }
 
@@ -190,6 +201,7 @@ func ruleOut(r firewall.Rule) Rule {
 		Description: r.Description, Position: r.Position, Action: string(r.Action), Protocol: string(r.Protocol),
 		Sources: texts(r.Sources), Destinations: texts(r.Destinations),
 		SourcePorts: texts(r.SourcePorts), DestinationPorts: texts(r.DestinationPorts),
+		SourceGroups: refsOut(r.SourceGroups), DestinationGroups: refsOut(r.DestinationGroups), ServiceGroups: refsOut(r.ServiceGroups),
 		Enabled: r.Enabled, ExpiresAt: r.ExpiresAt}
 }
 
@@ -208,6 +220,9 @@ func (in RuleInput) domain() (firewall.Rule, error) {
 	r.Destinations = firewall.ParsePrefixes("destinations", in.Destinations, &ps)
 	r.SourcePorts = firewall.ParsePortRanges("source_ports", in.SourcePorts, &ps)
 	r.DestinationPorts = firewall.ParsePortRanges("destination_ports", in.DestinationPorts, &ps)
+	r.SourceGroups = firewall.ParseGroupRefs("source_groups", in.SourceGroups, &ps)
+	r.DestinationGroups = firewall.ParseGroupRefs("destination_groups", in.DestinationGroups, &ps)
+	r.ServiceGroups = firewall.ParseGroupRefs("service_groups", in.ServiceGroups, &ps)
 	if in.Enabled != nil {
 		r.Enabled = *in.Enabled
 	}
@@ -241,4 +256,5 @@ func documentPatchFields(r huma.Registry) {
 	alias(reflect.TypeFor[firewall.Optional[time.Time]](), reflect.TypeFor[time.Time]())
 	alias(reflect.TypeFor[firewall.Optional[[]string]](), reflect.TypeFor[[]string]())
 	alias(reflect.TypeFor[firewall.Optional[map[string]*string]](), reflect.TypeFor[map[string]*string]())
+	alias(reflect.TypeFor[firewall.Optional[[]firewall.ServiceSpec]](), reflect.TypeFor[[]ServiceSpec]())
 }

@@ -50,11 +50,14 @@ type Decision struct {
 
 // Step is one policy visited while deciding a flow.
 type Step struct {
-	PolicyID     string   `json:"policy_id" doc:"The policy visited."`
-	PolicyName   string   `json:"policy_name" doc:"Its name."`
-	Outcome      string   `json:"outcome" enum:"skipped_disabled,rule_matched,policy_default,fell_through" doc:"Skipped because disabled, decided by a rule, decided by the policy's default, or fell through to the next policy."`
-	RuleID       string   `json:"rule_id,omitempty" doc:"The rule that matched, when one did."`
-	ExpiredRules []string `json:"expired_rules,omitempty" doc:"Rules that would have matched but have expired."`
+	PolicyID         string   `json:"policy_id" doc:"The policy visited."`
+	PolicyName       string   `json:"policy_name" doc:"Its name."`
+	Outcome          string   `json:"outcome" enum:"skipped_disabled,rule_matched,policy_default,fell_through" doc:"Skipped because disabled, decided by a rule, decided by the policy's default, or fell through to the next policy."`
+	RuleID           string   `json:"rule_id,omitempty" doc:"The rule that matched, when one did."`
+	ExpiredRules     []string `json:"expired_rules,omitempty" doc:"Rules that would have matched but have expired."`
+	SourceGroup      string   `json:"source_group,omitempty" doc:"The first source group of the matching rule that holds the flow's source, by name."`
+	DestinationGroup string   `json:"destination_group,omitempty" doc:"The first destination group of the matching rule that holds the flow's destination."`
+	ServiceGroup     string   `json:"service_group,omitempty" doc:"The first service group of the matching rule with a service that matches the flow."`
 }
 
 // EvaluateOutput holds the decisions, in the order of the flows.
@@ -270,7 +273,8 @@ func decisionOut(d firewall.Decision) Decision {
 	out := Decision{Action: string(d.Action), DecidedBy: string(d.DecidedBy), PolicyID: d.PolicyID, RuleID: d.RuleID}
 	for _, st := range d.Path {
 		out.Path = append(out.Path, Step{PolicyID: st.PolicyID, PolicyName: st.PolicyName, Outcome: string(st.Outcome),
-			RuleID: st.RuleID, ExpiredRules: st.ExpiredRules})
+			RuleID: st.RuleID, ExpiredRules: st.ExpiredRules,
+			SourceGroup: st.SourceGroup, DestinationGroup: st.DestinationGroup, ServiceGroup: st.ServiceGroup})
 	}
 	return out
 }

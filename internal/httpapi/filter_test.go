@@ -169,7 +169,7 @@ func TestFilterDocumented(t *testing.T) {
 		"/api/v1/firewalls/{firewall_id}/filtering-policies": {"priority (integer)", "enabled (boolean)"},
 		"/api/v1/firewalls/{firewall_id}/filtering-policies/{policy_id}/rules": {"sources (list of CIDRs)", "destination_ports (list of port ranges)",
 			"expires_at (timestamp)", "source_contains(", "destination_port_contains("},
-		"/api/v1/audit-events":                            {"actor_subject (string)", "resource_type (enum: firewall, filtering_policy, rule, change_request)", "change_request_id (string)"},
+		"/api/v1/audit-events":                            {"actor_subject (string)", "resource_type (enum: firewall, filtering_policy, rule, change_request, address_group, service_group)", "change_request_id (string)"},
 		"/api/v1/firewalls/{firewall_id}/change-requests": {"state (enum: open, approved, rejected, applied, cancelled, stale)", "no_op (boolean)"},
 	} {
 		params := paths[path].(map[string]any)["get"].(map[string]any)["parameters"].([]any)

@@ -11,26 +11,32 @@ import (
 
 // The paths of the API.
 const (
-	firewallsPath = "/api/v1/firewalls"
-	firewallPath  = firewallsPath + "/{firewall_id}"
-	evaluatePath  = firewallPath + "/evaluate"
-	analysisPath  = firewallPath + "/analysis"
-	searchPath    = firewallPath + "/search"
-	comparePath   = firewallPath + "/compare"
-	exportPath    = firewallPath + "/export"
-	importPath    = firewallPath + "/import"
-	policiesPath  = firewallPath + "/filtering-policies"
-	policyPath    = policiesPath + "/{policy_id}"
-	rulesPath     = policyPath + "/rules"
-	rulePath      = rulesPath + "/{rule_id}"
-	ruleMovePath  = rulePath + "/move"
-	auditPath     = "/api/v1/audit-events"
-	treePath      = firewallPath + "/tree"
-	revisionsPath = firewallPath + "/revisions"
-	revisionPath  = revisionsPath + "/{revision}"
-	rollbackPath  = firewallPath + "/rollback"
-	crsPath       = firewallPath + "/change-requests"
-	crPath        = crsPath + "/{change_request_id}"
+	firewallsPath         = "/api/v1/firewalls"
+	firewallPath          = firewallsPath + "/{firewall_id}"
+	evaluatePath          = firewallPath + "/evaluate"
+	analysisPath          = firewallPath + "/analysis"
+	searchPath            = firewallPath + "/search"
+	comparePath           = firewallPath + "/compare"
+	exportPath            = firewallPath + "/export"
+	importPath            = firewallPath + "/import"
+	policiesPath          = firewallPath + "/filtering-policies"
+	policyPath            = policiesPath + "/{policy_id}"
+	rulesPath             = policyPath + "/rules"
+	rulePath              = rulesPath + "/{rule_id}"
+	ruleMovePath          = rulePath + "/move"
+	auditPath             = "/api/v1/audit-events"
+	treePath              = firewallPath + "/tree"
+	addressGroupsPath     = "/api/v1/address-groups"
+	addressGroupPath      = addressGroupsPath + "/{group_id}"
+	addressGroupUsagePath = addressGroupPath + "/usage"
+	serviceGroupsPath     = "/api/v1/service-groups"
+	serviceGroupPath      = serviceGroupsPath + "/{group_id}"
+	serviceGroupUsagePath = serviceGroupPath + "/usage"
+	revisionsPath         = firewallPath + "/revisions"
+	revisionPath          = revisionsPath + "/{revision}"
+	rollbackPath          = firewallPath + "/rollback"
+	crsPath               = firewallPath + "/change-requests"
+	crPath                = crsPath + "/{change_request_id}"
 )
 
 // public is the role of an operation that needs no token.
@@ -96,6 +102,18 @@ func (a *api) routes() []route {
 		{http.MethodPost, crPath + "/reject", auth.Approver, a.rejectChangeRequest()},
 		{http.MethodPost, crPath + "/apply", auth.Editor, a.applyChangeRequest()},
 		{http.MethodPost, crPath + "/cancel", auth.Editor, a.cancelChangeRequest()},
+		{http.MethodGet, addressGroupsPath, auth.Viewer, a.listAddressGroups()},
+		{http.MethodPost, addressGroupsPath, auth.Editor, a.createAddressGroup()},
+		{http.MethodGet, addressGroupPath, auth.Viewer, a.getAddressGroup()},
+		{http.MethodPatch, addressGroupPath, auth.Editor, a.updateAddressGroup()},
+		{http.MethodDelete, addressGroupPath, auth.Editor, a.deleteAddressGroup()},
+		{http.MethodGet, addressGroupUsagePath, auth.Viewer, a.addressGroupUsage()},
+		{http.MethodGet, serviceGroupsPath, auth.Viewer, a.listServiceGroups()},
+		{http.MethodPost, serviceGroupsPath, auth.Editor, a.createServiceGroup()},
+		{http.MethodGet, serviceGroupPath, auth.Viewer, a.getServiceGroup()},
+		{http.MethodPatch, serviceGroupPath, auth.Editor, a.updateServiceGroup()},
+		{http.MethodDelete, serviceGroupPath, auth.Editor, a.deleteServiceGroup()},
+		{http.MethodGet, serviceGroupUsagePath, auth.Viewer, a.serviceGroupUsage()},
 	}
 }
 

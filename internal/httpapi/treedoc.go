@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 )
@@ -19,6 +21,25 @@ type TreeDocument struct {
 	FirewallInput
 	Revision int64            `json:"revision,omitempty" minimum:"0" doc:"The revision the document was read at, if any; informational." example:"7"`
 	Policies []PolicyDocument `json:"policies,omitempty" maxItems:"1000" doc:"The firewall's filtering policies."`
+	Groups   *GroupsDocument  `json:"groups,omitempty" doc:"The groups the rules use, nesting included, as they were when the document was read. On PUT the server resolves each rule's group references to its existing groups (by the id this section gives for the name, else by name) and does not change the groups; offline tools use the section as the groups."`
+}
+
+// GroupsDocument is the groups section of a tree document.
+type GroupsDocument struct {
+	AddressGroups []AddressGroupDocument `json:"address_groups,omitempty" maxItems:"100000" doc:"Address groups."`
+	ServiceGroups []ServiceGroupDocument `json:"service_groups,omitempty" maxItems:"100000" doc:"Service groups."`
+}
+
+// AddressGroupDocument is one address group of a tree document.
+type AddressGroupDocument struct {
+	ID string `json:"id,omitempty" maxLength:"255" doc:"The group's id, if it has one."`
+	AddressGroupInput
+}
+
+// ServiceGroupDocument is one service group of a tree document.
+type ServiceGroupDocument struct {
+	ID string `json:"id,omitempty" maxLength:"255" doc:"The group's id, if it has one."`
+	ServiceGroupInput
 }
 
 // PolicyDocument is one policy of a TreeDocument.
@@ -60,6 +81,10 @@ func (d TreeDocument) Tree() (firewall.Tree, error) {
 		}
 		t.Policies[i] = firewall.PolicyTree{Policy: p, Rules: rules}
 	}
+	if d.Groups != nil {
+		t.Groups = d.Groups.domain(&ps)
+		linkRefs(&t)
+	}
 	if err := ps.Err("the firewall tree is not valid"); err != nil {
 		return firewall.Tree{}, err
 	}
@@ -81,7 +106,119 @@ func TreeDocumentOf(t firewall.Tree) TreeDocument {
 		}
 		d.Policies[i] = pd
 	}
+	if len(t.Groups.Address)+len(t.Groups.Service) > 0 {
+		d.Groups = groupsDocumentOf(t.Groups)
+	}
 	return d
+}
+
+// domain returns the section's groups by id (the name where a group has
+// no id), with their nesting by the same keys.
+func (g GroupsDocument) domain(ps *firewall.Problems) firewall.Groups {
+	out := firewall.Groups{Address: map[string]firewall.AddressGroup{}, Service: map[string]firewall.ServiceGroup{}}
+	for i, ad := range g.AddressGroups {
+		ag, err := ad.AddressGroupInput.domain()
+		ps.AddFrom(fmt.Sprintf("groups.address_groups[%d].", i), err)
+		ag.ID = orDefault(ad.ID, ad.Name)
+		out.Address[ag.ID] = ag
+	}
+	for i, sd := range g.ServiceGroups {
+		sg, err := sd.ServiceGroupInput.domain()
+		ps.AddFrom(fmt.Sprintf("groups.service_groups[%d].", i), err)
+		sg.ID = orDefault(sd.ID, sd.Name)
+		out.Service[sg.ID] = sg
+	}
+	link := func(refs []firewall.GroupRef, byName map[string]string) {
+		for i := range refs {
+			if id, ok := byName[firewall.NameKey(refs[i].Name)]; ok {
+				refs[i].ID = id
+			}
+		}
+	}
+	addrNames := groupNames(out.Address, func(g firewall.AddressGroup) string { return g.Name })
+	svcNames := groupNames(out.Service, func(g firewall.ServiceGroup) string { return g.Name })
+	for id, ag := range out.Address {
+		link(ag.Groups, addrNames)
+		out.Address[id] = ag
+	}
+	for id, sg := range out.Service {
+		link(sg.Groups, svcNames)
+		out.Service[id] = sg
+	}
+	return out
+}
+
+// linkRefs gives each rule reference the id the groups section holds for
+// its name, so that resolution tries that id first.
+func linkRefs(t *firewall.Tree) {
+	addr, svc := groupNames(t.Groups.Address, func(g firewall.AddressGroup) string { return g.Name }),
+		groupNames(t.Groups.Service, func(g firewall.ServiceGroup) string { return g.Name })
+	set := func(refs []firewall.GroupRef, names map[string]string) {
+		for i := range refs {
+			if id, ok := names[firewall.NameKey(refs[i].Name)]; ok && refs[i].ID == "" {
+				// The name field holds what the client wrote: an id or a name.
+				refs[i].ID = id
+			}
+		}
+	}
+	for i := range t.Policies {
+		for j := range t.Policies[i].Rules {
+			r := &t.Policies[i].Rules[j]
+			set(r.SourceGroups, addr)
+			set(r.DestinationGroups, addr)
+			set(r.ServiceGroups, svc)
+		}
+	}
+}
+
+func groupNames[G any](groups map[string]G, name func(G) string) map[string]string {
+	out := make(map[string]string, 2*len(groups))
+	for id, g := range groups {
+		out[firewall.NameKey(name(g))] = id
+	}
+	for id := range groups { // an id wins over a name, as in resolution
+		out[firewall.NameKey(id)] = id
+	}
+	return out
+}
+
+func groupsDocumentOf(g firewall.Groups) *GroupsDocument {
+	d := &GroupsDocument{}
+	for _, ag := range sortedGroups(g.Address, func(a firewall.AddressGroup) string { return a.Name }) {
+		d.AddressGroups = append(d.AddressGroups, AddressGroupDocument{ID: ag.ID, AddressGroupInput: AddressGroupInput{
+			Name: ag.Name, Description: ag.Description, Labels: ag.Labels, Addresses: texts(ag.Addresses), Groups: refNames(ag.Groups)}})
+	}
+	for _, sg := range sortedGroups(g.Service, func(s firewall.ServiceGroup) string { return s.Name }) {
+		svcs := make([]ServiceSpec, len(sg.Services))
+		for i, sv := range sg.Services {
+			svcs[i] = ServiceSpec{Protocol: string(sv.Protocol), Ports: texts(sv.Ports)}
+		}
+		d.ServiceGroups = append(d.ServiceGroups, ServiceGroupDocument{ID: sg.ID, ServiceGroupInput: ServiceGroupInput{
+			Name: sg.Name, Description: sg.Description, Labels: sg.Labels, Services: svcs, Groups: refNames(sg.Groups)}})
+	}
+	return d
+}
+
+func sortedGroups[G any](m map[string]G, name func(G) string) []G {
+	out := make([]G, 0, len(m))
+	for _, g := range m {
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b G) int { return strings.Compare(firewall.NameKey(name(a)), firewall.NameKey(name(b))) })
+	return out
+}
+
+// refNames writes references by name, which reads well in git; the groups
+// section gives the ids.
+func refNames(refs []firewall.GroupRef) []string {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = orDefault(r.Name, r.ID)
+	}
+	return out
 }
 
 // DecodeTreeDocument reads a JSON tree document, refusing unknown fields as
@@ -120,5 +257,6 @@ func ruleInputOf(r firewall.Rule) RuleInput {
 	return RuleInput{Name: r.Name, Description: r.Description, Action: string(r.Action), Protocol: string(r.Protocol),
 		Sources: texts(r.Sources), Destinations: texts(r.Destinations),
 		SourcePorts: texts(r.SourcePorts), DestinationPorts: texts(r.DestinationPorts),
+		SourceGroups: refNames(r.SourceGroups), DestinationGroups: refNames(r.DestinationGroups), ServiceGroups: refNames(r.ServiceGroups),
 		Enabled: &r.Enabled, ExpiresAt: r.ExpiresAt}
 }

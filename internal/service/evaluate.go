@@ -73,7 +73,7 @@ func (s *Service) matcher(ctx context.Context, firewallID string) (*engine.Match
 }
 
 func engineTree(t store.Tree) firewall.Tree {
-	out := firewall.Tree{Firewall: t.Firewall, Policies: make([]firewall.PolicyTree, len(t.Policies))}
+	out := firewall.Tree{Firewall: t.Firewall, Policies: make([]firewall.PolicyTree, len(t.Policies)), Groups: t.Groups}
 	index := make(map[string]int, len(t.Policies))
 	for i, p := range t.Policies {
 		out.Policies[i].Policy = p

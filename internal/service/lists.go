@@ -16,6 +16,8 @@ const (
 	RuleList          Collection = "rules"
 	AuditEventList    Collection = "audit_events"
 	ChangeRequestList Collection = "change_requests"
+	AddressGroupList  Collection = "address_groups"
+	ServiceGroupList  Collection = "service_groups"
 )
 
 // ListFields describes, in words for API documentation, the fields a
@@ -37,6 +39,7 @@ func DescribeList(c Collection) ListFields {
 		FirewallList: filter.Firewalls, PolicyList: filter.Policies,
 		RuleList: filter.Rules, AuditEventList: filter.AuditEvents,
 		ChangeRequestList: filter.ChangeRequests,
+		AddressGroupList:  filter.AddressGroups, ServiceGroupList: filter.ServiceGroups,
 	}[c]
 	if res == nil {
 		panic(fmt.Sprintf("service: no list named %q", c)) // a programming error: the collections are constants

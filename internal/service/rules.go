@@ -36,6 +36,9 @@ func (s *Service) CreateRule(ctx context.Context, firewallID, policyID string, r
 			// The store checks r.Position against the policy's rules, with
 			// the same problem the service would give, so it is counted once.
 			out = r
+			if err := resolveRuleGroups(ctx, tx, &out); err != nil {
+				return err
+			}
 			if err := tx.CreateRule(ctx, &out); err != nil {
 				return err
 			}
@@ -65,6 +68,9 @@ func (s *Service) UpdateRule(ctx context.Context, firewallID, policyID, id strin
 			return err
 		}
 		next.Meta, next.FirewallID, next.PolicyID = cur.Meta, cur.FirewallID, cur.PolicyID
+		if err := resolveRuleGroups(ctx, tx, &next); err != nil {
+			return err
+		}
 		s.stamp(&next.Meta)
 		if err := tx.UpdateRule(ctx, &next); err != nil {
 			return err

@@ -56,6 +56,9 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if !dryRun {
 		return s.replaceTree(ctx, firewallID, pre, target, treeReplace{})
 	}
+	if err := resolveTreeGroups(ctx, s.store, &target); err != nil {
+		return TreeResult{}, err
+	}
 	cur, err := s.GetTree(ctx, firewallID)
 	if err != nil {
 		return TreeResult{}, err
@@ -118,6 +121,9 @@ func (s *Service) replaceIn(ctx context.Context, tx store.Tx, firewallID string,
 		return TreeResult{}, err
 	}
 	cur := engineTree(loaded)
+	if err := resolveTreeGroups(ctx, tx, &target); err != nil {
+		return TreeResult{}, err
+	}
 	next := s.matchTree(cur, target, how.restore)
 	out := TreeResult{Revision: fw.Revision, Tree: cur, Structural: DiffTrees(cur, next)}
 	if out.Structural.Empty() {
@@ -163,7 +169,7 @@ func (s *Service) matchTree(cur, target firewall.Tree, restore bool) firewall.Tr
 		}
 		return fresh
 	}
-	next := firewall.Tree{Firewall: target.Firewall, Policies: make([]firewall.PolicyTree, len(target.Policies))}
+	next := firewall.Tree{Firewall: target.Firewall, Policies: make([]firewall.PolicyTree, len(target.Policies)), Groups: target.Groups}
 	next.Firewall.Meta, next.Firewall.Revision = cur.Firewall.Meta, cur.Firewall.Revision
 	curPol := make([]*firewall.PolicyTree, len(cur.Policies))
 	for i := range cur.Policies {

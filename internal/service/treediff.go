@@ -363,5 +363,7 @@ func sameRule(a, b *firewall.Rule) bool {
 	return a.Name == b.Name && a.Description == b.Description && a.Action == b.Action && a.Protocol == b.Protocol &&
 		a.Enabled == b.Enabled && sameTime &&
 		slices.Equal(a.Sources, b.Sources) && slices.Equal(a.Destinations, b.Destinations) &&
-		slices.Equal(a.SourcePorts, b.SourcePorts) && slices.Equal(a.DestinationPorts, b.DestinationPorts)
+		slices.Equal(a.SourcePorts, b.SourcePorts) && slices.Equal(a.DestinationPorts, b.DestinationPorts) &&
+		slices.Equal(a.SourceGroups, b.SourceGroups) && slices.Equal(a.DestinationGroups, b.DestinationGroups) &&
+		slices.Equal(a.ServiceGroups, b.ServiceGroups)
 }

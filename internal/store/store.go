@@ -17,6 +17,7 @@ import (
 // that names the first missing resource on the path, parents first, so that
 // a missing firewall is reported as such rather than as a missing rule.
 type Reader interface {
+	GroupReader
 	GetFirewall(ctx context.Context, id string) (firewall.Firewall, error)
 	// ListFirewalls orders by name (case-insensitive), then id, unless q.OrderBy says otherwise.
 	ListFirewalls(ctx context.Context, q firewall.Query) (firewall.Page[firewall.Firewall], error)
@@ -50,6 +51,8 @@ type Tree struct {
 	Policies []firewall.Policy
 	// Rules are grouped by policy, each group in position order.
 	Rules []firewall.Rule
+	// Groups holds the groups the rules refer to, nesting included.
+	Groups firewall.Groups
 }
 
 // Tx is a read-write transaction. The caller sets ids, etags and timestamps;
@@ -58,6 +61,7 @@ type Tree struct {
 // firewall.CodeNotFound.
 type Tx interface {
 	Reader
+	GroupWriter
 
 	// LockFirewall reads the firewall and holds a write lock on it until the
 	// transaction ends, so that changes within one firewall's tree are

@@ -73,7 +73,10 @@ func (r Reader) GetRule(ctx context.Context, firewallID, policyID, id string) (f
 		return rule.Rule, r.ruleNotFound(ctx, firewallID, policyID, id)
 	}
 	rule.Position = pos
-	return rule.Rule, r.classify(err, "get rule %s", id)
+	if err != nil {
+		return rule.Rule, r.classify(err, "get rule %s", id)
+	}
+	return rule.Rule, r.fillRuleGroups(ctx, []*firewall.Rule{&rule.Rule}, "x.rule_id = ?", id)
 }
 
 // ruleNotFound names the first missing of the firewall, the policy and the rule.
@@ -102,10 +105,12 @@ func (r Reader) ListRules(ctx context.Context, firewallID, policyID string, q fi
 		return firewall.Page[firewall.Rule]{}, err
 	}
 	p := firewall.Page[firewall.Rule]{Items: make([]firewall.Rule, len(kp.Items)), NextPageToken: kp.NextPageToken}
+	ptrs := make([]*firewall.Rule, len(kp.Items))
 	for i, kr := range kp.Items {
 		p.Items[i] = kr.Rule
+		ptrs[i] = &p.Items[i]
 	}
-	return p, nil
+	return p, r.fillRuleGroupsByID(ctx, ptrs)
 }
 
 // CountRules returns the rule count the policy keeps; a missing policy
@@ -180,7 +185,7 @@ func (t *Tx) insertStatements(r *firewall.Rule, at int64) []Statement {
 		r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Description, at, r.Action, r.Protocol,
 		encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.SourcePorts), encodeList(r.DestinationPorts),
 		r.Enabled, t.q.d.nullTime(r.ExpiresAt), r.ETag, t.q.d.Time(r.CreatedAt), t.q.d.Time(r.UpdatedAt)}}},
-		t.indexStatements(r)...)
+		append(t.indexStatements(r), ruleGroupStatements(r)...)...)
 }
 
 // indexStatements returns the statements that write the rule's rows in
@@ -222,8 +227,13 @@ func (t *Tx) UpdateRule(ctx context.Context, r *firewall.Rule) error {
 	stmts := append([]Statement{
 		{`DELETE FROM rule_addresses WHERE rule_id = ?`, []any{r.ID}},
 		{`DELETE FROM rule_ports WHERE rule_id = ?`, []any{r.ID}},
-	}, t.indexStatements(r)...)
-	return t.classify(t.q.run(ctx, stmts), "index rule %s", r.ID)
+		{`DELETE FROM rule_address_groups WHERE rule_id = ?`, []any{r.ID}},
+		{`DELETE FROM rule_service_groups WHERE rule_id = ?`, []any{r.ID}},
+	}, append(t.indexStatements(r), ruleGroupStatements(r)...)...)
+	if err := t.q.run(ctx, stmts); err != nil {
+		return t.ruleWriteError(ctx, err, r, "index")
+	}
+	return nil
 }
 
 // MoveRule moves r to position and writes its etag and updated_at: one
@@ -282,7 +292,11 @@ func (t *Tx) DeleteRule(ctx context.Context, firewallID, policyID, id string) er
 func (t *Tx) ruleWriteError(ctx context.Context, err error, r *firewall.Rule, op string) error {
 	switch {
 	case t.q.d.ForeignKey(err):
-		return t.explain.ruleNotFound(ctx, r.FirewallID, r.PolicyID, r.ID)
+		if err := t.explain.missing(ctx, r.FirewallID, r.PolicyID); err != nil {
+			return err
+		}
+		// The service resolved every group; one was deleted since.
+		return firewall.Conflict("a group the rule refers to was deleted at the same time; retry")
 	case t.q.d.Unique(err, ruleName):
 		existing := r.Name
 		_ = t.explain.q.queryRow(ctx, `SELECT name FROM rules WHERE policy_id = ? AND name_key = ?`,

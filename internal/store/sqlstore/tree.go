@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -25,5 +26,15 @@ func (r Reader) loadTree(ctx context.Context, firewallID string) (store.Tree, er
 		return store.Tree{}, r.classify(err, "load rules of firewall %s", firewallID)
 	}
 	t.Rules = numberGroups(rules)
+	ptrs := make([]*firewall.Rule, len(t.Rules))
+	for i := range t.Rules {
+		ptrs[i] = &t.Rules[i]
+	}
+	if err := r.fillRuleGroups(ctx, ptrs, treeRulesWhere, firewallID); err != nil {
+		return store.Tree{}, err
+	}
+	if t.Groups, err = r.loadTreeGroups(ctx, firewallID); err != nil {
+		return store.Tree{}, err
+	}
 	return t, nil
 }

@@ -17,7 +17,7 @@ type Engine[S Migrator] struct {
 	Open func(ctx context.Context, at string) (S, error)
 	// Analyze refreshes the query planner's statistics after a bulk load.
 	Analyze func(ctx context.Context, s S) error
-	// Migrations is how many migrations the store has.
+	// Migrations is the version of the store's newest migration.
 	Migrations int64
 }
 

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+
+	"github.com/fireflow/fireflow/internal/firewall"
+)
+
+// GroupKind says which of the two group collections a call is about.
+type GroupKind int
+
+// The group kinds.
+const (
+	AddressGroupKind GroupKind = iota + 1
+	ServiceGroupKind
+)
+
+// String names the kind as messages do.
+func (k GroupKind) String() string {
+	if k == ServiceGroupKind {
+		return "service group"
+	}
+	return "address group"
+}
+
+// GroupNode is one group of the nesting graph: how many literal members it
+// has and the groups it nests, in order.
+type GroupNode struct {
+	Name    string
+	Members int
+	Nested  []string
+}
+
+// RuleUse is one rule that uses a group, directly or through nesting.
+type RuleUse struct {
+	FirewallID, FirewallName string
+	PolicyID, PolicyName     string
+	RuleID, RuleName         string
+	// Field is the rule field that refers: source_groups,
+	// destination_groups or service_groups.
+	Field string
+	// Via is the group the rule refers to: the group asked about, or a
+	// group that nests it.
+	Via firewall.GroupRef
+}
+
+// GroupUsage is everything that uses a group, directly or through nesting.
+type GroupUsage struct {
+	// Groups nest the group, directly or through others.
+	Groups []firewall.GroupRef
+	// Rules refer to the group or to one of Groups, ordered by firewall,
+	// policy and rule id.
+	Rules []RuleUse
+}
+
+// GroupReader reads groups. It is part of Reader.
+type GroupReader interface {
+	GetAddressGroup(ctx context.Context, id string) (firewall.AddressGroup, error)
+	// ListAddressGroups orders by name (case-insensitive), then id, by default.
+	ListAddressGroups(ctx context.Context, q firewall.Query) (firewall.Page[firewall.AddressGroup], error)
+	GetServiceGroup(ctx context.Context, id string) (firewall.ServiceGroup, error)
+	// ListServiceGroups orders by name (case-insensitive), then id, by default.
+	ListServiceGroups(ctx context.Context, q firewall.Query) (firewall.Page[firewall.ServiceGroup], error)
+	// FindGroup returns the group of kind whose id is key, else whose name
+	// is key (case-insensitive), or a firewall.CodeNotFound error.
+	FindGroup(ctx context.Context, kind GroupKind, key string) (firewall.GroupRef, error)
+	// GroupGraph returns every group of kind by id, for the nesting checks.
+	GroupGraph(ctx context.Context, kind GroupKind) (map[string]GroupNode, error)
+	// GroupUsage lists the groups and rules that use group id of kind,
+	// directly or through nesting.
+	GroupUsage(ctx context.Context, kind GroupKind, id string) (GroupUsage, error)
+}
+
+// GroupWriter writes groups. It is part of Tx. References are by id; the
+// caller resolves names and checks nesting before it writes.
+type GroupWriter interface {
+	// LockAddressGroup reads the group and holds a write lock on it until
+	// the transaction ends.
+	LockAddressGroup(ctx context.Context, id string) (firewall.AddressGroup, error)
+	CreateAddressGroup(ctx context.Context, g *firewall.AddressGroup) error
+	UpdateAddressGroup(ctx context.Context, g *firewall.AddressGroup) error
+	// DeleteAddressGroup deletes the group; a group still referenced by a
+	// rule or a group answers firewall.CodeConflict.
+	DeleteAddressGroup(ctx context.Context, id string) error
+	LockServiceGroup(ctx context.Context, id string) (firewall.ServiceGroup, error)
+	CreateServiceGroup(ctx context.Context, g *firewall.ServiceGroup) error
+	UpdateServiceGroup(ctx context.Context, g *firewall.ServiceGroup) error
+	DeleteServiceGroup(ctx context.Context, id string) error
+}
