@@ -346,13 +346,21 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 // their keys. Most pages hold a run of consecutive rules (every page in
 // position order without a filter), which numberRun numbers in one
 // statement; other pages go to numberSpread.
+//
+// Their statements take every argument through a CAST (textArg, intArg):
+// SQLite's planner, once ANALYZE has run, looks at the values of bare
+// parameters in indexed conditions, and then prepares the statement again
+// each time they are bound, which would cost more than the statement runs.
 func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
 	order := make([]int, len(rules)) // indexes of rules, in key order
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(rules[a].key, rules[b].key) })
-	if len(order) > 1 {
+	// Only a page read in key order, either way, is worth trying as a run.
+	byKey := func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) }
+	inKeyOrder := slices.IsSortedFunc(rules, byKey) || slices.IsSortedFunc(rules, func(a, b keyedRule) int { return byKey(b, a) })
+	if len(order) > 1 && inKeyOrder {
 		if done, err := r.numberRun(ctx, policyID, rules, order); done || err != nil {
 			return err
 		}
@@ -368,9 +376,10 @@ func (r Reader) numberRun(ctx context.Context, policyID string, rules []keyedRul
 	first, last := rules[order[0]].key, rules[order[len(order)-1]].key
 	var span, before, within int64
 	err := r.q.queryRow(ctx, `SELECT
-		(SELECT COUNT(*) FROM (SELECT 1 FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ? LIMIT ?) AS run),
-		(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM rule_buckets WHERE policy_id = ? AND bucket < ?),
-		(SELECT COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?)`,
+		(SELECT COUNT(*) FROM (SELECT 1 FROM rules WHERE policy_id = `+textArg+` AND order_key >= `+intArg+` AND order_key <= `+intArg+`
+			LIMIT `+intArg+`) AS run),
+		(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM rule_buckets WHERE policy_id = `+textArg+` AND bucket < `+intArg+`),
+		(SELECT COUNT(*) FROM rules WHERE policy_id = `+textArg+` AND order_key >= `+intArg+` AND order_key <= `+intArg+`)`,
 		policyID, first, last, int64(len(order)+1),
 		policyID, bucketOf(first),
 		policyID, bucketOf(first)<<bucketShift, first).Scan(&span, &before, &within)
@@ -438,6 +447,12 @@ func (r Reader) numberSpread(ctx context.Context, policyID string, rules []keyed
 	return nil
 }
 
+// textArg and intArg are a parameter through a CAST (see setPositions).
+const (
+	textArg = "CAST(? AS TEXT)"
+	intArg  = "CAST(? AS BIGINT)"
+)
+
 // positionArms is how many arms setPositions' statement has for a page of
 // n rules: n rounded up to a power of two, so that pages of any size share
 // a few statement texts, which the statement caches keep prepared.
@@ -455,11 +470,11 @@ func positionArms(n int) int {
 // its key_lo up to its key_hi. The arms are rows of a VALUES list, which
 // SQLite does not limit to 500 as it does the arms of a UNION.
 func positionStatement(arms int) string {
-	const row = `(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))`
+	const row = `(` + intArg + `, ` + intArg + `, ` + intArg + `, ` + intArg + `, ` + intArg + `)`
 	return `WITH arm (j, bucket_lo, bucket_hi, key_lo, key_hi) AS (VALUES ` + strings.Repeat(row+", ", arms-1) + row + `)
 		SELECT j, (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM rule_buckets
-			WHERE policy_id = ? AND bucket >= arm.bucket_lo AND bucket < arm.bucket_hi),
-		(SELECT COUNT(*) FROM rules WHERE policy_id = ? AND order_key > arm.key_lo AND order_key <= arm.key_hi)
+			WHERE policy_id = ` + textArg + ` AND bucket >= arm.bucket_lo AND bucket < arm.bucket_hi),
+		(SELECT COUNT(*) FROM rules WHERE policy_id = ` + textArg + ` AND order_key > arm.key_lo AND order_key <= arm.key_hi)
 		FROM arm`
 }
 
