@@ -366,53 +366,139 @@ func (t *Tx) renumber(ctx context.Context, policyID string) error {
 }
 
 // setPositions derives the positions of rules read from one policy from
-// their keys: the bucket counts of the policy, summed here, and one count
-// within its bucket for each rule.
+// their keys. Most pages hold a run of consecutive rules (every page in
+// position order without a filter), which numberRun numbers in one
+// statement; other pages go to numberSpread.
+//
+// Their statements take every argument through a CAST (textArg, intArg):
+// SQLite's planner, once ANALYZE has run, looks at the values of bare
+// parameters in indexed conditions, and then prepares the statement again
+// each time they are bound, which would cost more than the statement runs.
 func (r Reader) setPositions(ctx context.Context, policyID string, rules []keyedRule) error {
-	greatest := slices.MaxFunc(rules, func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) }).key
-	// Only the buckets up to the page's last count: few, for a page near
-	// the top of the policy.
-	counts, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
-		var c [2]int64
-		return c, row.Scan(&c[0], &c[1])
-	}, `SELECT bucket, n FROM rule_buckets WHERE policy_id = ? AND bucket <= ? ORDER BY bucket`, policyID, bucketOf(greatest))
+	order := make([]int, len(rules)) // indexes of rules, in key order
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(rules[a].key, rules[b].key) })
+	// Only a page read in key order, either way, is worth trying as a run.
+	byKey := func(a, b keyedRule) int { return cmp.Compare(a.key, b.key) }
+	inKeyOrder := slices.IsSortedFunc(rules, byKey) || slices.IsSortedFunc(rules, func(a, b keyedRule) int { return byKey(b, a) })
+	if len(order) > 1 && inKeyOrder {
+		if done, err := r.numberRun(ctx, policyID, rules, order); done || err != nil {
+			return err
+		}
+	}
+	return r.numberSpread(ctx, policyID, rules, order)
+}
+
+// numberRun numbers rules, whose indexes in key order are order, if they
+// are consecutive rules of the policy, and reports whether they were. One
+// statement counts the rules from the first key to the last, stopping past
+// as many as were read, and the position of the first.
+func (r Reader) numberRun(ctx context.Context, policyID string, rules []keyedRule, order []int) (bool, error) {
+	first, last := rules[order[0]].key, rules[order[len(order)-1]].key
+	var span, before, within int64
+	err := r.q.queryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM (SELECT 1 FROM rules WHERE policy_id = `+textArg+` AND order_key >= `+intArg+` AND order_key <= `+intArg+`
+			LIMIT `+intArg+`) AS run),
+		(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM rule_buckets WHERE policy_id = `+textArg+` AND bucket < `+intArg+`),
+		(SELECT COUNT(*) FROM rules WHERE policy_id = `+textArg+` AND order_key >= `+intArg+` AND order_key <= `+intArg+`)`,
+		policyID, first, last, int64(len(order)+1),
+		policyID, bucketOf(first),
+		policyID, bucketOf(first)<<bucketShift, first).Scan(&span, &before, &within)
+	if err != nil {
+		return false, r.classify(err, "number rules of filtering policy %s", policyID)
+	}
+	if span != int64(len(order)) {
+		return false, nil
+	}
+	for j, i := range order {
+		rules[i].Position = int(before + within + int64(j))
+	}
+	return true, nil
+}
+
+// numberSpread numbers rules, whose indexes in key order are order. Taken in
+// key order, each rule's position is the previous one's plus the rules
+// after the previous key up to its own: counted directly while the two keys
+// share a bucket, and otherwise as the bucket counts from the previous
+// key's bucket up to this one's, plus a count from the start of this key's
+// bucket. So each index entry and bucket row up to the page's last key is
+// visited at most once. It all goes in one statement, of one arm per rule
+// (see positionStatement).
+func (r Reader) numberSpread(ctx context.Context, policyID string, rules []keyedRule, order []int) error {
+	arms := positionArms(len(order))
+	args := make([]any, 0, 5*arms+2)
+	for j := range arms {
+		// A padding arm (j beyond the page) counts two empty ranges.
+		bucketLo, bucketHi, keyLo, keyHi := int64(0), int64(0), int64(0), int64(0)
+		if j < len(order) {
+			key := rules[order[j]].key
+			keyHi = key
+			switch {
+			case j == 0:
+				bucketLo, bucketHi, keyLo = math.MinInt64, bucketOf(key), bucketOf(key)<<bucketShift-1
+			case bucketOf(key) == bucketOf(rules[order[j-1]].key):
+				keyLo = rules[order[j-1]].key
+			default:
+				bucketLo, bucketHi, keyLo = bucketOf(rules[order[j-1]].key), bucketOf(key), bucketOf(key)<<bucketShift-1
+			}
+		}
+		args = append(args, int64(j), bucketLo, bucketHi, keyLo, keyHi)
+	}
+	args = append(args, policyID, policyID)
+	steps, err := queryAll(ctx, r.q, func(row Row) ([3]int64, error) {
+		var s [3]int64
+		return s, row.Scan(&s[0], &s[1], &s[2])
+	}, positionStatement(arms), args...)
 	if err != nil {
 		return r.classify(err, "number rules of filtering policy %s", policyID)
 	}
-	// before[i] is the count of the buckets before counts[i].
-	before := make([]int64, len(counts)+1)
-	for i, c := range counts {
-		before[i+1] = before[i] + c[1]
+	if len(steps) != arms {
+		return fmt.Errorf("number rules of filtering policy %s: %d of %d steps", policyID, len(steps), arms)
 	}
-	// SQLite allows at most 500 terms in a compound SELECT, and a page
-	// holds up to 1000 rules.
-	const perStatement = 250
-	var within [][2]int64
-	for start := 0; start < len(rules); start += perStatement {
-		var sb strings.Builder
-		args := make([]any, 0, 4*perStatement)
-		for i := start; i < min(start+perStatement, len(rules)); i++ {
-			if i > start {
-				sb.WriteString(" UNION ALL ")
-			}
-			sb.WriteString(`SELECT CAST(? AS BIGINT), COUNT(*) FROM rules WHERE policy_id = ? AND order_key >= ? AND order_key <= ?`)
-			args = append(args, int64(i), policyID, bucketOf(rules[i].key)<<bucketShift, rules[i].key)
+	slices.SortFunc(steps, func(a, b [3]int64) int { return cmp.Compare(a[0], b[0]) })
+	var before, within int64 // the rules of the buckets before this key's, and of its bucket up to it
+	for j, i := range order {
+		s := steps[j]
+		if j == 0 || bucketOf(rules[i].key) != bucketOf(rules[order[j-1]].key) {
+			before, within = before+s[1], 0
 		}
-		part, err := queryAll(ctx, r.q, func(row Row) ([2]int64, error) {
-			var c [2]int64
-			return c, row.Scan(&c[0], &c[1])
-		}, sb.String(), args...)
-		if err != nil {
-			return r.classify(err, "number rules of filtering policy %s", policyID)
-		}
-		within = append(within, part...)
-	}
-	for _, w := range within {
-		kr := &rules[w[0]]
-		b, _ := slices.BinarySearchFunc(counts, bucketOf(kr.key), func(c [2]int64, bucket int64) int { return cmp.Compare(c[0], bucket) })
-		kr.Position = int(before[b] + w[1])
+		within += s[2]
+		rules[i].Position = int(before + within)
 	}
 	return nil
+}
+
+// textArg and intArg are a parameter through a CAST (see setPositions).
+const (
+	textArg = "CAST(? AS TEXT)"
+	intArg  = "CAST(? AS BIGINT)"
+)
+
+// positionArms is how many arms setPositions' statement has for a page of
+// n rules: n rounded up to a power of two, so that pages of any size share
+// a few statement texts, which the statement caches keep prepared.
+func positionArms(n int) int {
+	arms := 1
+	for arms < n {
+		arms *= 2
+	}
+	return arms
+}
+
+// positionStatement returns setPositions' statement of the given number
+// of arms. Each arm returns its index, the bucket counts of the buckets from
+// its bucket_lo up to its bucket_hi (excluded), and the count of keys above
+// its key_lo up to its key_hi. The arms are rows of a VALUES list, which
+// SQLite does not limit to 500 as it does the arms of a UNION.
+func positionStatement(arms int) string {
+	const row = `(` + intArg + `, ` + intArg + `, ` + intArg + `, ` + intArg + `, ` + intArg + `)`
+	return `WITH arm (j, bucket_lo, bucket_hi, key_lo, key_hi) AS (VALUES ` + strings.Repeat(row+", ", arms-1) + row + `)
+		SELECT j, (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM rule_buckets
+			WHERE policy_id = ` + textArg + ` AND bucket >= arm.bucket_lo AND bucket < arm.bucket_hi),
+		(SELECT COUNT(*) FROM rules WHERE policy_id = ` + textArg + ` AND order_key > arm.key_lo AND order_key <= arm.key_hi)
+		FROM arm`
 }
 
 // numberGroups sets the positions of rules read in (policy, key) order.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -94,4 +95,121 @@ func ruleCrowdedPlaces(t *testing.T, f *fixture) {
 			}
 		}
 	}
+}
+
+// ruleListedPositions lists a policy of some 500 rules, spread over many
+// buckets of order keys and made uneven by inserts, moves and deletes at
+// random places and at a crowded one, through filters and orders that
+// page through it out of position order and with gaps, and checks the
+// position of every listed rule against a plain list of the policy's rule
+// ids, kept in step with each change.
+func ruleListedPositions(t *testing.T, f *fixture) {
+	fw, p, model := listedPositionsPolicy(t, f)
+	at := map[string]int{}
+	for i, id := range model {
+		at[id] = i + 1
+	}
+	seen := map[string]int{}
+	for _, orderBy := range []string{"", "position desc", "name", "name desc", "created_at desc", "action, name"} {
+		for _, filter := range []string{"", `action = "deny"`, `action != "deny" AND position > 37`, `name >= "rule-1"`} {
+			for _, size := range []int{7, 50, firewall.MaxPageSize} {
+				q := firewall.Query{Filter: filter, OrderBy: orderBy, PageSize: size}
+				listed := 0
+				for {
+					page, err := f.s.ListRules(f.ctx, fw.ID, p.ID, q)
+					if err != nil {
+						t.Fatalf("filter %q, order %q, size %d: %v", filter, orderBy, size, err)
+					}
+					for _, r := range page.Items {
+						if r.Position != at[r.ID] {
+							t.Fatalf("filter %q, order %q, size %d: rule %s listed at position %d, want %d",
+								filter, orderBy, size, r.ID, r.Position, at[r.ID])
+						}
+						seen[filter]++
+					}
+					listed += len(page.Items)
+					if page.NextPageToken == "" {
+						break
+					}
+					q.PageToken = page.NextPageToken
+				}
+				if filter == "" && listed != len(model) {
+					t.Fatalf("order %q, size %d: listed %d rules, want %d", orderBy, size, listed, len(model))
+				}
+			}
+		}
+	}
+	for filter, listed := range seen {
+		if listed == 0 {
+			t.Fatalf("filter %q lists no rule; the test would check nothing", filter)
+		}
+	}
+}
+
+// listedPositionsPolicy creates the policy of ruleListedPositions and
+// returns its rule ids in order.
+func listedPositionsPolicy(t *testing.T, f *fixture) (firewall.Firewall, firewall.Policy, []string) {
+	const n = 800 // 13 buckets of freshly numbered keys; more than 500 rules on a page
+	rng := rand.New(rand.NewPCG(13, 5))
+	fw := f.firewall("big")
+	p := f.policy(fw.ID, "big-policy", 100)
+	names := rng.Perm(4 * n) // unique names, in no relation to the order
+	made := 0
+	newRule := func(pos int) firewall.Rule {
+		r := f.newRule(fw.ID, p.ID, pos, fmt.Sprintf("rule-%04d", names[made]))
+		if made%3 == 0 {
+			r.Action = firewall.Deny
+		}
+		made++
+		return r
+	}
+	var model []string
+	f.update(func(tx store.Tx) error {
+		for range n {
+			r := newRule(0)
+			if err := tx.CreateRule(f.ctx, &r); err != nil {
+				return err
+			}
+			model = append(model, r.ID)
+		}
+		return nil
+	})
+	for step := range 240 {
+		switch step % 4 {
+		case 0, 1: // insert, every other time at one crowded place
+			pos := 1 + rng.IntN(len(model)+1)
+			if step%4 == 1 {
+				pos = len(model) / 3
+			}
+			r := newRule(pos)
+			f.update(func(tx store.Tx) error { return tx.CreateRule(f.ctx, &r) })
+			model = slices.Insert(model, pos-1, r.ID)
+		case 2: // move
+			from, to := rng.IntN(len(model)), 1+rng.IntN(len(model))
+			r, err := f.s.GetRule(f.ctx, fw.ID, p.ID, model[from])
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ETag = f.etag()
+			f.update(func(tx store.Tx) error { return tx.MoveRule(f.ctx, &r, to) })
+			model = slices.Insert(slices.Delete(model, from, from+1), to-1, r.ID)
+		case 3: // delete a run, the first time long enough to empty a bucket
+			run := 1 + rng.IntN(8)
+			if step == 3 {
+				run = 70
+			}
+			from := rng.IntN(len(model) - run)
+			to := from + run
+			f.update(func(tx store.Tx) error {
+				for _, id := range model[from:to] {
+					if err := tx.DeleteRule(f.ctx, fw.ID, p.ID, id); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			model = slices.Delete(model, from, to)
+		}
+	}
+	return fw, p, model
 }

@@ -21,6 +21,7 @@ func ruleCases() []testCase {
 		{"Rule/DeleteClosesGap", ruleDelete},
 		{"Rule/PositionsFollowModel", ruleModel},
 		{"Rule/CrowdedPlacesFollowModel", ruleCrowdedPlaces},
+		{"Rule/ListedPositionsFollowModel", ruleListedPositions},
 		{"Rule/CreateInMissingParent", ruleCreateMissingParent},
 		{"Rule/NotFoundNamesMissingAncestor", ruleNotFound},
 		{"Rule/CountRules", ruleCount},
