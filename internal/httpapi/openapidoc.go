@@ -10,7 +10,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/fireflow/fireflow/internal/filter"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
@@ -106,8 +105,8 @@ var stringLimits = map[string]stringLimit{
 	"source_ports": {portRangeLen, portRangePattern}, "destination_ports": {portRangeLen, portRangePattern},
 	"etag": {etagLen, rawETagPattern}, "ETag": {etagLen, etagPattern}, "If-Match": {etagLen * 8, `^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$`},
 	"labels":     {labelValueLen, labelValPattern},
-	"filter":     {filter.MaxFilterLen, filterPattern},
-	"order_by":   {filter.MaxOrderByLen, `^[a-z_]+( (asc|desc))?(, *[a-z_]+( (asc|desc))?)*$`},
+	"filter":     {service.MaxFilterLen, filterPattern},
+	"order_by":   {service.MaxOrderByLen, `^[a-z_]+( (asc|desc))?(, *[a-z_]+( (asc|desc))?)*$`},
 	"page_token": {messageLen, tokenPattern}, "next_page_token": {messageLen, tokenPattern},
 	"Idempotency-Key": {firewall.MaxNameLen, tokenPattern},
 	"Location":        {messageLen, `^/api/v1/`},
