@@ -822,46 +822,70 @@ func (e ImportRulesetParamsFormat) Valid() bool {
 // AnalysisFinding defines model for AnalysisFinding.
 type AnalysisFinding struct {
 	// ConflictsWith For a conflict: the later rule, whose action differs.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	ConflictsWith *string `json:"conflicts_with,omitempty"`
 
 	// CoveredBy For unreachable rules and policies, the earlier rules and defaults that decide all of their flows; for redundant rules, the later ones that would decide their flows without them. At most 10.
 	CoveredBy nullable.Nullable[[]Taker] `json:"covered_by,omitempty"`
 
 	// CoveredByTotal How many rules and defaults covered_by would list without its cap.
+	//
+	// Example: 1
 	CoveredByTotal *int64 `json:"covered_by_total,omitempty"`
 
 	// DifferentAction For an unreachable rule: some of the rules and defaults that take its flows act differently from it.
+	//
+	// Example: true
 	DifferentAction *bool        `json:"different_action,omitempty"`
 	Example         *FlowExample `json:"example,omitempty"`
 
 	// ExpiresAt For expiring and expired rules: the expiry.
+	//
+	// Example: 2026-01-15T09:30:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
 	// Kind What the finding is about.
+	//
+	// Example: unreachable
 	Kind AnalysisFindingKind `json:"kind"`
 
 	// Message The finding in words.
+	//
+	// Example: 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?
 	Message string `json:"message"`
 
 	// PolicyId The policy concerned, or holding the rule concerned.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId string `json:"policy_id"`
 
 	// RuleId The rule concerned, for a rule finding.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	RuleId *string `json:"rule_id,omitempty"`
 
 	// Severity How much it matters: error (policy that cannot work as written), warning, info.
+	//
+	// Example: error
 	Severity AnalysisFindingSeverity `json:"severity"`
 }
 
 // AnalysisFindingKind What the finding is about.
+//
+// Example: unreachable
 type AnalysisFindingKind string
 
 // AnalysisFindingSeverity How much it matters: error (policy that cannot work as written), warning, info.
+//
+// Example: error
 type AnalysisFindingSeverity string
 
 // AnalysisOutput defines model for AnalysisOutput.
 type AnalysisOutput struct {
 	// ConflictsTotal The number of conflicts, listed or not (at most 100 are listed).
+	//
+	// Example: 1
 	ConflictsTotal int64 `json:"conflicts_total"`
 
 	// Counts The number of findings of each kind listed.
@@ -871,6 +895,8 @@ type AnalysisOutput struct {
 	Findings nullable.Nullable[[]AnalysisFinding] `json:"findings"`
 
 	// FirewallId The firewall analysed.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	FirewallId string `json:"firewall_id"`
 
 	// Revision The firewall revision the analysis was made on.
@@ -882,6 +908,8 @@ type AnalysisOutput struct {
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
 	// Action What the change did.
+	//
+	// Example: create
 	Action AuditEventAction `json:"action"`
 
 	// ActorRoles The roles claim of the caller's token.
@@ -901,25 +929,39 @@ type AuditEvent struct {
 	Before *AuditEvent_Before `json:"before,omitempty"`
 
 	// FirewallId The firewall whose tree the resource belongs to.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	FirewallId string `json:"firewall_id"`
 
 	// Id The event's id, a UUIDv7.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id string `json:"id"`
 
 	// OccurredAt When the change was committed (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	OccurredAt time.Time `json:"occurred_at"`
 
 	// RequestId The id of the request that made the change, as in the server logs.
+	//
+	// Example: 0f9c2a4e1b7d3c55
 	RequestId string `json:"request_id"`
 
 	// ResourceId The id of the resource changed.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	ResourceId string `json:"resource_id"`
 
 	// ResourceType The kind of resource changed.
+	//
+	// Example: firewall
 	ResourceType AuditEventResourceType `json:"resource_type"`
 }
 
 // AuditEventAction What the change did.
+//
+// Example: create
 type AuditEventAction string
 
 // AuditEvent_After The resource after the change; absent on delete.
@@ -933,6 +975,8 @@ type AuditEvent_Before struct {
 }
 
 // AuditEventResourceType The kind of resource changed.
+//
+// Example: firewall
 type AuditEventResourceType string
 
 // ChangedRegion defines model for ChangedRegion.
@@ -947,15 +991,21 @@ type CompareInput struct {
 	Candidate *TreeDocument `json:"candidate,omitempty"`
 
 	// FirewallId Another firewall, as it is now. Give either firewall_id or candidate.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	FirewallId *string `json:"firewall_id,omitempty"`
 
 	// MaxRegions How many regions to list (default 100); all are counted.
+	//
+	// Example: 1
 	MaxRegions *int64 `json:"max_regions,omitempty"`
 }
 
 // CompareOutput defines model for CompareOutput.
 type CompareOutput struct {
 	// OtherRevision The revision of the other firewall, or of the candidate if it names one.
+	//
+	// Example: 1
 	OtherRevision int64 `json:"other_revision"`
 
 	// Regions The regions whose decision changes, by the old tree's evaluation order and then the new one's.
@@ -967,6 +1017,8 @@ type CompareOutput struct {
 	Revision int64 `json:"revision"`
 
 	// Total How many regions change, listed or not.
+	//
+	// Example: 1
 	Total int64 `json:"total"`
 }
 
@@ -986,9 +1038,13 @@ type Decision struct {
 	Path nullable.Nullable[[]Step] `json:"path,omitempty"`
 
 	// PolicyId The policy that decided, unless the firewall default did.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId *string `json:"policy_id,omitempty"`
 
 	// RuleId The rule that decided, when a rule did.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	RuleId *string `json:"rule_id,omitempty"`
 }
 
@@ -1002,9 +1058,11 @@ type DecisionAction string
 // Example: rule
 type DecisionDecidedBy string
 
-// EvaluateInput defines model for EvaluateInput.
+// EvaluateInput Example: {"explain":true,"flow":{"destination_ip":"192.0.2.10","destination_port":443,"protocol":"tcp","source_ip":"198.51.100.7","source_port":51514}}
 type EvaluateInput struct {
 	// Explain Also return, for each flow, the policies visited and why each was skipped, fell through or decided.
+	//
+	// Example: true
 	Explain *bool `json:"explain,omitempty"`
 	Flow    *Flow `json:"flow,omitempty"`
 
@@ -1083,12 +1141,18 @@ type FindingChange struct {
 	Kind string `json:"kind"`
 
 	// Message What the finding says, such as which rule takes the traffic.
+	//
+	// Example: 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?
 	Message string `json:"message"`
 
 	// PolicyId The policy the finding is about.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId string `json:"policy_id"`
 
 	// RuleId The rule the finding is about, if any.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	RuleId *string `json:"rule_id,omitempty"`
 
 	// Severity The finding's severity.
@@ -1098,6 +1162,8 @@ type FindingChange struct {
 // Firewall defines model for Firewall.
 type Firewall struct {
 	// CreatedAt When the resource was created (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	CreatedAt time.Time `json:"created_at"`
 
 	// DefaultAction What happens to a flow that no policy decides.
@@ -1136,6 +1202,8 @@ type Firewall struct {
 	Revision int64 `json:"revision"`
 
 	// UpdatedAt When the resource was last written (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -1147,6 +1215,8 @@ type FirewallDefaultAction string
 // FirewallInput defines model for FirewallInput.
 type FirewallInput struct {
 	// DefaultAction What happens to a flow that no policy decides.
+	//
+	// Example: deny
 	DefaultAction *FirewallInputDefaultAction `json:"default_action,omitempty"`
 
 	// Description Free text, up to 1024 characters.
@@ -1166,14 +1236,20 @@ type FirewallInput struct {
 }
 
 // FirewallInputDefaultAction What happens to a flow that no policy decides.
+//
+// Example: deny
 type FirewallInputDefaultAction string
 
 // FirewallPatch defines model for FirewallPatch.
 type FirewallPatch struct {
 	// DefaultAction New default action; null resets it to deny.
+	//
+	// Example: allow
 	DefaultAction nullable.Nullable[FirewallPatchDefaultAction] `json:"default_action,omitempty"`
 
 	// Description New description; null clears it.
+	//
+	// Example: Resolvers of the Paris site
 	Description nullable.Nullable[string] `json:"description,omitempty"`
 
 	// Labels Labels to add or change; a label set to null is removed; labels: null removes them all.
@@ -1188,6 +1264,8 @@ type FirewallPatch struct {
 }
 
 // FirewallPatchDefaultAction New default action; null resets it to deny.
+//
+// Example: allow
 type FirewallPatchDefaultAction string
 
 // Flow defines model for Flow.
@@ -1232,24 +1310,36 @@ type FlowExample struct {
 // HeaderSpace defines model for HeaderSpace.
 type HeaderSpace struct {
 	// DestinationPorts Destination ports and ranges; empty is any.
+	//
+	// Example: ["443"]
 	DestinationPorts nullable.Nullable[[]string] `json:"destination_ports,omitempty"`
 
 	// Destinations Destination CIDRs or addresses; empty is any.
+	//
+	// Example: ["192.0.2.10/32"]
 	Destinations nullable.Nullable[[]string] `json:"destinations,omitempty"`
 
 	// DestinationsExcept Destination CIDRs or addresses left out of destinations.
+	//
+	// Example: ["192.0.2.99/32"]
 	DestinationsExcept nullable.Nullable[[]string] `json:"destinations_except,omitempty"`
 
 	// Protocols Protocols of the flows; empty or any is every protocol.
 	Protocols nullable.Nullable[[]HeaderSpaceProtocols] `json:"protocols,omitempty"`
 
 	// SourcePorts Source ports and ranges, such as "443" or "1024-65535"; empty is any. Only tcp and udp flows have ports: a space with ports holds no icmp flow.
+	//
+	// Example: ["1024-65535"]
 	SourcePorts nullable.Nullable[[]string] `json:"source_ports,omitempty"`
 
 	// Sources Source CIDRs or addresses; empty is any.
+	//
+	// Example: ["10.0.0.0/8"]
 	Sources nullable.Nullable[[]string] `json:"sources,omitempty"`
 
 	// SourcesExcept Source CIDRs or addresses left out of sources.
+	//
+	// Example: ["10.9.0.0/16"]
 	SourcesExcept nullable.Nullable[[]string] `json:"sources_except,omitempty"`
 }
 
@@ -1272,9 +1362,13 @@ type HealthCheck struct {
 // ImportOutput defines model for ImportOutput.
 type ImportOutput struct {
 	// Applied Whether the policies and rules were created; false for a dry run.
+	//
+	// Example: true
 	Applied bool `json:"applied"`
 
 	// DefaultAction The firewall default the import sets: the start chain's policy. Absent when the start chain is not a base chain.
+	//
+	// Example: allow
 	DefaultAction *ImportOutputDefaultAction `json:"default_action,omitempty"`
 
 	// Ignored Statements that decide no new flow (counters, logging, the stateful established/related accept) and tables or chains the start chain never reaches.
@@ -1284,12 +1378,18 @@ type ImportOutput struct {
 	Policies nullable.Nullable[[]ImportedPolicy] `json:"policies"`
 
 	// PolicyCount How many policies.
+	//
+	// Example: 1
 	PolicyCount int64 `json:"policy_count"`
 
 	// Revision The firewall's revision after the import (the current one for a dry run).
+	//
+	// Example: 1
 	Revision int64 `json:"revision"`
 
 	// RuleCount How many rules in all.
+	//
+	// Example: 1
 	RuleCount int64 `json:"rule_count"`
 
 	// Skipped Statements of the imported chains that cannot be imported faithfully (interfaces, marks, NAT, goto, unknown matches ...): the imported firewall decides as the ruleset would without them.
@@ -1300,6 +1400,8 @@ type ImportOutput struct {
 }
 
 // ImportOutputDefaultAction The firewall default the import sets: the start chain's policy. Absent when the start chain is not a base chain.
+//
+// Example: allow
 type ImportOutputDefaultAction string
 
 // ImportStatement defines model for ImportStatement.
@@ -1308,9 +1410,13 @@ type ImportStatement struct {
 	Chain *string `json:"chain,omitempty"`
 
 	// Handle The rule handle in nftables input.
+	//
+	// Example: 1
 	Handle *int64 `json:"handle,omitempty"`
 
 	// Line The statement's line in iptables-save input.
+	//
+	// Example: 1
 	Line *int64 `json:"line,omitempty"`
 
 	// Reason Why it was not imported.
@@ -1326,18 +1432,28 @@ type ImportStatement struct {
 // ImportedPolicy defines model for ImportedPolicy.
 type ImportedPolicy struct {
 	// DefaultAction The chain's final unconditional accept or drop; next when it returns or falls off its end.
+	//
+	// Example: allow
 	DefaultAction ImportedPolicyDefaultAction `json:"default_action"`
 
 	// Description The chain it came from.
+	//
+	// Example: Resolvers of the Paris site
 	Description string `json:"description"`
 
 	// Id The policy's id, once applied.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id *string `json:"id,omitempty"`
 
 	// Name The chain's name, made unique.
+	//
+	// Example: baseline
 	Name string `json:"name"`
 
 	// Priority Policies are evaluated in this order, as the chains were jumped to.
+	//
+	// Example: 1
 	Priority int64 `json:"priority"`
 
 	// Rules The policy's rules in position order.
@@ -1345,45 +1461,69 @@ type ImportedPolicy struct {
 }
 
 // ImportedPolicyDefaultAction The chain's final unconditional accept or drop; next when it returns or falls off its end.
+//
+// Example: allow
 type ImportedPolicyDefaultAction string
 
 // ImportedRule defines model for ImportedRule.
 type ImportedRule struct {
 	// Action accept is allow, drop deny, reject reject.
+	//
+	// Example: allow
 	Action ImportedRuleAction `json:"action"`
 
 	// Description The statement's comment, or where it came from.
+	//
+	// Example: Resolvers of the Paris site
 	Description string `json:"description"`
 
 	// DestinationPorts Destination ports and ranges; empty means any.
+	//
+	// Example: ["443"]
 	DestinationPorts nullable.Nullable[[]string] `json:"destination_ports"`
 
 	// Destinations Destination CIDRs; empty means any.
+	//
+	// Example: ["192.0.2.10/32"]
 	Destinations nullable.Nullable[[]string] `json:"destinations"`
 
 	// Id The rule's id, once applied.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id *string `json:"id,omitempty"`
 
 	// Position 1-based place in the policy.
+	//
+	// Example: 1
 	Position int64 `json:"position"`
 
 	// Protocol The protocol matched.
+	//
+	// Example: any
 	Protocol ImportedRuleProtocol `json:"protocol"`
 
 	// SourcePorts Source ports and ranges; empty means any.
+	//
+	// Example: ["1024-65535"]
 	SourcePorts nullable.Nullable[[]string] `json:"source_ports"`
 
 	// Sources Source CIDRs; empty means any. A rule from a one-family table without addresses gets that whole family (0.0.0.0/0 or ::/0).
+	//
+	// Example: ["10.0.0.0/8"]
 	Sources nullable.Nullable[[]string] `json:"sources"`
 }
 
 // ImportedRuleAction accept is allow, drop deny, reject reject.
+//
+// Example: allow
 type ImportedRuleAction string
 
 // ImportedRuleProtocol The protocol matched.
+//
+// Example: any
 type ImportedRuleProtocol string
 
-// MoveInput defines model for MoveInput.
+// MoveInput Example: {"position":2}
 type MoveInput struct {
 	// After Put the rule just after this rule of the same policy.
 	After *string `json:"after,omitempty"`
@@ -1436,6 +1576,8 @@ type PageRule struct {
 // Policy defines model for Policy.
 type Policy struct {
 	// CreatedAt When the resource was created (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	CreatedAt time.Time `json:"created_at"`
 
 	// DefaultAction What happens when no rule of the policy matches; next moves on to the next policy.
@@ -1444,6 +1586,8 @@ type Policy struct {
 	DefaultAction PolicyDefaultAction `json:"default_action"`
 
 	// Description Free text.
+	//
+	// Example: Resolvers of the Paris site
 	Description string `json:"description"`
 
 	// Enabled A disabled policy is skipped.
@@ -1457,6 +1601,8 @@ type Policy struct {
 	Etag string `json:"etag"`
 
 	// FirewallId The firewall the policy belongs to.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	FirewallId string `json:"firewall_id"`
 
 	// Id The resource's id, a UUIDv7. Opaque to clients.
@@ -1475,6 +1621,8 @@ type Policy struct {
 	Priority int64 `json:"priority"`
 
 	// UpdatedAt When the resource was last written (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -1486,33 +1634,49 @@ type PolicyDefaultAction string
 // PolicyDiff defines model for PolicyDiff.
 type PolicyDiff struct {
 	// Change added, removed or changed.
+	//
+	// Example: added
 	Change PolicyDiffChange `json:"change"`
 
 	// Fields For changed: the fields that differ.
 	Fields nullable.Nullable[[]FieldChange] `json:"fields,omitempty"`
 
 	// Id The policy's id.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id string `json:"id"`
 
 	// Name The policy's name.
+	//
+	// Example: baseline
 	Name string `json:"name"`
 }
 
 // PolicyDiffChange added, removed or changed.
+//
+// Example: added
 type PolicyDiffChange string
 
 // PolicyDocument defines model for PolicyDocument.
 type PolicyDocument struct {
 	// DefaultAction What happens when no rule matches; next moves on to the next policy.
+	//
+	// Example: next
 	DefaultAction *PolicyDocumentDefaultAction `json:"default_action,omitempty"`
 
 	// Description Free text, up to 1024 characters.
+	//
+	// Example: Resolvers of the Paris site
 	Description *string `json:"description,omitempty"`
 
 	// Enabled A disabled policy is skipped.
+	//
+	// Example: true
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// Id The policy's id, if it has one. Without it the policy is called by its place, such as "policies[0]".
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id *string `json:"id,omitempty"`
 
 	// Name Unique within the firewall, 1-255 characters, no leading or trailing blanks.
@@ -1530,17 +1694,25 @@ type PolicyDocument struct {
 }
 
 // PolicyDocumentDefaultAction What happens when no rule matches; next moves on to the next policy.
+//
+// Example: next
 type PolicyDocumentDefaultAction string
 
 // PolicyInput defines model for PolicyInput.
 type PolicyInput struct {
 	// DefaultAction What happens when no rule matches; next moves on to the next policy.
+	//
+	// Example: next
 	DefaultAction *PolicyInputDefaultAction `json:"default_action,omitempty"`
 
 	// Description Free text, up to 1024 characters.
+	//
+	// Example: Resolvers of the Paris site
 	Description *string `json:"description,omitempty"`
 
 	// Enabled A disabled policy is skipped.
+	//
+	// Example: true
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// Name Unique within the firewall, 1-255 characters, no leading or trailing blanks.
@@ -1555,27 +1727,41 @@ type PolicyInput struct {
 }
 
 // PolicyInputDefaultAction What happens when no rule matches; next moves on to the next policy.
+//
+// Example: next
 type PolicyInputDefaultAction string
 
 // PolicyPatch defines model for PolicyPatch.
 type PolicyPatch struct {
 	// DefaultAction New default action; null resets it to next.
+	//
+	// Example: allow
 	DefaultAction nullable.Nullable[PolicyPatchDefaultAction] `json:"default_action,omitempty"`
 
 	// Description New description; null clears it.
+	//
+	// Example: Resolvers of the Paris site
 	Description nullable.Nullable[string] `json:"description,omitempty"`
 
 	// Enabled Enable or disable the policy; null resets it to true.
+	//
+	// Example: true
 	Enabled nullable.Nullable[bool] `json:"enabled,omitempty"`
 
 	// Name New name.
+	//
+	// Example: baseline
 	Name *string `json:"name,omitempty"`
 
 	// Priority New priority.
+	//
+	// Example: 1
 	Priority *int64 `json:"priority,omitempty"`
 }
 
 // PolicyPatchDefaultAction New default action; null resets it to next.
+//
+// Example: allow
 type PolicyPatchDefaultAction string
 
 // Problem defines model for Problem.
@@ -1658,9 +1844,13 @@ type Rule struct {
 	Action RuleAction `json:"action"`
 
 	// CreatedAt When the resource was created (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	CreatedAt time.Time `json:"created_at"`
 
 	// Description Free text.
+	//
+	// Example: Resolvers of the Paris site
 	Description string `json:"description"`
 
 	// DestinationPorts Destination ports and ranges; empty means any.
@@ -1684,9 +1874,13 @@ type Rule struct {
 	Etag string `json:"etag"`
 
 	// ExpiresAt After this time the rule no longer matches.
+	//
+	// Example: 2026-01-15T09:30:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
 	// FirewallId The firewall the rule belongs to.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	FirewallId string `json:"firewall_id"`
 
 	// Id The resource's id, a UUIDv7. Opaque to clients.
@@ -1700,6 +1894,8 @@ type Rule struct {
 	Name string `json:"name"`
 
 	// PolicyId The filtering policy the rule belongs to.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId string `json:"policy_id"`
 
 	// Position 1-based place in the policy; rules are evaluated in position order.
@@ -1723,6 +1919,8 @@ type Rule struct {
 	Sources nullable.Nullable[[]string] `json:"sources"`
 
 	// UpdatedAt When the resource was last written (RFC 3339, UTC).
+	//
+	// Example: 2026-01-15T09:30:00Z
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
@@ -1739,34 +1937,52 @@ type RuleProtocol string
 // RuleDiff defines model for RuleDiff.
 type RuleDiff struct {
 	// Change added, removed, changed or moved.
+	//
+	// Example: added
 	Change RuleDiffChange `json:"change"`
 
 	// Fields For changed: the fields that differ.
 	Fields nullable.Nullable[[]FieldChange] `json:"fields,omitempty"`
 
 	// Id The rule's id.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id string `json:"id"`
 
 	// Moved The rule's place among the rules both trees share changed.
+	//
+	// Example: true
 	Moved *bool `json:"moved,omitempty"`
 
 	// Name The rule's name, if any.
+	//
+	// Example: baseline
 	Name *string `json:"name,omitempty"`
 
 	// NewPosition The rule's position in the newer tree.
+	//
+	// Example: 1
 	NewPosition *int64 `json:"new_position,omitempty"`
 
 	// OldPolicyId Set when the rule changed policy.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	OldPolicyId *string `json:"old_policy_id,omitempty"`
 
 	// OldPosition The rule's position in the older tree.
+	//
+	// Example: 1
 	OldPosition *int64 `json:"old_position,omitempty"`
 
 	// PolicyId The policy the rule is in (in the newer tree, unless removed).
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId string `json:"policy_id"`
 }
 
 // RuleDiffChange added, removed, changed or moved.
+//
+// Example: added
 type RuleDiffChange string
 
 // RuleDocument defines model for RuleDocument.
@@ -1777,6 +1993,8 @@ type RuleDocument struct {
 	Action RuleDocumentAction `json:"action"`
 
 	// Description Free text, up to 1024 characters.
+	//
+	// Example: Resolvers of the Paris site
 	Description *string `json:"description,omitempty"`
 
 	// DestinationPorts Up to 256 destination ports or ranges, as for source_ports.
@@ -1790,6 +2008,8 @@ type RuleDocument struct {
 	Destinations nullable.Nullable[[]string] `json:"destinations,omitempty"`
 
 	// Enabled A disabled rule never matches.
+	//
+	// Example: true
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// ExpiresAt Optional RFC 3339 time after which the rule no longer matches.
@@ -1798,6 +2018,8 @@ type RuleDocument struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
 	// Id The rule's id, if it has one. Without it the rule is called by its place, such as "policies[0].rules[2]".
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
 	Id *string `json:"id,omitempty"`
 
 	// Name Optional name, unique within the policy; no leading or trailing blanks.
@@ -1844,6 +2066,8 @@ type RuleInput struct {
 	Action RuleInputAction `json:"action"`
 
 	// Description Free text, up to 1024 characters.
+	//
+	// Example: Resolvers of the Paris site
 	Description *string `json:"description,omitempty"`
 
 	// DestinationPorts Up to 256 destination ports or ranges, as for source_ports.
@@ -1857,6 +2081,8 @@ type RuleInput struct {
 	Destinations nullable.Nullable[[]string] `json:"destinations,omitempty"`
 
 	// Enabled A disabled rule never matches.
+	//
+	// Example: true
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// ExpiresAt Optional RFC 3339 time after which the rule no longer matches.
@@ -1903,45 +2129,71 @@ type RuleInputProtocol string
 // RulePatch defines model for RulePatch.
 type RulePatch struct {
 	// Action New action.
+	//
+	// Example: allow
 	Action *RulePatchAction `json:"action,omitempty"`
 
 	// Description New description; null clears it.
+	//
+	// Example: Resolvers of the Paris site
 	Description nullable.Nullable[string] `json:"description,omitempty"`
 
 	// DestinationPorts New destination ports, replacing the old list; null or [] means any.
+	//
+	// Example: ["443"]
 	DestinationPorts nullable.Nullable[[]string] `json:"destination_ports,omitempty"`
 
 	// Destinations New destination CIDRs, replacing the old list; null or [] means any.
+	//
+	// Example: ["192.0.2.10/32"]
 	Destinations nullable.Nullable[[]string] `json:"destinations,omitempty"`
 
 	// Enabled Enable or disable the rule; null resets it to true.
+	//
+	// Example: true
 	Enabled nullable.Nullable[bool] `json:"enabled,omitempty"`
 
 	// ExpiresAt New expiry; null removes it.
+	//
+	// Example: 2026-01-15T09:30:00Z
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
 
 	// Name New name; null or "" removes it.
+	//
+	// Example: baseline
 	Name nullable.Nullable[string] `json:"name,omitempty"`
 
 	// Protocol New protocol; null resets it to any.
+	//
+	// Example: any
 	Protocol nullable.Nullable[RulePatchProtocol] `json:"protocol,omitempty"`
 
 	// SourcePorts New source ports, replacing the old list; null or [] means any.
+	//
+	// Example: ["1024-65535"]
 	SourcePorts nullable.Nullable[[]string] `json:"source_ports,omitempty"`
 
 	// Sources New source CIDRs, replacing the old list; null or [] means any.
+	//
+	// Example: ["10.0.0.0/8"]
 	Sources nullable.Nullable[[]string] `json:"sources,omitempty"`
 }
 
 // RulePatchAction New action.
+//
+// Example: allow
 type RulePatchAction string
 
 // RulePatchProtocol New protocol; null resets it to any.
+//
+// Example: any
 type RulePatchProtocol string
 
 // SearchInput defines model for SearchInput.
 type SearchInput struct {
 	// Invert Look among the flows outside the space instead.
+	//
+	// Example: true
 	Invert *bool         `json:"invert,omitempty"`
 	Space  *HeaderSpace  `json:"space,omitempty"`
 	Target *SearchTarget `json:"target,omitempty"`
@@ -1952,6 +2204,8 @@ type SearchOutput struct {
 	Decision *Decision `json:"decision,omitempty"`
 
 	// Exists Whether such a flow exists. false is a guarantee over every flow of the space, not a sample.
+	//
+	// Example: true
 	Exists bool  `json:"exists"`
 	Flow   *Flow `json:"flow,omitempty"`
 
@@ -1964,30 +2218,44 @@ type SearchOutput struct {
 // SearchTarget defines model for SearchTarget.
 type SearchTarget struct {
 	// Action The action of the decision.
+	//
+	// Example: allow
 	Action *SearchTargetAction `json:"action,omitempty"`
 
 	// DecidedBy What decides.
+	//
+	// Example: rule
 	DecidedBy *SearchTargetDecidedBy `json:"decided_by,omitempty"`
 
 	// RuleId The rule that decides.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	RuleId *string `json:"rule_id,omitempty"`
 }
 
 // SearchTargetAction The action of the decision.
+//
+// Example: allow
 type SearchTargetAction string
 
 // SearchTargetDecidedBy What decides.
+//
+// Example: rule
 type SearchTargetDecidedBy string
 
 // SemanticDiff defines model for SemanticDiff.
 type SemanticDiff struct {
 	// NoOp true when no flow's decision changes.
+	//
+	// Example: true
 	NoOp bool `json:"no_op"`
 
 	// Regions Regions of flows whose decision changes, each with one example flow.
 	Regions nullable.Nullable[[]ChangedRegion] `json:"regions"`
 
 	// Total The number of regions whose decision changes, listed or not.
+	//
+	// Example: 1
 	Total int64 `json:"total"`
 }
 
@@ -2005,48 +2273,74 @@ type Step struct {
 	ExpiredRules nullable.Nullable[[]string] `json:"expired_rules,omitempty"`
 
 	// Outcome Skipped because disabled, decided by a rule, decided by the policy's default, or fell through to the next policy.
+	//
+	// Example: skipped_disabled
 	Outcome StepOutcome `json:"outcome"`
 
 	// PolicyId The policy visited.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId string `json:"policy_id"`
 
 	// PolicyName Its name.
+	//
+	// Example: baseline
 	PolicyName string `json:"policy_name"`
 
 	// RuleId The rule that matched, when one did.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	RuleId *string `json:"rule_id,omitempty"`
 }
 
 // StepOutcome Skipped because disabled, decided by a rule, decided by the policy's default, or fell through to the next policy.
+//
+// Example: skipped_disabled
 type StepOutcome string
 
 // Taker defines model for Taker.
 type Taker struct {
 	// Action Its action.
+	//
+	// Example: allow
 	Action TakerAction `json:"action"`
 
 	// DecidedBy A rule, a policy's default or the firewall's default.
+	//
+	// Example: rule
 	DecidedBy TakerDecidedBy `json:"decided_by"`
 
 	// PolicyId Its policy, unless it is the firewall default.
+	//
+	// Example: 01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f
 	PolicyId *string `json:"policy_id,omitempty"`
 
 	// RuleId The rule, when a rule.
+	//
+	// Example: 01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a
 	RuleId *string `json:"rule_id,omitempty"`
 }
 
 // TakerAction Its action.
+//
+// Example: allow
 type TakerAction string
 
 // TakerDecidedBy A rule, a policy's default or the firewall's default.
+//
+// Example: rule
 type TakerDecidedBy string
 
 // TreeChangeOutput defines model for TreeChangeOutput.
 type TreeChangeOutput struct {
 	// Changed false when the tree already was the one sent: no revision was made.
+	//
+	// Example: true
 	Changed bool `json:"changed"`
 
 	// DryRun true when nothing was saved.
+	//
+	// Example: true
 	DryRun bool `json:"dry_run"`
 
 	// FindingsAdded For a dry run: analysis findings the change would add.
@@ -2056,6 +2350,8 @@ type TreeChangeOutput struct {
 	FindingsRemoved nullable.Nullable[[]FindingChange] `json:"findings_removed,omitempty"`
 
 	// Revision The firewall's revision after the change (the current one for a dry run or an unchanged tree).
+	//
+	// Example: 1
 	Revision   int64         `json:"revision"`
 	Semantic   *SemanticDiff `json:"semantic,omitempty"`
 	Structural TreeDiff      `json:"structural"`
@@ -2077,6 +2373,8 @@ type TreeDiff struct {
 // TreeDocument defines model for TreeDocument.
 type TreeDocument struct {
 	// DefaultAction What happens to a flow that no policy decides.
+	//
+	// Example: deny
 	DefaultAction *TreeDocumentDefaultAction `json:"default_action,omitempty"`
 
 	// Description Free text, up to 1024 characters.
@@ -2109,6 +2407,8 @@ type TreeDocument struct {
 }
 
 // TreeDocumentDefaultAction What happens to a flow that no policy decides.
+//
+// Example: deny
 type TreeDocumentDefaultAction string
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.

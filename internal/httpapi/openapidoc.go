@@ -153,6 +153,57 @@ func (a *api) finishDocument() {
 	for _, s := range doc.Components.Schemas.Map() {
 		constrain("", s)
 	}
+	// Fields that exclude each other get one whole example, so that a
+	// sample request built from the examples is valid.
+	for name, example := range objectExamples {
+		if s := doc.Components.Schemas.Map()[name]; s != nil {
+			s.Examples = []any{example}
+		}
+	}
+}
+
+// objectExamples are whole examples of the inputs whose fields exclude
+// each other.
+var objectExamples = map[string]any{
+	"MoveInput": map[string]any{"position": 2},
+	"EvaluateInput": map[string]any{"explain": true, "flow": map[string]any{"protocol": "tcp",
+		"source_ip": "198.51.100.7", "destination_ip": "192.0.2.10", "source_port": 51514, "destination_port": 443}},
+}
+
+// fieldExamples are realistic values of fields by name, for the fields
+// whose tags give none.
+var fieldExamples = map[string]any{
+	"id": "01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f", "firewall_id": "01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f",
+	"policy_id": "01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f", "rule_id": "01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a",
+	"old_policy_id": "01936f8e-8a2b-7c4d-8e5f-6a7b8c9d0e1f", "resource_id": "01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f",
+	"conflicts_with": "01936f8e-9b3c-7d5e-9f60-7b8c9d0e1f2a",
+	"name":           "baseline", "policy_name": "baseline", "description": "Resolvers of the Paris site",
+	"sources": []any{"10.0.0.0/8"}, "destinations": []any{"192.0.2.10/32"},
+	"sources_except": []any{"10.9.0.0/16"}, "destinations_except": []any{"192.0.2.99/32"},
+	"source_ports": []any{"1024-65535"}, "destination_ports": []any{"443"},
+	"request_id": "0f9c2a4e1b7d3c55", "message": "10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
+}
+
+// exampleOf is a realistic example of a field that has none.
+func exampleOf(name string, s *huma.Schema) (any, bool) {
+	if v, ok := fieldExamples[name]; ok {
+		if _, list := v.([]any); list == (s.Type == huma.TypeArray) {
+			return v, true
+		}
+	}
+	switch {
+	case s.Default != nil:
+		return s.Default, true
+	case len(s.Enum) > 0:
+		return s.Enum[0], true
+	case s.Format == "date-time":
+		return "2026-01-15T09:30:00Z", true
+	case s.Type == huma.TypeBoolean:
+		return true, true
+	case s.Type == huma.TypeInteger && s.Minimum != nil:
+		return max(int64(*s.Minimum), 1), true
+	}
+	return nil, false
 }
 
 // typeAnyValues gives the fields that Go declares as any the types they
@@ -328,6 +379,11 @@ func constrain(name string, s *huma.Schema) {
 	}
 	for field, prop := range s.Properties {
 		constrain(field, prop)
+		if prop != nil && prop.Ref == "" && len(prop.Examples) == 0 {
+			if v, ok := exampleOf(field, prop); ok {
+				prop.Examples = []any{v}
+			}
+		}
 	}
 	for _, sub := range append(append(append([]*huma.Schema{}, s.AnyOf...), s.OneOf...), s.AllOf...) {
 		constrain(name, sub)
