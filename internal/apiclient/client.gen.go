@@ -1499,7 +1499,7 @@ type ImportedRule struct {
 
 	// Protocol The protocol matched.
 	//
-	// Example: any
+	// Example: tcp
 	Protocol ImportedRuleProtocol `json:"protocol"`
 
 	// SourcePorts Source ports and ranges; empty means any.
@@ -1520,10 +1520,10 @@ type ImportedRuleAction string
 
 // ImportedRuleProtocol The protocol matched.
 //
-// Example: any
+// Example: tcp
 type ImportedRuleProtocol string
 
-// MoveInput Example: {"position":2}
+// MoveInput Example: {"position":1}
 type MoveInput struct {
 	// After Put the rule just after this rule of the same policy.
 	After *string `json:"after,omitempty"`
@@ -2165,7 +2165,7 @@ type RulePatch struct {
 
 	// Protocol New protocol; null resets it to any.
 	//
-	// Example: any
+	// Example: tcp
 	Protocol nullable.Nullable[RulePatchProtocol] `json:"protocol,omitempty"`
 
 	// SourcePorts New source ports, replacing the old list; null or [] means any.
@@ -2186,7 +2186,7 @@ type RulePatchAction string
 
 // RulePatchProtocol New protocol; null resets it to any.
 //
-// Example: any
+// Example: tcp
 type RulePatchProtocol string
 
 // SearchInput defines model for SearchInput.

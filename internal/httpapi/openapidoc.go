@@ -165,7 +165,7 @@ func (a *api) finishDocument() {
 // objectExamples are whole examples of the inputs whose fields exclude
 // each other.
 var objectExamples = map[string]any{
-	"MoveInput": map[string]any{"position": 2},
+	"MoveInput": map[string]any{"position": 1},
 	"EvaluateInput": map[string]any{"explain": true, "flow": map[string]any{"protocol": "tcp",
 		"source_ip": "198.51.100.7", "destination_ip": "192.0.2.10", "source_port": 51514, "destination_port": 443}},
 }
@@ -181,7 +181,7 @@ var fieldExamples = map[string]any{
 	"sources": []any{"10.0.0.0/8"}, "destinations": []any{"192.0.2.10/32"},
 	"sources_except": []any{"10.9.0.0/16"}, "destinations_except": []any{"192.0.2.99/32"},
 	"source_ports": []any{"1024-65535"}, "destination_ports": []any{"443"},
-	"request_id": "0f9c2a4e1b7d3c55", "message": "10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
+	"protocol": "tcp", "request_id": "0f9c2a4e1b7d3c55", "message": "10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?",
 }
 
 // exampleOf is a realistic example of a field that has none.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -120,6 +121,11 @@ func TestOpenAPIBoundsEveryField(t *testing.T) {
 		for name, p := range asMap(s["properties"]) {
 			walk(where+"."+name, asMap(p))
 		}
+		for _, name := range asSlice(s["required"]) {
+			if prop := asMap(asMap(s["properties"])[name.(string)]); prop != nil && prop["default"] != nil {
+				t.Errorf("%s.%v: required, yet it has a default", where, name)
+			}
+		}
 		walk(where+"[]", asMap(s["items"]))
 		walk(where+"{}", asMap(s["additionalProperties"]))
 		for _, sub := range asSlice(s["anyOf"]) {
@@ -140,3 +146,58 @@ func TestOpenAPIBoundsEveryField(t *testing.T) {
 
 func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 func asSlice(v any) []any        { s, _ := v.([]any); return s }
+
+// sample builds a request body from a schema's examples, as a client
+// generator or Swagger UI does: the schema's own example if it has one,
+// else each field's.
+func sample(doc map[string]any, s map[string]any) any {
+	if ref, ok := s["$ref"].(string); ok {
+		name := strings.TrimPrefix(ref, "#/components/schemas/")
+		return sample(doc, asMap(asMap(asMap(doc["components"])["schemas"])[name]))
+	}
+	if ex := asSlice(s["examples"]); len(ex) > 0 {
+		return ex[0]
+	}
+	props := asMap(s["properties"])
+	if props == nil {
+		return nil
+	}
+	out := map[string]any{}
+	for name, p := range props {
+		if name == "$schema" {
+			continue
+		}
+		if v := sample(doc, asMap(p)); v != nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// TestOpenAPIExamplesMakeValidRequests sends the sample bodies the
+// document's examples make to a real server: every write accepts them.
+func TestOpenAPIExamplesMakeValidRequests(t *testing.T) {
+	s := newTestServer(t)
+	doc := finishedDocument(t)
+	body := func(path, method string) any {
+		op := asMap(asMap(asMap(doc["paths"])[path])[method])
+		content := asMap(asMap(op["requestBody"])["content"])
+		for _, mt := range content {
+			return sample(doc, asMap(asMap(mt)["schema"]))
+		}
+		t.Fatalf("%s %s has no request body", method, path)
+		return nil
+	}
+	fw := s.must(http.StatusCreated, "POST", "/api/v1/firewalls", body(firewallsPath, "post"))
+	fwPath := "/api/v1/firewalls/" + fw["id"].(string)
+	pol := s.must(http.StatusCreated, "POST", fwPath+"/filtering-policies", body(policiesPath, "post"))
+	polPath := fwPath + "/filtering-policies/" + pol["id"].(string)
+	rule := s.must(http.StatusCreated, "POST", polPath+"/rules", body(rulesPath, "post"))
+	ruleURL := polPath + "/rules/" + rule["id"].(string)
+	s.must(http.StatusOK, "PATCH", fwPath, body(firewallPath, "patch"), "Content-Type", "application/merge-patch+json")
+	s.must(http.StatusOK, "PATCH", polPath, body(policyPath, "patch"), "Content-Type", "application/merge-patch+json")
+	s.must(http.StatusOK, "PATCH", ruleURL, body(rulePath, "patch"), "Content-Type", "application/merge-patch+json")
+	s.must(http.StatusOK, "POST", ruleURL+"/move", body(ruleMovePath, "post"))
+	s.must(http.StatusOK, "POST", fwPath+"/evaluate", body(evaluatePath, "post"))
+	s.must(http.StatusOK, "POST", fwPath+"/search", body(searchPath, "post"))
+}
