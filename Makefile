@@ -28,7 +28,7 @@ COMPOSE := docker compose -f deploy/compose/docker-compose.yml
 # make release-minor DRY_RUN=1 shows the release without making it.
 DRY_RUN ?=
 
-.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci ci-deps bench dashboards tools clean \
+.PHONY: help build run local_run jwt test lint vet golangci-lint fmt fmt-check ci ci-deps bench dashboards tools clean lint-api check-api apiclient \
 	test-deploy image image-push up down monitor monitor-urls check-release-tag release-patch release-minor release-major
 
 help: ## List the targets
@@ -68,7 +68,16 @@ fmt-check: ## Fail if a Go file is not gofmt-formatted
 
 ci: lint test ## What CI runs: lint then test
 
-ci-deps: ## Install the system packages the tests need and the machine lacks (apt-get; Chromium, PostgreSQL, Prometheus)
+lint-api: ## Lint the served OpenAPI document with Spectral (spectral:oas + OWASP; npm packages in tools/api)
+	scripts/check-api.sh lint
+
+check-api: ## lint-api, then the README's API tour in TypeScript (openapi-typescript, openapi-fetch, tsc --strict) against a real server
+	scripts/check-api.sh all
+
+apiclient: ## Regenerate the Go client internal/apiclient from the served OpenAPI document (oapi-codegen)
+	scripts/gen-apiclient.sh
+
+ci-deps: ## Install the system packages the tests need and the machine lacks (apt-get; Chromium, PostgreSQL, Prometheus, Node.js), and tools/api's npm packages
 	scripts/ci-deps.sh
 
 test-deploy: ## Check the chart, Compose stack, Dockerfile, releases and the image's binary (deploy/test)

@@ -20,6 +20,9 @@ needed=(
   "iptables-restore:iptables"
   "ip:iproute2"
   "sysctl:procps"
+  # Spectral and the TypeScript API check (scripts/check-api.sh).
+  "node,nodejs:nodejs"
+  "npm:npm"
 )
 missing=()
 for pair in "${needed[@]}"; do
@@ -49,4 +52,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "+ apt-get install ${missing[*]}"
   $sudo apt-get update
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+# The npm packages of scripts/check-api.sh, exactly as tools/api's lockfile
+# pins them; skipped when they are already installed from this lockfile.
+api=$(cd "$(dirname "$0")/../tools/api" && pwd)
+if ! cmp -s "$api/package-lock.json" "$api/node_modules/.installed-lock.json" 2>/dev/null; then
+  echo "+ npm ci (tools/api)"
+  (cd "$api" && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.installed-lock.json)
+else
+  echo "have tools/api/node_modules"
 fi

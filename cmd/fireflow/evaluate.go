@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,16 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/fireflow/fireflow/internal/apiclient"
 )
 
 // flowSpec is a flow as the evaluate endpoint takes it.
-type flowSpec struct {
-	Protocol        string `json:"protocol"`
-	SourceIP        string `json:"source_ip"`
-	DestinationIP   string `json:"destination_ip"`
-	SourcePort      *int   `json:"source_port,omitempty"`
-	DestinationPort *int   `json:"destination_port,omitempty"`
-}
+type flowSpec = apiclient.Flow
 
 // parseFlow reads "tcp 10.0.0.1:1234 -> 10.0.0.2:443", "icmp 10.0.0.1 ->
 // 10.0.0.2" or "udp [2001:db8::1]:53 -> [2001:db8::2]:53".
@@ -32,24 +29,24 @@ func parseFlow(s string) (flowSpec, error) {
 	if !ok || !arrow {
 		return flowSpec{}, fmt.Errorf("flow %q: write it as \"tcp 10.0.0.1:1234 -> 10.0.0.2:443\"", s)
 	}
-	f := flowSpec{Protocol: strings.ToLower(proto)}
-	withPorts := f.Protocol == "tcp" || f.Protocol == "udp"
+	f := flowSpec{Protocol: apiclient.FlowProtocol(strings.ToLower(proto))}
+	withPorts := f.Protocol == apiclient.FlowProtocolTcp || f.Protocol == apiclient.FlowProtocolUdp
 	switch f.Protocol {
 	case "tcp", "udp", "icmp", "icmpv6":
 	default:
 		return flowSpec{}, fmt.Errorf("flow %q: protocol %q: use tcp, udp, icmp or icmpv6", s, proto)
 	}
 	var err error
-	if f.SourceIP, f.SourcePort, err = parseEndpoint(strings.TrimSpace(src), withPorts); err != nil {
+	if f.SourceIp, f.SourcePort, err = parseEndpoint(strings.TrimSpace(src), withPorts); err != nil {
 		return flowSpec{}, fmt.Errorf("flow %q: source: %w", s, err)
 	}
-	if f.DestinationIP, f.DestinationPort, err = parseEndpoint(strings.TrimSpace(dst), withPorts); err != nil {
+	if f.DestinationIp, f.DestinationPort, err = parseEndpoint(strings.TrimSpace(dst), withPorts); err != nil {
 		return flowSpec{}, fmt.Errorf("flow %q: destination: %w", s, err)
 	}
 	return f, nil
 }
 
-func parseEndpoint(s string, withPort bool) (string, *int, error) {
+func parseEndpoint(s string, withPort bool) (string, *int64, error) {
 	if !withPort {
 		addr, err := netip.ParseAddr(strings.Trim(s, "[]"))
 		if err != nil {
@@ -69,24 +66,8 @@ func parseEndpoint(s string, withPort bool) (string, *int, error) {
 	if err != nil || port < 1 || port > 65535 {
 		return "", nil, fmt.Errorf("port %q: ports are 1 to 65535", portText)
 	}
-	return addr.String(), &port, nil
-}
-
-type evaluateAnswer struct {
-	Revision  int64 `json:"revision"`
-	Decisions []struct {
-		Action    string `json:"action"`
-		DecidedBy string `json:"decided_by"`
-		PolicyID  string `json:"policy_id"`
-		RuleID    string `json:"rule_id"`
-		Path      []struct {
-			PolicyID     string   `json:"policy_id"`
-			PolicyName   string   `json:"policy_name"`
-			Outcome      string   `json:"outcome"`
-			RuleID       string   `json:"rule_id"`
-			ExpiredRules []string `json:"expired_rules"`
-		} `json:"path"`
-	} `json:"decisions"`
+	p := int64(port)
+	return addr.String(), &p, nil
 }
 
 // evaluate runs "fireflow evaluate --url URL --firewall ID [--explain] FLOW...".
@@ -109,37 +90,62 @@ func evaluate(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		flows[i] = f
 	}
-	body, err := json.Marshal(map[string]any{"flows": flows, "explain": *explain})
-	if err != nil {
-		return fmt.Errorf("encode flows: %w", err)
-	}
-	answer, err := srv.call(ctx, http.MethodPost, "evaluate", nil, "application/json", body)
+	out, err := srv.evaluate(ctx, flows, *explain)
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
-	var out evaluateAnswer
-	if err := json.Unmarshal(answer, &out); err != nil || len(out.Decisions) != len(flows) {
-		return fmt.Errorf("evaluate: unexpected answer: %.200s", answer)
+	decisions, _ := out.Decisions.Get()
+	if len(decisions) != len(flows) {
+		return fmt.Errorf("evaluate: %d decisions for %d flows", len(decisions), len(flows))
 	}
-	for i, d := range out.Decisions {
-		fmt.Fprintf(stdout, "%s: %s by %s", fs.Arg(i), d.Action, strings.ReplaceAll(d.DecidedBy, "_", " "))
-		if d.RuleID != "" {
-			fmt.Fprintf(stdout, " %s", d.RuleID)
+	for i, d := range decisions {
+		fmt.Fprintf(stdout, "%s: %s by %s", fs.Arg(i), d.Action, strings.ReplaceAll(string(d.DecidedBy), "_", " "))
+		if d.RuleId != nil && *d.RuleId != "" {
+			fmt.Fprintf(stdout, " %s", *d.RuleId)
 		}
-		if d.PolicyID != "" {
-			fmt.Fprintf(stdout, " in policy %s", d.PolicyID)
+		if d.PolicyId != nil && *d.PolicyId != "" {
+			fmt.Fprintf(stdout, " in policy %s", *d.PolicyId)
 		}
 		fmt.Fprintf(stdout, " (revision %d)\n", out.Revision)
-		for _, st := range d.Path {
-			fmt.Fprintf(stdout, "  policy %q (%s): %s", st.PolicyName, st.PolicyID, strings.ReplaceAll(st.Outcome, "_", " "))
-			if st.RuleID != "" {
-				fmt.Fprintf(stdout, " by rule %s", st.RuleID)
+		path, _ := d.Path.Get()
+		for _, st := range path {
+			fmt.Fprintf(stdout, "  policy %q (%s): %s", st.PolicyName, st.PolicyId, strings.ReplaceAll(string(st.Outcome), "_", " "))
+			if st.RuleId != nil && *st.RuleId != "" {
+				fmt.Fprintf(stdout, " by rule %s", *st.RuleId)
 			}
-			if len(st.ExpiredRules) > 0 {
-				fmt.Fprintf(stdout, "; expired rules that would have matched: %s", strings.Join(st.ExpiredRules, ", "))
+			if expired, _ := st.ExpiredRules.Get(); len(expired) > 0 {
+				fmt.Fprintf(stdout, "; expired rules that would have matched: %s", strings.Join(expired, ", "))
 			}
 			fmt.Fprintln(stdout)
 		}
 	}
 	return nil
+}
+
+// evaluate asks the server through the generated client, bounded by
+// --timeout, and returns its answer; any status but 200 is an error
+// quoting the problem the server sent.
+func (c serverFlags) evaluate(ctx context.Context, flows []flowSpec, explain bool) (*apiclient.EvaluateOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, *c.timeout)
+	defer cancel()
+	token := *c.token
+	client, err := apiclient.NewClientWithResponses(strings.TrimRight(*c.base, "/"),
+		apiclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}))
+	if err != nil {
+		return nil, err
+	}
+	res, err := client.EvaluateFlowsWithResponse(ctx, *c.firewallID,
+		apiclient.EvaluateInput{Flows: nullable.NewNullableWithValue(flows), Explain: &explain})
+	if err != nil {
+		return nil, err
+	}
+	if res.JSON200 == nil {
+		return nil, fmt.Errorf("%s: %s", res.HTTPResponse.Status, strings.TrimSpace(string(res.Body)))
+	}
+	return res.JSON200, nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func intp(n int) *int { return &n }
+func intp(n int64) *int64 { return &n }
 
 func TestParseFlow(t *testing.T) {
 	tests := []struct {
@@ -18,11 +18,11 @@ func TestParseFlow(t *testing.T) {
 		want    flowSpec
 		wantErr string
 	}{
-		{in: "tcp 10.0.0.1:1234 -> 10.0.0.2:443", want: flowSpec{"tcp", "10.0.0.1", "10.0.0.2", intp(1234), intp(443)}},
-		{in: "  UDP 10.0.0.1:53->10.0.0.2:53 ", want: flowSpec{"udp", "10.0.0.1", "10.0.0.2", intp(53), intp(53)}},
-		{in: "udp [2001:db8::1]:53 -> [2001:DB8::2]:53", want: flowSpec{"udp", "2001:db8::1", "2001:db8::2", intp(53), intp(53)}},
-		{in: "icmp 10.0.0.1 -> 10.0.0.2", want: flowSpec{Protocol: "icmp", SourceIP: "10.0.0.1", DestinationIP: "10.0.0.2"}},
-		{in: "icmpv6 2001:db8::1 -> [2001:db8::2]", want: flowSpec{Protocol: "icmpv6", SourceIP: "2001:db8::1", DestinationIP: "2001:db8::2"}},
+		{in: "tcp 10.0.0.1:1234 -> 10.0.0.2:443", want: flowSpec{Protocol: "tcp", SourceIp: "10.0.0.1", DestinationIp: "10.0.0.2", SourcePort: intp(1234), DestinationPort: intp(443)}},
+		{in: "  UDP 10.0.0.1:53->10.0.0.2:53 ", want: flowSpec{Protocol: "udp", SourceIp: "10.0.0.1", DestinationIp: "10.0.0.2", SourcePort: intp(53), DestinationPort: intp(53)}},
+		{in: "udp [2001:db8::1]:53 -> [2001:DB8::2]:53", want: flowSpec{Protocol: "udp", SourceIp: "2001:db8::1", DestinationIp: "2001:db8::2", SourcePort: intp(53), DestinationPort: intp(53)}},
+		{in: "icmp 10.0.0.1 -> 10.0.0.2", want: flowSpec{Protocol: "icmp", SourceIp: "10.0.0.1", DestinationIp: "10.0.0.2"}},
+		{in: "icmpv6 2001:db8::1 -> [2001:db8::2]", want: flowSpec{Protocol: "icmpv6", SourceIp: "2001:db8::1", DestinationIp: "2001:db8::2"}},
 		{in: "tcp 10.0.0.1 -> 10.0.0.2:443", wantErr: "want ADDRESS:PORT"},
 		{in: "tcp 10.0.0.1:0 -> 10.0.0.2:443", wantErr: "ports are 1 to 65535"},
 		{in: "tcp 10.0.0.1:1 -> 10.0.0.2:65536", wantErr: "ports are 1 to 65535"},
@@ -63,7 +63,7 @@ func FuzzParseFlow(f *testing.F) {
 			return
 		}
 		withPorts := fl.Protocol == "tcp" || fl.Protocol == "udp"
-		if withPorts != (fl.SourcePort != nil && fl.DestinationPort != nil) || fl.SourceIP == "" || fl.DestinationIP == "" {
+		if withPorts != (fl.SourcePort != nil && fl.DestinationPort != nil) || fl.SourceIp == "" || fl.DestinationIp == "" {
 			t.Fatalf("parseFlow(%q) = %+v", s, fl)
 		}
 	})

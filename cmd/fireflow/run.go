@@ -30,6 +30,8 @@ commands:
                         print a firewall's whole tree as one document
   healthcheck [--addr :8080] [--timeout 3s]
                         exit non-zero unless the local server's /healthz answers 200
+  openapi [--version 3.1|3.0] [--yaml]
+                        print the OpenAPI document the server serves
   version               print the version
 
 Run "fireflow <command> -h" for the flags of a command.
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return token(rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stdout, stderr)
+	case "openapi":
+		return openapiCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "fireflow %s (commit %s, built %s, %s)\n", version, commit, date, runtime.Version())
 		return nil

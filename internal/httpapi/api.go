@@ -50,6 +50,9 @@ type Options struct {
 	RateLimit RateLimit
 	// CORSOrigins enables CORS for these origins ("*" for any); nil is off.
 	CORSOrigins []string
+
+	// documentOnly builds the API only for its finished document.
+	documentOnly bool
 }
 
 type api struct {
@@ -119,6 +122,11 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	for _, r := range a.routes() {
 		a.register(r)
 	}
+	if opts.documentOnly {
+		a.finishDocument()
+		return nil, a.humaAPI, nil
+	}
+	a.serveFinishedDocument(mux, svc, opts)
 
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)
@@ -142,6 +150,7 @@ func humaConfig(version string) huma.Config {
 		"and each policy holds ordered rules. Errors are RFC 9457 problem details."
 	cfg.DocsPath = ""    // Swagger UI is served from embedded assets instead.
 	cfg.SchemasPath = "" // every schema is inside the OpenAPI document.
+	cfg.OpenAPIPath = "" // serveFinishedDocument serves it, finished.
 	cfg.CreateHooks = nil
 	cfg.RejectUnknownQueryParameters = true
 	cfg.Transformers = append(cfg.Transformers, problemOfHumaError)
@@ -160,6 +169,7 @@ var errorDocs = map[int]string{
 	http.StatusRequestEntityTooLarge: "The request body is larger than the limit (1 MiB, or 4 MiB for evaluate).",
 	http.StatusUnsupportedMediaType:  "The request body is not of a media type the operation takes (JSON), names a charset other than UTF-8, or has a Content-Encoding (the server decodes none).",
 	http.StatusUnprocessableEntity:   "The Idempotency-Key was already used with a different request body.",
+	http.StatusTooManyRequests:       "The caller (token subject, else client address) has used up its request quota; Retry-After says when to try again.",
 	http.StatusInternalServerError:   "An unexpected error; the server log holds the details under the same request_id.",
 	http.StatusServiceUnavailable:    "The database is unavailable; retry later.",
 }

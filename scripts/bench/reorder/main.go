@@ -8,12 +8,10 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -21,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fireflow/fireflow/internal/apiclient"
 )
 
 func main() {
@@ -30,75 +30,60 @@ func main() {
 	}
 }
 
+// client is one server's generated client.
 type client struct {
-	http  *http.Client
-	base  string
-	token string
+	api  *apiclient.ClientWithResponses
+	base string
 }
 
-// call sends one request and decodes the JSON answer into out (if not nil).
-func (c client) call(method, path string, body any, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+func newClient(base, token string) (client, error) {
+	api, err := apiclient.NewClientWithResponses(base,
+		apiclient.WithHTTPClient(&http.Client{Timeout: 60 * time.Second}),
+		apiclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+token)
+			return nil
+		}))
+	return client{api: api, base: base}, err
+}
+
+// expect fails unless the call answered want.
+func expect(what string, want int, res interface {
+	StatusCode() int
+	Status() string
+}, err error) error {
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
+	if res.StatusCode() != want {
+		return fmt.Errorf("%s: %s (want %d)", what, res.Status(), want)
 	}
 	return nil
 }
 
-type rule struct {
-	ID       string `json:"id"`
-	Position int    `json:"position"`
-}
-
 // list reads every rule of the policy and checks that positions are 1..n.
-func (c client) list(rulesPath string) ([]string, error) {
+func (c client) list(ctx context.Context, fw, pol string) ([]string, error) {
 	var ids []string
-	path := rulesPath + "?page_size=1000"
+	params := &apiclient.ListRulesParams{PageSize: ptr(int64(1000))}
 	for {
-		var page struct {
-			Items []rule `json:"items"`
-			Next  string `json:"next_page_token"`
-		}
-		if err := c.call("GET", path, nil, http.StatusOK, &page); err != nil {
+		res, err := c.api.ListRulesWithResponse(ctx, fw, pol, params)
+		if err := expect("list rules on "+c.base, http.StatusOK, res, err); err != nil {
 			return nil, err
 		}
-		for _, r := range page.Items {
-			ids = append(ids, r.ID)
-			if r.Position != len(ids) {
+		items, _ := res.JSON200.Items.Get()
+		for _, r := range items {
+			ids = append(ids, r.Id)
+			if r.Position != int64(len(ids)) {
 				return nil, fmt.Errorf("%s lists rule %d at position %d", c.base, len(ids), r.Position)
 			}
 		}
-		if page.Next == "" {
+		if res.JSON200.NextPageToken == "" {
 			return ids, nil
 		}
-		path = rulesPath + "?page_size=1000&page_token=" + page.Next
+		params.PageToken = &res.JSON200.NextPageToken
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func run() error {
 	bases := flag.String("bases", "", "comma-separated server URLs, one per process")
@@ -110,26 +95,33 @@ func run() error {
 	if *bases == "" || *token == "" {
 		return errors.New("-bases and -token are required")
 	}
+	ctx := context.Background()
 	var cs []client
 	for _, b := range strings.Split(*bases, ",") {
-		cs = append(cs, client{http: &http.Client{Timeout: 60 * time.Second}, base: b, token: *token})
+		c, err := newClient(b, *token)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, c)
 	}
-	c := cs[0]
-	var fw, pol rule
-	if err := c.call("POST", "/api/v1/firewalls", map[string]any{"name": fmt.Sprintf("reorder-%d", time.Now().UnixNano())}, http.StatusCreated, &fw); err != nil {
+	c := cs[0].api
+	fwRes, err := c.CreateFirewallWithResponse(ctx, nil, apiclient.FirewallInput{Name: fmt.Sprintf("reorder-%d", time.Now().UnixNano())})
+	if err := expect("create firewall", http.StatusCreated, fwRes, err); err != nil {
 		return err
 	}
-	fwPath := "/api/v1/firewalls/" + fw.ID
-	if err := c.call("POST", fwPath+"/filtering-policies", map[string]any{"name": "main", "priority": 1}, http.StatusCreated, &pol); err != nil {
+	fw := fwRes.JSON201.Id
+	polRes, err := c.CreateFilteringPolicyWithResponse(ctx, fw, nil, apiclient.PolicyInput{Name: "main", Priority: 1})
+	if err := expect("create policy", http.StatusCreated, polRes, err); err != nil {
 		return err
 	}
-	rulesPath := fwPath + "/filtering-policies/" + pol.ID + "/rules"
+	pol := polRes.JSON201.Id
 	for range *rules {
-		if err := c.call("POST", rulesPath, map[string]any{"action": "allow"}, http.StatusCreated, nil); err != nil {
+		res, err := c.CreateRuleWithResponse(ctx, fw, pol, nil, apiclient.RuleInput{Action: apiclient.RuleInputActionAllow})
+		if err := expect("create rule", http.StatusCreated, res, err); err != nil {
 			return err
 		}
 	}
-	seed, err := c.list(rulesPath)
+	seed, err := cs[0].list(ctx, fw, pol)
 	if err != nil {
 		return err
 	}
@@ -153,10 +145,14 @@ func run() error {
 				kind, t0 := "insert", time.Now()
 				var err error
 				if i%2 == 0 {
-					err = cl.call("POST", rulesPath, map[string]any{"action": "deny", "position": 1 + rng.IntN(*rules+1)}, http.StatusCreated, nil)
+					res, callErr := cl.api.CreateRuleWithResponse(ctx, fw, pol, nil, apiclient.RuleInput{
+						Action: apiclient.RuleInputActionDeny, Position: ptr(int64(1 + rng.IntN(*rules+1)))})
+					err = expect("insert", http.StatusCreated, res, callErr)
 				} else {
 					kind = "move"
-					err = cl.call("POST", rulesPath+"/"+seed[rng.IntN(*rules)]+"/move", map[string]any{"position": 1 + rng.IntN(*rules)}, http.StatusOK, nil)
+					res, callErr := cl.api.MoveRuleWithResponse(ctx, fw, pol, seed[rng.IntN(*rules)], nil,
+						apiclient.MoveInput{Position: ptr(int64(1 + rng.IntN(*rules)))})
+					err = expect("move", http.StatusOK, res, callErr)
 				}
 				mu.Lock()
 				samples = append(samples, sample{kind, time.Since(t0)})
@@ -187,7 +183,7 @@ func run() error {
 	}
 	var lists [][]string
 	for _, cl := range cs {
-		ids, err := cl.list(rulesPath)
+		ids, err := cl.list(ctx, fw, pol)
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -31,6 +30,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/fireflow/fireflow/internal/apiclient"
 )
 
 func main() {
@@ -40,11 +43,64 @@ func main() {
 	}
 }
 
-type client struct {
-	base  string
-	token string
-	http  *http.Client
+// statusCoder is what every response of the generated client has.
+type statusCoder interface {
+	StatusCode() int
+	Status() string
 }
+
+// call runs one request of the generated client, retrying a few times on
+// 429, 503 and transport errors, and fails unless it answered want.
+func call[R statusCoder](ctx context.Context, what string, want int, fn func(context.Context) (R, error)) (R, error) {
+	var (
+		res     R
+		lastErr error
+	)
+	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return res, errors.Join(ctx.Err(), lastErr)
+			case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+			}
+		}
+		var err error
+		res, err = fn(ctx)
+		switch {
+		case err != nil:
+			lastErr = fmt.Errorf("%s: %w", what, err)
+			if ctx.Err() != nil {
+				return res, lastErr
+			}
+		case res.StatusCode() == http.StatusTooManyRequests || res.StatusCode() == http.StatusServiceUnavailable:
+			lastErr = fmt.Errorf("%s: %s", what, res.Status())
+		case res.StatusCode() != want:
+			return res, fmt.Errorf("%s: %s (want %d)", what, res.Status(), want)
+		default:
+			return res, nil
+		}
+	}
+	return res, lastErr
+}
+
+// newClient returns the generated client for base, sending token as a
+// bearer token when it is set.
+func newClient(base, token string, concurrency int) (*apiclient.ClientWithResponses, error) {
+	return apiclient.NewClientWithResponses(strings.TrimRight(base, "/"),
+		apiclient.WithHTTPClient(&http.Client{
+			Timeout:   10 * time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency},
+		}),
+		apiclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Accept", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}))
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func run() error {
 	base := flag.String("base", "http://127.0.0.1:8080", "FireFlow base URL (loopback only)")
@@ -65,35 +121,32 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 
-	c := &client{
-		base:  strings.TrimRight(*base, "/"),
-		token: os.Getenv("FIREFLOW_BENCH_TOKEN"),
-		http: &http.Client{
-			Timeout:   10 * time.Second,
-			Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency, MaxConnsPerHost: *concurrency},
-		},
+	c, err := newClient(*base, os.Getenv("FIREFLOW_BENCH_TOKEN"), *concurrency)
+	if err != nil {
+		return err
 	}
 	start := time.Now()
 	prefix := fmt.Sprintf("bench-%d", time.Now().Unix())
 
 	// Firewalls, in parallel.
 	ids := make([]string, *nFirewalls)
-	err := parallel(ctx, *nFirewalls, *concurrency, func(ctx context.Context, i int) error {
-		var created struct {
-			ID string `json:"id"`
+	err = parallel(ctx, *nFirewalls, *concurrency, func(ctx context.Context, i int) error {
+		in := apiclient.FirewallInput{
+			Name:        fmt.Sprintf("%s-fw-%05d", prefix, i),
+			Description: ptr("benchmark firewall"),
+			Labels:      &map[string]string{"bench": "true", "shard": fmt.Sprint(i % 10)},
 		}
-		body := map[string]any{
-			"name":        fmt.Sprintf("%s-fw-%05d", prefix, i),
-			"description": "benchmark firewall",
-			"labels":      map[string]string{"bench": "true", "shard": fmt.Sprint(i % 10)},
+		res, err := call(ctx, fmt.Sprintf("create firewall %d", i), http.StatusCreated,
+			func(ctx context.Context) (*apiclient.CreateFirewallResponse, error) {
+				return c.CreateFirewallWithResponse(ctx, nil, in)
+			})
+		if err != nil {
+			return err
 		}
-		if err := c.do(ctx, http.MethodPost, "/api/v1/firewalls", body, http.StatusCreated, &created); err != nil {
-			return fmt.Errorf("create firewall %d: %w", i, err)
-		}
-		if created.ID == "" {
+		if res.JSON201 == nil || res.JSON201.Id == "" {
 			return fmt.Errorf("create firewall %d: no id in response", i)
 		}
-		ids[i] = created.ID
+		ids[i] = res.JSON201.Id
 		return nil
 	})
 	if err != nil {
@@ -103,50 +156,49 @@ func run() error {
 
 	// One policy with the rules, in order (positions are appended).
 	fid := ids[0]
-	var policy struct {
-		ID string `json:"id"`
+	policy, err := createPolicy(ctx, c, fid, "bench-policy", 100)
+	if err != nil {
+		return err
 	}
 	policiesPath := "/api/v1/firewalls/" + fid + "/filtering-policies"
-	if err := c.do(ctx, http.MethodPost, policiesPath,
-		map[string]any{"name": "bench-policy", "priority": 100}, http.StatusCreated, &policy); err != nil {
-		return fmt.Errorf("create policy: %w", err)
-	}
-	if policy.ID == "" {
-		return errors.New("create policy: no id in response")
-	}
-	rulesPath := policiesPath + "/" + policy.ID + "/rules"
+	rulesPath := policiesPath + "/" + policy + "/rules"
 	for i := 0; i < *nRules; i++ {
-		rule := map[string]any{
-			"action":            []string{"allow", "deny"}[i%2],
-			"protocol":          []string{"tcp", "udp"}[i%2],
-			"destinations":      []string{fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)},
-			"destination_ports": []string{fmt.Sprint(1000 + i)},
+		in := apiclient.RuleInput{
+			Action:           []apiclient.RuleInputAction{apiclient.RuleInputActionAllow, apiclient.RuleInputActionDeny}[i%2],
+			Protocol:         ptr([]apiclient.RuleInputProtocol{apiclient.RuleInputProtocolTcp, apiclient.RuleInputProtocolUdp}[i%2]),
+			Destinations:     nullable.NewNullableWithValue([]string{fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)}),
+			DestinationPorts: nullable.NewNullableWithValue([]string{fmt.Sprint(1000 + i)}),
 		}
-		if err := c.do(ctx, http.MethodPost, rulesPath, rule, http.StatusCreated, nil); err != nil {
-			return fmt.Errorf("create rule %d: %w", i+1, err)
+		if _, err := call(ctx, fmt.Sprintf("create rule %d", i+1), http.StatusCreated,
+			func(ctx context.Context) (*apiclient.CreateRuleResponse, error) {
+				return c.CreateRuleWithResponse(ctx, fid, policy, nil, in)
+			}); err != nil {
+			return err
 		}
 	}
 	listPath := fmt.Sprintf("%s?page_size=%d", rulesPath, max(*nRules, 1))
-	var list struct {
-		Items []json.RawMessage `json:"items"`
+	list, err := call(ctx, "list rules", http.StatusOK, func(ctx context.Context) (*apiclient.ListRulesResponse, error) {
+		return c.ListRulesWithResponse(ctx, fid, policy, &apiclient.ListRulesParams{PageSize: ptr(int64(max(*nRules, 1)))})
+	})
+	if err != nil {
+		return err
 	}
-	if err := c.do(ctx, http.MethodGet, listPath, nil, http.StatusOK, &list); err != nil {
-		return fmt.Errorf("list rules: %w", err)
-	}
-	if len(list.Items) != *nRules {
-		return fmt.Errorf("list rules: got %d items, want %d", len(list.Items), *nRules)
+	if items, _ := list.JSON200.Items.Get(); len(items) != *nRules {
+		return fmt.Errorf("list rules: got %d items, want %d", len(items), *nRules)
 	}
 
 	// Read every firewall back: checks the GET path and captures the exact
 	// bodies for the bare server.
 	bodies := make([][]byte, len(ids))
 	err = parallel(ctx, len(ids), *concurrency, func(ctx context.Context, i int) error {
-		var raw json.RawMessage
-		if err := c.do(ctx, http.MethodGet, "/api/v1/firewalls/"+ids[i], nil, http.StatusOK, &raw); err != nil {
-			return fmt.Errorf("get firewall %s: %w", ids[i], err)
+		res, err := call(ctx, "get firewall "+ids[i], http.StatusOK, func(ctx context.Context) (*apiclient.GetFirewallResponse, error) {
+			return c.GetFirewallWithResponse(ctx, ids[i])
+		})
+		if err != nil {
+			return err
 		}
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
+		if err := json.Compact(&buf, res.Body); err != nil {
 			return err
 		}
 		bodies[i] = buf.Bytes()
@@ -160,14 +212,11 @@ func run() error {
 	// creation attack measures the store rather than one firewall's lock.
 	createPaths := make([]string, *nPolicies)
 	err = parallel(ctx, *nPolicies, *concurrency, func(ctx context.Context, i int) error {
-		path := "/api/v1/firewalls/" + ids[i+1] + "/filtering-policies"
-		var p struct {
-			ID string `json:"id"`
+		p, err := createPolicy(ctx, c, ids[i+1], "bench-create", 200)
+		if err != nil {
+			return fmt.Errorf("policy %d: %w", i, err)
 		}
-		if err := c.do(ctx, http.MethodPost, path, map[string]any{"name": "bench-create", "priority": 200}, http.StatusCreated, &p); err != nil {
-			return fmt.Errorf("create policy %d: %w", i, err)
-		}
-		createPaths[i] = path + "/" + p.ID + "/rules"
+		createPaths[i] = "/api/v1/firewalls/" + ids[i+1] + "/filtering-policies/" + p + "/rules"
 		return nil
 	})
 	if err != nil {
@@ -204,65 +253,18 @@ func run() error {
 	return nil
 }
 
-// do sends one JSON request, retrying a few times on 429/503 and transport
-// errors, and decodes the response into out when out is not nil.
-func (c *client) do(ctx context.Context, method, path string, in any, want int, out any) error {
-	var payload []byte
-	if in != nil {
-		var err error
-		if payload, err = json.Marshal(in); err != nil {
-			return err
-		}
+// createPolicy creates a policy in firewall fid and returns its id.
+func createPolicy(ctx context.Context, c *apiclient.ClientWithResponses, fid, name string, priority int64) (string, error) {
+	res, err := call(ctx, "create policy "+name, http.StatusCreated, func(ctx context.Context) (*apiclient.CreateFilteringPolicyResponse, error) {
+		return c.CreateFilteringPolicyWithResponse(ctx, fid, nil, apiclient.PolicyInput{Name: name, Priority: priority})
+	})
+	if err != nil {
+		return "", err
 	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(ctx.Err(), lastErr)
-			case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
-			}
-		}
-		req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(payload))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Accept", "application/json")
-		if in != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		resp, err := c.http.Do(req)
-		if err != nil {
-			lastErr = err
-			if ctx.Err() != nil {
-				return lastErr
-			}
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		resp.Body.Close()
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			lastErr = fmt.Errorf("%s %s: %s", method, path, resp.Status)
-			continue
-		}
-		if resp.StatusCode != want {
-			return fmt.Errorf("%s %s: %s (want %d): %s", method, path, resp.Status, want, truncate(data, 300))
-		}
-		if out != nil {
-			if err := json.Unmarshal(data, out); err != nil {
-				return fmt.Errorf("%s %s: decode: %w", method, path, err)
-			}
-		}
-		return nil
+	if res.JSON201 == nil || res.JSON201.Id == "" {
+		return "", fmt.Errorf("create policy %s: no id in response", name)
 	}
-	return lastErr
+	return res.JSON201.Id, nil
 }
 
 // parallel runs fn for 0..n-1 on at most workers goroutines and returns the
@@ -320,11 +322,4 @@ func writeLines(path string, lines []string) error {
 		b.WriteByte('\n')
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }
