@@ -281,3 +281,65 @@ func svcMembers(g *firewall.Groups, refs []firewall.GroupRef) []firewall.Service
 	}
 	return out
 }
+
+// RealisticGroups returns Realistic(seed, nRules, false) rewritten against
+// nGroups address groups of up to maxMembers members each (drawn from the
+// tree's own prefixes, a tenth of them nesting another group): most rules
+// with literal sources or destinations refer to one or two groups there
+// instead. It is the benchmark shape of named objects; Expand gives the
+// same firewall without groups.
+func RealisticGroups(seed uint64, nRules, nGroups, maxMembers int) firewall.Tree {
+	t := Realistic(seed, nRules, false)
+	r := rand.New(rand.NewPCG(seed, 17))
+	var v4, v6 []netip.Prefix
+	eachRule(&t, func(rule *firewall.Rule) {
+		for _, p := range slices.Concat(rule.Sources, rule.Destinations) {
+			if p.Addr().Is4() {
+				v4 = append(v4, p)
+			} else {
+				v6 = append(v6, p)
+			}
+		}
+	})
+	if len(v4) == 0 || len(v6) == 0 || nGroups == 0 {
+		return t
+	}
+	g := firewall.Groups{Address: map[string]firewall.AddressGroup{}, Service: map[string]firewall.ServiceGroup{}}
+	ids := make([]string, nGroups)
+	for i := range nGroups {
+		ag := firewall.AddressGroup{Name: fmt.Sprintf("objects-%04d", i), Labels: map[string]string{}}
+		ag.ID = fmt.Sprintf("ag-%05d", i)
+		for range 1 + r.IntN(maxMembers) {
+			if r.IntN(5) == 0 {
+				ag.Addresses = append(ag.Addresses, pick(r, v6))
+			} else {
+				ag.Addresses = append(ag.Addresses, pick(r, v4))
+			}
+		}
+		if i > 0 && r.IntN(10) == 0 {
+			ag.Groups = []firewall.GroupRef{{ID: ids[r.IntN(i)]}}
+		}
+		ids[i] = ag.ID
+		g.Address[ag.ID] = ag
+	}
+	refs := func() []firewall.GroupRef {
+		out := []firewall.GroupRef{{ID: pick(r, ids)}}
+		if r.IntN(4) == 0 {
+			out = append(out, firewall.GroupRef{ID: pick(r, ids)})
+		}
+		for i := range out {
+			out[i].Name = g.Address[out[i].ID].Name
+		}
+		return out
+	}
+	eachRule(&t, func(rule *firewall.Rule) {
+		if len(rule.Sources) > 0 && r.IntN(4) != 0 {
+			rule.Sources, rule.SourceGroups = nil, refs()
+		}
+		if len(rule.Destinations) > 0 && r.IntN(4) != 0 {
+			rule.Destinations, rule.DestinationGroups = nil, refs()
+		}
+	})
+	t.Groups = g
+	return t
+}
