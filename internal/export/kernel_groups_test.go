@@ -46,12 +46,12 @@ func loadIPTablesIPSet(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) 
 // group support is built elsewhere and can replace it.
 func TestKernelAgreesWithGroups(t *testing.T) {
 	t.Parallel()
-	runs := []kernelRun{{"nftables-sets", loadNFT, false}, {"iptables-expanded", loadIPTables, false}, {"iptables-ipset", loadIPTablesIPSet, false}}
+	runs := []kernelRun{{"nftables-sets", loadNFT, false}, {"nftables-sets-merged", loadNFTMerged, true}, {"iptables-expanded", loadIPTables, false}, {"iptables-ipset", loadIPTablesIPSet, false}}
 	for _, run := range runs {
 		t.Run(run.name, func(t *testing.T) {
 			t.Parallel()
 			switch run.name {
-			case "nftables-sets":
+			case "nftables-sets", "nftables-sets-merged":
 				kerneltest.Require(t, "nft", "sysctl")
 			case "iptables-expanded":
 				kerneltest.Require(t, "iptables-restore", "ip6tables-restore", "sysctl")
@@ -65,6 +65,9 @@ func TestKernelAgreesWithGroups(t *testing.T) {
 			var failures []string
 			for i := range kernelGroupFirewalls {
 				tree := fwgen.NewAdversarial(r, false).Tree(4, 30)
+				if run.blocky && i%2 == 0 {
+					makeBlocky(r, &tree) // before the groups: it sets protocols
+				}
 				fwgen.Groups(r, &tree, 2+r.IntN(6), 1+r.IntN(4))
 				tree.Firewall.Name = fmt.Sprintf("groups %d", i)
 				stateful := i%2 == 1
@@ -73,6 +76,7 @@ func TestKernelAgreesWithGroups(t *testing.T) {
 					t.Fatalf("firewall %d: load: %v\n%s", i, err, text)
 				}
 				counts["named set matches"] += strings.Count(text, " @g_") + strings.Count(text, "--match-set")
+				counts["merged statements"] += strings.Count(text, `comment "rules `)
 				flat := fwgen.Expand(tree)
 				m, err := engine.Compile(flat)
 				if err != nil {
@@ -102,6 +106,9 @@ func TestKernelAgreesWithGroups(t *testing.T) {
 			}
 			t.Logf("%s: %d firewalls with groups × %d flows in %v; verdicts %v",
 				run.name, kernelGroupFirewalls, kernelFlows, time.Since(start).Round(time.Millisecond), counts)
+			if run.blocky && counts["merged statements"] == 0 {
+				t.Error("no statement was merged: the merged run proves nothing")
+			}
 			if counts["named set matches"] == 0 && run.name != "iptables-expanded" {
 				t.Error("no rule matched on a set: the run proves nothing about sets")
 			}
