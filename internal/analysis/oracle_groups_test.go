@@ -18,6 +18,9 @@ import (
 // any flow when they hold no service.
 
 func refUnion(g *firewall.Groups, literal []netip.Prefix, refs []firewall.GroupRef) []netip.Prefix {
+	if len(refs) == 0 {
+		return literal // the common case, without copying once per cell
+	}
 	out := append([]netip.Prefix(nil), literal...)
 	seen := map[string]bool{}
 	var walk func(id string)
@@ -90,7 +93,7 @@ func refServicePorts(g *firewall.Groups, refs []firewall.GroupRef) []firewall.Po
 // TestFindingsMatchOracleWithGroups is the oracle test on random trees
 // whose rules use nested address and service groups.
 func TestFindingsMatchOracleWithGroups(t *testing.T) {
-	want := oracleCount(1500, 150, 200)
+	want := oracleCount(600, 150, 150)
 	r := rand.New(rand.NewPCG(17, 2026))
 	checked, skipped, withGroups := 0, 0, 0
 	for seed := 0; checked < want; seed++ {

@@ -737,10 +737,11 @@ func (s ImportStatement) origin() string {
 // group returns the set a side refers to, when groups are asked for and
 // the side still holds exactly the set's addresses (a jump's condition or
 // a family restriction may have narrowed it, and then it is inlined), and
-// lists the set in the result as an address group the first time.
+// lists the set in the result as an address group the first time. A set
+// larger than a group may be is inlined too.
 func (b *impBuilder) group(res *ImportResult, set string, ps []netip.Prefix) string {
 	ns, ok := b.named[set]
-	if set == "" || !ok || !slices.Equal(ns.ps, ps) {
+	if set == "" || !ok || !slices.Equal(ns.ps, ps) || len(ps) > firewall.MaxGroupMembers {
 		return ""
 	}
 	if !b.groups[set] {
