@@ -82,7 +82,7 @@ func TestImportRoundTripGroupsKernel(t *testing.T) {
 	ns := importNS(t)
 	r := rand.New(rand.NewPCG(71, 17))
 	trees, flows, groups := 0, 0, 0
-	for i := range 30 {
+	for i := range 20 {
 		tree := fwgen.NewAdversarial(r, false).Tree(5, 30)
 		fwgen.Groups(r, &tree, 2+r.IntN(6), r.IntN(3))
 		tree.Firewall.Name = fmt.Sprintf("rtg %d", i)

@@ -16,7 +16,7 @@ import (
 
 // kernelGroupFirewalls is how many random firewalls with groups each
 // format of the groups proof loads.
-const kernelGroupFirewalls = 30
+const kernelGroupFirewalls = 20
 
 func loadIPTablesIPSet(lab *kerneltest.Lab, tree *firewall.Tree, stateful bool) (string, error) {
 	var text strings.Builder
