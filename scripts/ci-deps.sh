@@ -18,6 +18,7 @@ needed=(
   # The kernel as the judge of exports (internal/export/kernel_test.go).
   "nft:nftables"
   "iptables-restore:iptables"
+  "ipset:ipset"   # iptables exports with address groups as ipsets
   "ip:iproute2"
   "sysctl:procps"
   # Spectral and the TypeScript API check (scripts/check-api.sh).

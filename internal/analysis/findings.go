@@ -102,6 +102,9 @@ type Finding struct {
 	ConflictsWith string
 	// ExpiresAt is the rule's expiry, for expiring and expired.
 	ExpiresAt *time.Time
+	// Groups lists the groups the rule refers to: its findings are about
+	// their members as they are now.
+	Groups []GroupUse
 }
 
 // MaxTakers bounds Finding.CoveredBy.
@@ -178,6 +181,9 @@ func (m *Model) Findings(opts Options) (Report, error) {
 			return
 		}
 		f.Severity = f.Kind.Severity()
+		if i, ok := m.byRule[f.RuleID]; ok && f.RuleID != "" {
+			f.Groups = m.ruleGroups(m.items[i].rule)
+		}
 		if exampleItem >= 0 {
 			ex, e := m.confirm(c.flow(p), exampleItem)
 			if e != nil {
@@ -206,7 +212,7 @@ func (m *Model) Findings(opts Options) (Report, error) {
 			slices.Sort(tk)
 			f.CoveredBy, f.CoveredByTotal = m.takers(slices.Compact(tk))
 			f.Message = fmt.Sprintf("rule %s is redundant: without it, every flow it decides gets the same action (%s) from %s",
-				m.ruleName(i), it.action, describeTakers(f.CoveredBy, f.CoveredByTotal))
+				m.ruleName(i), it.action, m.describeTakers(f.CoveredBy, f.CoveredByTotal))
 			add(f, i, res.witClass[i], res.wit[i])
 		}
 	}
@@ -374,7 +380,7 @@ func (m *Model) unreachable(i int, res *results) Finding {
 		matches = matches || s != nil
 	}
 	if !matches {
-		f.Message = fmt.Sprintf("rule %s can match no flow: %s", m.ruleName(i), whyEmpty(it.rule))
+		f.Message = fmt.Sprintf("rule %s can match no flow: %s", m.ruleName(i), m.whyEmpty(it.rule))
 		return f
 	}
 	if res != nil && res.covers != nil {
@@ -384,7 +390,7 @@ func (m *Model) unreachable(i int, res *results) Finding {
 		}
 		f.CoveredBy, f.CoveredByTotal = m.takers(cv)
 	}
-	f.Message = fmt.Sprintf("rule %s is unreachable: every flow it matches is decided earlier, by %s", m.ruleName(i), describeTakers(f.CoveredBy, f.CoveredByTotal))
+	f.Message = fmt.Sprintf("rule %s is unreachable: every flow it matches is decided earlier, by %s", m.ruleName(i), m.describeTakers(f.CoveredBy, f.CoveredByTotal))
 	if f.DifferentAction {
 		f.Message += fmt.Sprintf(", and not always with its action (%s)", it.action)
 	}
@@ -428,7 +434,7 @@ func (m *Model) takers(items []int32) ([]Taker, int) {
 	return out, len(items)
 }
 
-func describeTakers(ts []Taker, total int) string {
+func (m *Model) describeTakers(ts []Taker, total int) string {
 	if total == 0 {
 		return "nothing"
 	}
@@ -436,7 +442,7 @@ func describeTakers(ts []Taker, total int) string {
 	for _, t := range ts {
 		switch t.DecidedBy {
 		case firewall.ByRule:
-			parts = append(parts, fmt.Sprintf("rule %s (%s)", t.RuleID, t.Action))
+			parts = append(parts, fmt.Sprintf("rule %s (%s)", m.ruleRef(t.RuleID), t.Action))
 		case firewall.ByPolicyDefault:
 			parts = append(parts, fmt.Sprintf("the default of policy %s (%s)", t.PolicyID, t.Action))
 		default:
@@ -453,7 +459,10 @@ func describeTakers(ts []Taker, total int) string {
 func (m *Model) ruleName(i int) string {
 	r := m.items[i].rule
 	if r.Name != "" {
-		return fmt.Sprintf("%q (%s)", r.Name, r.ID)
+		return fmt.Sprintf("%q (%s)", r.Name, m.ruleRef(r.ID))
+	}
+	if note := m.groupNote(r); note != "" {
+		return fmt.Sprintf("%s (%s)", r.ID, note)
 	}
 	return r.ID
 }

@@ -323,7 +323,7 @@ func (m *Model) buildAddrIndex(c class, items []int32) *addrIndex {
 		it := &m.items[i]
 		var srcs, dsts []netip.Prefix
 		if it.rule != nil {
-			srcs, dsts = familyPrefixes(it.rule.Sources, c.v6()), familyPrefixes(it.rule.Destinations, c.v6())
+			srcs, dsts = familyPrefixes(it.src, c.v6()), familyPrefixes(it.dst, c.v6())
 		}
 		si, di := ivs(srcs), ivs(dsts)
 		for _, a := range si {

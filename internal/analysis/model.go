@@ -3,6 +3,7 @@ package analysis
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ type item struct {
 	policy   int    // index into Model.policies; -1 for the firewall default
 	policyID string // "" for the firewall default
 	rule     *firewall.Rule
+	src, dst []netip.Prefix // the rule's sets, groups expanded (empty: any)
 	shapes   [nClasses]*shape
 }
 
@@ -68,7 +70,7 @@ func terminal(a firewall.Action) bool {
 // New compiles t for analysis at time now: rules whose expiry is at or
 // before now are out, as in evaluation.
 func New(t firewall.Tree, now time.Time) (*Model, error) {
-	m0, err := engine.Compile(t)
+	m0, err := engine.Compile(engineTree(t))
 	if err != nil {
 		return nil, fmt.Errorf("analysis: %w", err)
 	}
@@ -104,7 +106,8 @@ func New(t firewall.Tree, now time.Time) (*Model, error) {
 			if _, dup := m.byRule[r.ID]; !dup {
 				m.byRule[r.ID] = len(m.items)
 			}
-			m.items = append(m.items, item{kind: kindRule, action: r.Action, policy: pol, policyID: pt.Policy.ID, rule: r, shapes: ruleShapes(r)})
+			sets := expandRule(&m.tree.Groups, r)
+			m.items = append(m.items, item{kind: kindRule, action: r.Action, policy: pol, policyID: pt.Policy.ID, rule: r, src: sets.src, dst: sets.dst, shapes: ruleShapes(r, sets)})
 		}
 		if terminal(pt.Policy.DefaultAction) {
 			m.items = append(m.items, item{kind: kindPolicyDefault, action: pt.Policy.DefaultAction, policy: pol, policyID: pt.Policy.ID, shapes: allShapes()})

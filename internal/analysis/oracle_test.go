@@ -59,7 +59,7 @@ func refOrder(t *firewall.Tree) []firewall.PolicyTree {
 	return ps
 }
 
-func refMatches(r *firewall.Rule, f firewall.Flow) bool {
+func refMatches(g *firewall.Groups, r *firewall.Rule, f firewall.Flow) bool {
 	switch r.Protocol {
 	case firewall.AnyProtocol:
 	case firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6:
@@ -73,8 +73,9 @@ func refMatches(r *firewall.Rule, f firewall.Flow) bool {
 	if (len(r.SourcePorts) > 0 || len(r.DestinationPorts) > 0) && !hasPorts {
 		return false
 	}
-	return refAddrIn(r.Sources, f.Source) && refAddrIn(r.Destinations, f.Destination) &&
-		refPortIn(r.SourcePorts, f.SourcePort) && refPortIn(r.DestinationPorts, f.DestinationPort)
+	return refAddrIn(refUnion(g, r.Sources, r.SourceGroups), f.Source) && refAddrIn(refUnion(g, r.Destinations, r.DestinationGroups), f.Destination) &&
+		refPortIn(r.SourcePorts, f.SourcePort) && refPortIn(r.DestinationPorts, f.DestinationPort) &&
+		refServicesMatch(g, r.ServiceGroups, f)
 }
 
 func refAddrIn(ps []netip.Prefix, a netip.Addr) bool {
@@ -103,7 +104,7 @@ func refPortIn(rs []firewall.PortRange, p uint16) bool {
 
 // refDeciders returns every step that matches f, in evaluation order: the
 // first decides, the others are what would decide without the ones before.
-func refDeciders(order []firewall.PolicyTree, fwDefault firewall.Action, f firewall.Flow, now time.Time) []refDecider {
+func refDeciders(g *firewall.Groups, order []firewall.PolicyTree, fwDefault firewall.Action, f firewall.Flow, now time.Time) []refDecider {
 	var out []refDecider
 	for pi := range order {
 		pt := &order[pi]
@@ -112,7 +113,7 @@ func refDeciders(order []firewall.PolicyTree, fwDefault firewall.Action, f firew
 		}
 		for ri := range pt.Rules {
 			r := &pt.Rules[ri]
-			if r.Enabled && !r.Expired(now) && refTerminal(r.Action) && refMatches(r, f) {
+			if r.Enabled && !r.Expired(now) && refTerminal(r.Action) && refMatches(g, r, f) {
 				out = append(out, refDecider{rule: r, policy: &pt.Policy, pindex: pi, action: r.Action})
 			}
 		}
@@ -130,7 +131,7 @@ func refCells(t *firewall.Tree, limit int) []firewall.Flow {
 	ports := []uint16{1}
 	for _, pt := range t.Policies {
 		for _, r := range pt.Rules {
-			for _, p := range slices.Concat(r.Sources, r.Destinations) {
+			for _, p := range slices.Concat(r.Sources, r.Destinations, refUnion(&t.Groups, nil, r.SourceGroups), refUnion(&t.Groups, nil, r.DestinationGroups)) {
 				if !p.IsValid() {
 					continue
 				}
@@ -141,7 +142,7 @@ func refCells(t *firewall.Tree, limit int) []firewall.Flow {
 					cuts[v6] = append(cuts[v6], next)
 				}
 			}
-			for _, pr := range slices.Concat(r.SourcePorts, r.DestinationPorts) {
+			for _, pr := range slices.Concat(r.SourcePorts, r.DestinationPorts, refServicePorts(&t.Groups, r.ServiceGroups)) {
 				ports = append(ports, pr.Low)
 				if pr.High < 65535 {
 					ports = append(ports, pr.High+1)
@@ -216,7 +217,7 @@ func runOracle(t *testing.T, tree *firewall.Tree, m *engine.Matcher, now time.Ti
 	policyReached := make([]bool, len(order))
 	matchedBy := map[string]map[string]bool{}
 	for _, f := range cells {
-		ds := refDeciders(order, tree.Firewall.DefaultAction, f, now)
+		ds := refDeciders(&tree.Groups, order, tree.Firewall.DefaultAction, f, now)
 		first := ds[0]
 		got := m.Evaluate(f, now, false)
 		if got.Action != first.action || (first.rule != nil) != (got.RuleID != "") || first.rule != nil && got.RuleID != first.rule.ID {
@@ -295,13 +296,13 @@ func checkExamples(t *testing.T, tree *firewall.Tree, m *engine.Matcher, now tim
 		if !sameDecision(got, f.Example.Decision) {
 			t.Errorf("%s finding on %s: the engine decides %+v as %+v, the finding says %+v", f.Kind, f.RuleID, f.Example.Flow, got, f.Example.Decision)
 		}
-		if f.Kind == Conflict && !refMatches(rules[f.RuleID], f.Example.Flow) {
+		if f.Kind == Conflict && !refMatches(&tree.Groups, rules[f.RuleID], f.Example.Flow) {
 			t.Errorf("conflict %s/%s: the example %+v does not match the first rule", f.RuleID, f.ConflictsWith, f.Example.Flow)
 		}
 		if f.Kind == Redundant && got.RuleID != f.RuleID {
 			t.Errorf("%s finding on %s: its example is decided by %q", f.Kind, f.RuleID, got.RuleID)
 		}
-		if f.Kind == Conflict && !refMatches(rules[f.ConflictsWith], f.Example.Flow) {
+		if f.Kind == Conflict && !refMatches(&tree.Groups, rules[f.ConflictsWith], f.Example.Flow) {
 			t.Errorf("conflict %s/%s: the example %+v does not match the second rule", f.RuleID, f.ConflictsWith, f.Example.Flow)
 		}
 	}
@@ -330,64 +331,84 @@ func TestFindingsMatchOracle(t *testing.T) {
 	for seed := 0; checked < want; seed++ {
 		g := fwgen.NewAdversarial(r, seed%4 == 0)
 		tree := g.Tree(3, 1+r.IntN(6))
-		m, err := engine.Compile(tree)
-		if err != nil {
-			continue // a junk firewall default; New must refuse it too
-		}
-		if refCells(&tree, cellLimit) == nil {
+		switch checkOracle(t, seed, tree) {
+		case oracleChecked:
+			checked++
+		case oracleTooBig:
 			skipped++
-			continue
 		}
-		now := fwgen.Now
-		model, err := New(tree, now)
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		rep, err := model.Findings(Options{Kinds: []Kind{Unreachable, Redundant, UnreachablePolicy, Conflict}})
-		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-		o := runOracle(t, &tree, m, now)
-		got := oracle{unreachable: map[string]bool{}, redundant: map[string]bool{}, unreachablePolicy: map[string]bool{}, covers: map[string]map[string]bool{}}
-		for _, f := range rep.Findings {
-			switch f.Kind {
-			case Unreachable:
-				got.unreachable[f.RuleID] = true
-				if f.CoveredByTotal <= MaxTakers {
-					cv := map[string]bool{}
-					for _, tk := range f.CoveredBy {
-						cv[takerKey(tk)] = true
-					}
-					if len(cv) == 0 {
-						cv = nil
-					}
-					got.covers[f.RuleID] = cv
-				} else {
-					got.covers[f.RuleID] = o.covers[f.RuleID]
-				}
-			case Redundant:
-				got.redundant[f.RuleID] = true
-			case UnreachablePolicy:
-				got.unreachablePolicy[f.PolicyID] = true
-			}
-		}
-		for name, pair := range map[string][2]map[string]bool{
-			"unreachable": {got.unreachable, o.unreachable}, "redundant": {got.redundant, o.redundant},
-			"unreachable_policy": {got.unreachablePolicy, o.unreachablePolicy},
-		} {
-			if !mapsEqual(pair[0], pair[1]) {
-				t.Fatalf("seed %d: %s: analysis %v, oracle %v\ntree: %s", seed, name, keys(pair[0]), keys(pair[1]), dumpTree(&tree))
-			}
-		}
-		for id, cv := range o.covers {
-			if !mapsEqual(got.covers[id], cv) {
-				t.Fatalf("seed %d: cover of %s: analysis %v, oracle %v", seed, id, keys(got.covers[id]), keys(cv))
-			}
-		}
-		checkExamples(t, &tree, m, now, rep)
-		checked++
 	}
 	t.Logf("%d firewalls checked against the oracle (%d skipped as too many cells)", checked, skipped)
+}
+
+// Outcomes of checkOracle.
+const (
+	oracleChecked = iota
+	oracleTooBig  // too many cells
+	oracleRefused // a junk firewall default
+)
+
+// checkOracle compares the findings on tree with the brute force. The
+// engine that checks the reference and the examples runs on the tree with
+// its groups expanded into literal rules (engineTree), which the reference
+// checks in turn, cell by cell.
+func checkOracle(t *testing.T, seed int, tree firewall.Tree) int {
+	t.Helper()
+	m, err := engine.Compile(engineTree(tree))
+	if err != nil {
+		return oracleRefused // New must refuse it too
+	}
+	if refCells(&tree, cellLimit) == nil {
+		return oracleTooBig
+	}
+	now := fwgen.Now
+	model, err := New(tree, now)
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	rep, err := model.Findings(Options{Kinds: []Kind{Unreachable, Redundant, UnreachablePolicy, Conflict}})
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	o := runOracle(t, &tree, m, now)
+	got := oracle{unreachable: map[string]bool{}, redundant: map[string]bool{}, unreachablePolicy: map[string]bool{}, covers: map[string]map[string]bool{}}
+	for _, f := range rep.Findings {
+		switch f.Kind {
+		case Unreachable:
+			got.unreachable[f.RuleID] = true
+			if f.CoveredByTotal <= MaxTakers {
+				cv := map[string]bool{}
+				for _, tk := range f.CoveredBy {
+					cv[takerKey(tk)] = true
+				}
+				if len(cv) == 0 {
+					cv = nil
+				}
+				got.covers[f.RuleID] = cv
+			} else {
+				got.covers[f.RuleID] = o.covers[f.RuleID]
+			}
+		case Redundant:
+			got.redundant[f.RuleID] = true
+		case UnreachablePolicy:
+			got.unreachablePolicy[f.PolicyID] = true
+		}
+	}
+	for name, pair := range map[string][2]map[string]bool{
+		"unreachable": {got.unreachable, o.unreachable}, "redundant": {got.redundant, o.redundant},
+		"unreachable_policy": {got.unreachablePolicy, o.unreachablePolicy},
+	} {
+		if !mapsEqual(pair[0], pair[1]) {
+			t.Fatalf("seed %d: %s: analysis %v, oracle %v\ntree: %s", seed, name, keys(pair[0]), keys(pair[1]), dumpTree(&tree))
+		}
+	}
+	for id, cv := range o.covers {
+		if !mapsEqual(got.covers[id], cv) {
+			t.Fatalf("seed %d: cover of %s: analysis %v, oracle %v", seed, id, keys(got.covers[id]), keys(cv))
+		}
+	}
+	checkExamples(t, &tree, m, now, rep)
+	return oracleChecked
 }
 
 func mapsEqual(a, b map[string]bool) bool {
@@ -417,6 +438,9 @@ func dumpTree(t *firewall.Tree) string {
 		s += fmt.Sprintf("policy %s prio %d enabled %v default %s\n", pt.Policy.ID, pt.Policy.Priority, pt.Policy.Enabled, pt.Policy.DefaultAction)
 		for _, r := range pt.Rules {
 			s += fmt.Sprintf("  %s pos %d %s %s src %v dst %v sp %v dp %v enabled %v exp %v\n", r.ID, r.Position, r.Action, r.Protocol, r.Sources, r.Destinations, r.SourcePorts, r.DestinationPorts, r.Enabled, r.ExpiresAt)
+			if len(r.SourceGroups)+len(r.DestinationGroups)+len(r.ServiceGroups) > 0 {
+				s += fmt.Sprintf("    groups: src %v dst %v svc %v\n", refUnion(&t.Groups, nil, r.SourceGroups), refUnion(&t.Groups, nil, r.DestinationGroups), refServices(&t.Groups, r.ServiceGroups))
+			}
 		}
 	}
 	return s

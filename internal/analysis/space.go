@@ -387,8 +387,10 @@ func protocolClasses(p firewall.Protocol, ports bool) []class {
 
 // ruleShapes returns the match set of a rule in each class (nil where it
 // matches nothing), following the engine's reading of entries the domain
-// would refuse: they match nothing.
-func ruleShapes(r *firewall.Rule) [nClasses]*shape {
+// would refuse: they match nothing. sets holds the rule's lists with its
+// groups expanded; services narrow the destination ports within each class
+// to the union of theirs, which keeps the set a cross product.
+func ruleShapes(r *firewall.Rule, sets ruleSets) [nClasses]*shape {
 	var out [nClasses]*shape
 	hasPorts := len(r.SourcePorts) > 0 || len(r.DestinationPorts) > 0
 	sp, ok1 := portList(r.SourcePorts)
@@ -397,14 +399,17 @@ func ruleShapes(r *firewall.Rule) [nClasses]*shape {
 		return out
 	}
 	for _, c := range protocolClasses(r.Protocol, hasPorts) {
-		src, ok3 := addrList(r.Sources, c.v6())
-		dst, ok4 := addrList(r.Destinations, c.v6())
+		src, ok3 := addrList(sets.src, c.v6())
+		dst, ok4 := addrList(sets.dst, c.v6())
 		if !ok3 || !ok4 {
 			continue
 		}
 		s := &shape{src, dst, sp, dp}
 		if !c.hasPorts() {
 			s[dimSport], s[dimDport] = []iv{noPorts}, []iv{noPorts}
+		}
+		if len(sets.svcs) > 0 {
+			s = withServices(s, c, sets.svcs)
 		}
 		out[c] = s
 	}

@@ -51,11 +51,16 @@ type Options struct {
 	// walks fewer rules; first-match order is kept exactly. Comments then
 	// name the first and last rule of each merged statement.
 	Merge bool
+	// IPSet renders, for iptables and ip6tables, the address groups the
+	// rules use as ipsets (Result.IPSets, to load with `ipset restore`
+	// first) matched with -m set, instead of expanding their members into
+	// the rules. nftables always renders groups as named sets.
+	IPSet bool
 }
 
 // ParseOptions reads the textual options of an export request (the query
 // parameters format, hook, stateful and merge); empty ones but format take
-// their defaults. Problems name the parameter.
+// their defaults. Problems name the parameter. (ParseIPSet reads ipset.)
 func ParseOptions(format, hook, stateful, merge string) (Options, error) {
 	var ps firewall.Problems
 	o := Options{Format: Format(format), Hook: Forward}
@@ -113,6 +118,9 @@ type Result struct {
 	// LeftOut lists the rules left out and why (disabled, expired, in a
 	// disabled policy, or matching no flow of the rendered families).
 	LeftOut []LeftOut
+	// IPSets is `ipset restore` input defining the sets Text matches on,
+	// for iptables with Options.IPSet; nil otherwise.
+	IPSets []byte
 }
 
 // LeftOut is a rule the rendering leaves out, with the reason.
@@ -188,4 +196,23 @@ func Render(t *firewall.Tree, opt Options) (*Result, error) {
 		return p.iptables(fam6)
 	}
 	return nil, &Error{Format: opt.Format, Problems: []Problem{{Field: "format", Reason: fmt.Sprintf("format %q is not one of nftables, iptables, ip6tables", opt.Format)}}}
+}
+
+// ParseIPSet reads the ipset query parameter into o: "true" renders the
+// address groups of an iptables export as ipsets. The problem names the
+// parameter.
+func ParseIPSet(o *Options, ipset string) error {
+	if ipset == "" {
+		return nil
+	}
+	var ps firewall.Problems
+	b, err := strconv.ParseBool(ipset)
+	switch {
+	case err != nil:
+		ps.Add("ipset", ipset, "ipset must be true or false")
+	case b && o.Format == NFTables:
+		ps.Add("ipset", ipset, "ipset is for iptables and ip6tables; nftables always renders groups as named sets")
+	}
+	o.IPSet = b && err == nil
+	return ps.Err("the export options are not valid")
 }

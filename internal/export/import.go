@@ -44,6 +44,12 @@ type ImportOptions struct {
 	// means FORWARD for iptables, and for nftables the one filter base
 	// chain on the forward hook.
 	Chain string
+	// Groups makes the nftables named sets that rules match addresses on
+	// address groups (ImportResult.Groups), which the rules refer to by
+	// name, instead of inlining their elements. Anonymous sets are always
+	// inlined. Off by default: the caller must then create the groups
+	// and resolve the references (see docs/import.md).
+	Groups bool
 }
 
 // ImportResult is what an import would create.
@@ -64,6 +70,10 @@ type ImportResult struct {
 	Ignored []ImportStatement
 	// Rules counts the rules of all policies.
 	Rules int
+	// Groups lists, with ImportOptions.Groups, the address groups the
+	// rules refer to (GroupRef by name, no id): one per nftables named set,
+	// named as the set, in order of first use.
+	Groups []firewall.AddressGroup
 }
 
 // ImportedPolicy is a filtering policy and its rules, ready to create. The
@@ -126,7 +136,7 @@ func Import(format ImportFormat, input []byte, opts ImportOptions) (*ImportResul
 	if err != nil {
 		return nil, err
 	}
-	return rs.build(opts.Chain)
+	return rs.build(opts.Chain, opts.Groups)
 }
 
 // The parsed form shared by both parsers.
@@ -178,6 +188,15 @@ type impRuleset struct {
 	// them, and the name to show.
 	resolve func(chain string) ([]*impGraph, string, string, error)
 	ignored []ImportStatement
+	// named holds, by set name, the prefixes of the named sets rules
+	// match addresses on, with the table that declares the set.
+	named map[string]impNamedSet
+}
+
+// impNamedSet is a named set's addresses, as a match reads them.
+type impNamedSet struct {
+	table string
+	ps    []netip.Prefix
 }
 
 // impItem is a flattened statement: a match and the action it takes.
@@ -199,6 +218,8 @@ type impCand struct {
 // impBuilder flattens chains into policies and collects what it skips.
 type impBuilder struct {
 	skipped, ignored []ImportStatement
+	named            map[string]impNamedSet // nil: inline every set
+	groups           map[string]bool        // sets already listed in the result
 	seen             map[string]bool
 	visited          map[*impChain]bool
 	items            int
@@ -216,12 +237,15 @@ func (b *impBuilder) note(list *[]ImportStatement, ref ImportStatement, reason s
 	*list = append(*list, ref)
 }
 
-func (rs *impRuleset) build(chain string) (*ImportResult, error) {
+func (rs *impRuleset) build(chain string, groups bool) (*ImportResult, error) {
 	graphs, start, shown, err := rs.resolve(chain)
 	if err != nil {
 		return nil, err
 	}
-	b := &impBuilder{seen: map[string]bool{}, visited: map[*impChain]bool{}, ignored: rs.ignored}
+	b := &impBuilder{seen: map[string]bool{}, visited: map[*impChain]bool{}, ignored: rs.ignored, groups: map[string]bool{}}
+	if groups {
+		b.named = rs.named
+	}
 	var runs []impRun
 	for _, g := range graphs {
 		run, err := b.runStart(g, start)
@@ -570,6 +594,8 @@ func (b *impBuilder) finish(res *ImportResult, cands []impCand) error {
 		p.Description = impTruncateRunes("imported from chain "+c.name, firewall.MaxDescriptionLen)
 		ip := ImportedPolicy{Policy: p}
 		for _, it := range c.items {
+			it.m.srcSet = b.group(res, it.m.srcSet, it.m.src)
+			it.m.dstSet = b.group(res, it.m.dstSet, it.m.dst)
 			ip.Rules = impAppendRules(ip.Rules, it)
 		}
 		res.Rules += len(ip.Rules)
@@ -637,7 +663,13 @@ func impAppendRules(out []firewall.Rule, it impItem) []firewall.Rule {
 			continue // a port match never matches a flow without ports
 		}
 		src, dst := m.src, m.dst
-		if src == nil && dst == nil && !impProtoPins(proto, m.fam) {
+		if m.srcSet != "" {
+			src = nil // the group holds them
+		}
+		if m.dstSet != "" {
+			dst = nil
+		}
+		if m.src == nil && m.dst == nil && !impProtoPins(proto, m.fam) {
 			src = impPinFamily(m.fam)
 		}
 		for _, s := range impChunks(src) {
@@ -647,6 +679,12 @@ func impAppendRules(out []firewall.Rule, it impItem) []firewall.Rule {
 						r := firewall.NewRule()
 						r.Action, r.Protocol, r.Description = it.action, proto, desc
 						r.Sources, r.Destinations, r.SourcePorts, r.DestinationPorts = s, d, sp, dp
+						if m.srcSet != "" {
+							r.SourceGroups = []firewall.GroupRef{{Name: m.srcSet}}
+						}
+						if m.dstSet != "" {
+							r.DestinationGroups = []firewall.GroupRef{{Name: m.dstSet}}
+						}
 						r.Position = len(out) + 1
 						out = append(out, r)
 					}
@@ -694,4 +732,23 @@ func (s ImportStatement) origin() string {
 		return s.Text
 	}
 	return "chain " + s.Chain
+}
+
+// group returns the set a side refers to, when groups are asked for and
+// the side still holds exactly the set's addresses (a jump's condition or
+// a family restriction may have narrowed it, and then it is inlined), and
+// lists the set in the result as an address group the first time. A set
+// larger than a group may be is inlined too.
+func (b *impBuilder) group(res *ImportResult, set string, ps []netip.Prefix) string {
+	ns, ok := b.named[set]
+	if set == "" || !ok || !slices.Equal(ns.ps, ps) || len(ps) > firewall.MaxGroupMembers {
+		return ""
+	}
+	if !b.groups[set] {
+		b.groups[set] = true
+		g := firewall.AddressGroup{Name: set, Labels: map[string]string{}, Addresses: slices.Clone(ps),
+			Description: impTruncateRunes("imported from nftables set @"+set+" of table "+ns.table, firewall.MaxDescriptionLen)}
+		res.Groups = append(res.Groups, g)
+	}
+	return set
 }

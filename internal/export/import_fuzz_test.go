@@ -8,7 +8,14 @@ import (
 // checkFuzzImport holds what any input must give: an error of the
 // importer's own kinds, or policies and rules the domain accepts.
 func checkFuzzImport(t *testing.T, format ImportFormat, input []byte, chain string) {
-	res, err := Import(format, input, ImportOptions{Chain: chain})
+	checkFuzzImportWith(t, format, input, ImportOptions{Chain: chain})
+	if format == ImportNFTables {
+		checkFuzzImportWith(t, format, input, ImportOptions{Chain: chain, Groups: true})
+	}
+}
+
+func checkFuzzImportWith(t *testing.T, format ImportFormat, input []byte, opts ImportOptions) {
+	res, err := Import(format, input, opts)
 	if err != nil {
 		var se *ImportSyntaxError
 		var ce *ImportChainError
@@ -16,6 +23,13 @@ func checkFuzzImport(t *testing.T, format ImportFormat, input []byte, chain stri
 			t.Fatalf("error of an unexpected kind %T: %v", err, err)
 		}
 		return
+	}
+	groups := map[string]bool{}
+	for _, g := range res.Groups {
+		if err := g.Validate(); err != nil || groups[g.Name] {
+			t.Fatalf("group %q: %v (or listed twice)", g.Name, err)
+		}
+		groups[g.Name] = true
 	}
 	n := 0
 	for _, p := range res.Policies {
@@ -28,6 +42,11 @@ func checkFuzzImport(t *testing.T, format ImportFormat, input []byte, chain stri
 			}
 			if err := r.Validate(); err != nil {
 				t.Fatalf("policy %q rule %d: %v", p.Policy.Name, i+1, err)
+			}
+			for _, ref := range append(r.SourceGroups[:len(r.SourceGroups):len(r.SourceGroups)], r.DestinationGroups...) {
+				if !groups[ref.Name] || ref.ID != "" || !opts.Groups {
+					t.Fatalf("policy %q rule %d refers to group %+v, which the result does not list", p.Policy.Name, i+1, ref)
+				}
 			}
 		}
 		n += len(p.Rules)
@@ -57,6 +76,9 @@ func FuzzImportNFTables(f *testing.F) {
 		f.Add(readFixture(f, name), "")
 	}
 	f.Add([]byte(`{"nftables": [{"table": {"family": "ip6", "name": "t"}}, {"chain": {"family": "ip6", "table": "t", "name": "c", "type": "filter", "hook": "forward", "policy": "drop"}}, {"rule": {"family": "ip6", "table": "t", "chain": "c", "handle": 3, "expr": [{"match": {"op": "==", "left": {"concat": [{"payload": {"protocol": "ip6", "field": "saddr"}}, {"payload": {"protocol": "th", "field": "dport"}}]}, "right": {"set": [{"concat": [{"range": ["::1", "::9"]}, {"range": [1, 9]}]}]}}}, {"match": {"op": "<=", "left": {"payload": {"protocol": "udp", "field": "sport"}}, "right": 1024}}, {"accept": null}]}}]}`), "t/c")
+	// Named sets matched on addresses, from a jump that narrows one of
+	// them (inlined) and directly (a group), and a set two tables share.
+	f.Add([]byte(`{"nftables": [{"table": {"family": "inet", "name": "t"}}, {"set": {"family": "inet", "table": "t", "name": "g_web_v4", "type": "ipv4_addr", "flags": ["interval"], "elem": [{"prefix": {"addr": "10.1.0.0", "len": 24}}, "10.2.0.1"]}}, {"set": {"family": "inet", "table": "t", "name": "g_web_v6", "type": "ipv6_addr", "flags": ["interval"], "elem": [{"prefix": {"addr": "2001:db8::", "len": 32}}]}}, {"chain": {"family": "inet", "table": "t", "name": "forward", "type": "filter", "hook": "forward", "policy": "drop"}}, {"chain": {"family": "inet", "table": "t", "name": "sub"}}, {"rule": {"family": "inet", "table": "t", "chain": "forward", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "10.1.0.0/25"}}, {"jump": {"target": "sub"}}]}}, {"rule": {"family": "inet", "table": "t", "chain": "sub", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@g_web_v4"}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "forward", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "@g_web_v4"}}, {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 443}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "forward", "handle": 5, "expr": [{"match": {"op": "!=", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": "@g_web_v6"}}, {"drop": null}]}}, {"rule": {"family": "inet", "table": "t", "chain": "forward", "handle": 6, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": "@g_web_v6"}}, {"reject": null}]}}]}`), "t/forward")
 	f.Fuzz(func(t *testing.T, input []byte, chain string) {
 		checkFuzzImport(t, ImportNFTables, input, chain)
 	})

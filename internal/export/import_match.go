@@ -49,6 +49,10 @@ type impMatch struct {
 	protos       []firewall.Protocol
 	src, dst     []netip.Prefix
 	sport, dport []firewall.PortRange
+	// srcSet and dstSet name the nftables named set a side was matched
+	// on, while nothing else narrowed it; the rule then refers to the set
+	// as an address group (see impBuilder.groups).
+	srcSet, dstSet string
 }
 
 // none reports whether the match can match no flow at all.
@@ -110,9 +114,23 @@ func impIntersect(a, b impMatch) impMatch {
 		dst:    impIntersectPrefixes(a.dst, b.dst),
 		sport:  impIntersectPorts(a.sport, b.sport),
 		dport:  impIntersectPorts(a.dport, b.dport),
+		srcSet: impKeepSet(a.srcSet, a.src, b.srcSet, b.src),
+		dstSet: impKeepSet(a.dstSet, a.dst, b.dstSet, b.dst),
 	}
 	out.restrictFamily(out.fam)
 	return out
+}
+
+// impKeepSet returns the set a side of a conjunction still equals: one
+// side's set when the other side is any, else none.
+func impKeepSet(aSet string, a []netip.Prefix, bSet string, b []netip.Prefix) string {
+	switch {
+	case b == nil:
+		return aSet
+	case a == nil:
+		return bSet
+	}
+	return ""
 }
 
 func impIntersectProtos(a, b []firewall.Protocol) []firewall.Protocol {

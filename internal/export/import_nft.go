@@ -495,6 +495,9 @@ func (p *impNftParser) match(loc string, s *impNftRuleState, body json.RawMessag
 		s.skipWith("%s", why)
 		return nil
 	}
+	if name, ok := m.Right.(string); ok && !neg && strings.HasPrefix(name, "@") && (l.field == impFieldSrc || l.field == impFieldDst) {
+		p.nameSet(s.g, &alt, l.field, name[1:])
+	}
 	if l.field == impFieldCTState {
 		for _, v := range vals {
 			str, _ := v.(string)
@@ -862,4 +865,28 @@ func (p *impNftParser) resolve(chain string) ([]*impGraph, string, string, error
 		}
 	}
 	return []*impGraph{p.tables[impTableKey(c.Family, c.Table)]}, c.Name, c.Family + "/" + c.Table + "/" + c.Name, nil
+}
+
+// nameSet tags a match on a named set with the set's name, so that the
+// rule can refer to it as an address group, and records the set's
+// addresses. Two tables' sets of one name share it only if their
+// addresses are the same; otherwise the later one is inlined.
+func (p *impNftParser) nameSet(g *impGraph, alt *impMatch, field impNftField, name string) {
+	ps := alt.src
+	if field == impFieldDst {
+		ps = alt.dst
+	}
+	if p.rs.named == nil {
+		p.rs.named = map[string]impNamedSet{}
+	}
+	if prev, ok := p.rs.named[name]; ok && !slices.Equal(prev.ps, ps) {
+		return
+	} else if !ok {
+		p.rs.named[name] = impNamedSet{table: g.name, ps: ps}
+	}
+	if field == impFieldSrc {
+		alt.srcSet = name
+	} else {
+		alt.dstSet = name
+	}
 }

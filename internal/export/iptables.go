@@ -3,6 +3,7 @@ package export
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,17 +33,13 @@ func (p *plan) iptables(f family) (*Result, error) {
 		if !pp.p.Enabled {
 			w.out = fmt.Appendf(w.out, "# %s, priority %d: disabled, left out with its %d rule(s)\n",
 				lineText(policyLabel(pp.p)), pp.p.Priority, len(pp.rules))
-			for j := range pp.rules {
-				w.rule(pp, &pp.rules[j])
-			}
+			w.rules(pp)
 			continue
 		}
 		jumps = append(jumps, pp)
 		w.chains = append(w.chains, pp.chain)
 		w.out = fmt.Appendf(w.out, "# %s, priority %d, default %s\n", lineText(policyLabel(pp.p)), pp.p.Priority, pp.p.DefaultAction)
-		for j := range pp.rules {
-			w.rule(pp, &pp.rules[j])
-		}
+		w.rules(pp)
 		target := "RETURN"
 		switch pp.p.DefaultAction {
 		case firewall.Allow:
@@ -63,6 +60,10 @@ func (p *plan) iptables(f family) (*Result, error) {
 
 	var out strings.Builder
 	p.header(&out, res)
+	if p.sets != nil {
+		res.IPSets = p.sets.ipsets(f)
+		out.WriteString("# It matches ipsets of address groups: load Result.IPSets (ipset restore) first.\n")
+	}
 	fmt.Fprintf(&out, "# Restoring this file replaces the %s filter table.\n", map[family]string{fam4: "IPv4", fam6: "IPv6"}[f])
 	out.WriteString("*filter\n")
 	for _, builtin := range []string{"INPUT", "FORWARD", "OUTPUT"} {
@@ -85,6 +86,32 @@ type iptWriter struct {
 	out    []byte
 	chains []string // user chains to declare, in order
 	subs   int      // chained rules so far, for unique chain names
+	cont   bool     // the rule continues one already counted (another service)
+}
+
+// rules writes the policy's rules. The plan rules of one rule's services
+// count as one rule: those without a part of the family are passed over,
+// and the rule is left out only when none has one.
+func (w *iptWriter) rules(pp *planPolicy) {
+	for j := 0; j < len(pp.rules); {
+		k := j + 1
+		for k < len(pp.rules) && pp.rules[k].cont {
+			k++
+		}
+		group := pp.rules[j:k]
+		j = k
+		w.cont = false
+		if !slices.ContainsFunc(group, func(g planRule) bool { return g.skip == "" && g.part(w.f) != nil }) {
+			w.rule(pp, &group[0]) // left out, once
+			continue
+		}
+		for i := range group {
+			if group[i].part(w.f) != nil {
+				w.rule(pp, &group[i])
+				w.cont = true
+			}
+		}
+	}
 }
 
 func (w *iptWriter) rule(pp *planPolicy, pr *planRule) {
@@ -99,9 +126,11 @@ func (w *iptWriter) rule(pp *planPolicy, pr *planRule) {
 		w.res.LeftOut = append(w.res.LeftOut, LeftOut{PolicyID: pp.p.ID, RuleID: pr.r.ID, Reason: skip})
 		return
 	}
-	w.res.RulesRendered++
-	if pr.r.ExpiresAt != nil {
-		w.out = fmt.Appendf(w.out, "# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	if !w.cont {
+		w.res.RulesRendered++
+		if pr.r.ExpiresAt != nil {
+			w.out = fmt.Appendf(w.out, "# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	r := pr.r
 	proto := ""
@@ -112,8 +141,8 @@ func (w *iptWriter) rule(pp *planPolicy, pr *planRule) {
 		proto = " -p ipv6-icmp"
 	}
 	dims := [][]string{
-		addrAlts(" -s ", pt.src),
-		addrAlts(" -d ", pt.dst),
+		setAlts(addrAlts(" -s ", pt.src), pt.src, pt.srcSets, "src"),
+		setAlts(addrAlts(" -d ", pt.dst), pt.dst, pt.dstSets, "dst"),
 		// iptables takes one multiport match per rule: when both lists
 		// need one, the source ports go one range per line.
 		portAlts(string(r.Protocol), "sport", pr.sports, len(pr.dports) < 2),
@@ -251,6 +280,21 @@ func (w *iptWriter) chained(chain, proto string, dims [][]string, comment string
 		}
 		from = next
 	}
+}
+
+// setAlts adds to a side's alternatives one ipset match per set: the side
+// matches the literal list or any of the sets.
+func setAlts(alts []string, lits []netip.Prefix, sets []string, dir string) []string {
+	if len(sets) == 0 {
+		return alts
+	}
+	if len(lits) == 0 {
+		alts = nil // the empty literal list is no alternative beside sets
+	}
+	for _, s := range sets {
+		alts = append(alts, " -m set --match-set "+s+" "+dir)
+	}
+	return alts
 }
 
 func addrAlts(flag string, ps []netip.Prefix) []string {

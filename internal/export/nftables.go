@@ -70,6 +70,9 @@ func (p *plan) nftables() (*Result, error) {
 	p.header(&head, res)
 	fmt.Fprintf(&head, "# Loading this file replaces table inet %s and touches nothing else.\n", table)
 	fmt.Fprintf(&head, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table)
+	if p.sets != nil {
+		p.sets.nftSets(&head)
+	}
 	res.Text = concat(head.String(), w.out)
 	return res, nil
 }
@@ -102,9 +105,11 @@ func (w *nftWriter) rule(pol *firewall.Policy, pr *planRule) {
 		w.res.LeftOut = append(w.res.LeftOut, LeftOut{PolicyID: pol.ID, RuleID: pr.r.ID, Reason: pr.skip})
 		return
 	}
-	w.res.RulesRendered++
-	if pr.r.ExpiresAt != nil {
-		w.out = fmt.Appendf(w.out, "\t\t# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+	if !pr.cont {
+		w.res.RulesRendered++
+		if pr.r.ExpiresAt != nil {
+			w.out = fmt.Appendf(w.out, "\t\t# %s expires at %s: export again then\n", lineText(ruleLabel(pr.r)), pr.r.ExpiresAt.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	comment := commentText(ruleLabel(pr.r), nftCommentMax)
 	lines := w.lines
@@ -115,11 +120,20 @@ func (w *nftWriter) rule(pol *firewall.Policy, pr *planRule) {
 		lines(pr, nil, 0, comment) // one statement for both families
 		return
 	}
-	if pr.v4 != nil {
-		lines(pr, pr.v4, fam4, comment)
-	}
-	if pr.v6 != nil {
-		lines(pr, pr.v6, fam6, comment)
+	for _, f := range []family{fam4, fam6} {
+		pt := pr.part(f)
+		switch {
+		case pt == nil:
+		case len(pt.srcSets)+len(pt.dstSets) == 0:
+			lines(pr, pt, f, comment)
+		default:
+			// Statements on named sets are not merged: the sets stay
+			// whole, one per group.
+			w.flush()
+			for _, alt := range pt.alternatives() {
+				w.lines(pr, &alt, f, comment)
+			}
+		}
 	}
 }
 
@@ -141,8 +155,8 @@ func (w *nftWriter) lines(pr *planRule, pt *part, f family, comment string) {
 			b = append(b, byte('0'+f))
 			b = append(b, ' ')
 		}
-		b = appendNftAddrs(b, ip, " saddr ", pt.src)
-		b = appendNftAddrs(b, ip, " daddr ", pt.dst)
+		b = appendNftMatch(b, ip, " saddr ", pt.src, pt.srcSets)
+		b = appendNftMatch(b, ip, " daddr ", pt.dst, pt.dstSets)
 	}
 	switch r.Protocol {
 	case firewall.TCP, firewall.UDP:
@@ -183,6 +197,16 @@ func (w *nftWriter) lines(pr *planRule, pt *part, f family, comment string) {
 		b = tail(b, "reject with icmpx type admin-prohibited")
 	}
 	w.out = b
+}
+
+// appendNftMatch matches the field on a named set, when the part's side is
+// one, else on the literal list.
+func appendNftMatch(b []byte, ip, field string, ps []netip.Prefix, sets []string) []byte {
+	if len(sets) == 0 {
+		return appendNftAddrs(b, ip, field, ps)
+	}
+	b = append(append(b, ip...), field...)
+	return append(append(append(b, '@'), sets[0]...), ' ')
 }
 
 func appendNftAddrs(b []byte, ip, field string, ps []netip.Prefix) []byte {

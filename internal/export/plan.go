@@ -29,6 +29,9 @@ type plan struct {
 	fw       *firewall.Firewall
 	policies []planPolicy
 	rulesIn  int
+	// sets holds the address groups the rules use, as named sets (nft) or
+	// ipsets; nil when groups are expanded into the rules' lists.
+	sets *groupSets
 }
 
 type planPolicy struct {
@@ -37,9 +40,13 @@ type planPolicy struct {
 	rules []planRule
 }
 
-// planRule is a rule with its lists split by family and merged.
+// planRule is a rule with its lists split by family and merged. A rule
+// with service groups becomes one planRule per service, in order, each a
+// copy of the rule with the service's protocol and ports: the first
+// stands for the rule, the others continue it (cont).
 type planRule struct {
 	r    *firewall.Rule
+	cont bool   // another service of the rule before
 	skip string // why the rule is left out whatever the family, or ""
 	// v4 and v6 are the rule's matches within each family, nil when the
 	// rule matches no flow of that family.
@@ -48,13 +55,18 @@ type planRule struct {
 	sports, dports []firewall.PortRange
 }
 
-// part is a rule's address matches within one family; an empty list is any.
+// part is a rule's address matches within one family: the literal lists
+// and the named sets of the groups whose members join them (the match is
+// their union); all empty is any.
 type part struct {
-	src, dst []netip.Prefix
+	src, dst         []netip.Prefix
+	srcSets, dstSets []string
 }
 
 // anyAddr reports whether the part matches every address of its family.
-func (p *part) anyAddr() bool { return len(p.src) == 0 && len(p.dst) == 0 }
+func (p *part) anyAddr() bool {
+	return len(p.src) == 0 && len(p.dst) == 0 && len(p.srcSets) == 0 && len(p.dstSets) == 0
+}
 
 func (r *planRule) part(f family) *part {
 	if f == fam4 {
@@ -65,6 +77,9 @@ func (r *planRule) part(f family) *part {
 
 func newPlan(t *firewall.Tree, opt Options) (*plan, error) {
 	p := &plan{opt: opt, fw: &t.Firewall}
+	if opt.Format == NFTables || opt.IPSet {
+		p.sets = newGroupSets(&t.Groups, opt.Format == NFTables)
+	}
 	var probs []Problem
 	if a := t.Firewall.DefaultAction; a != firewall.Allow && a != firewall.Deny {
 		probs = append(probs, Problem{Field: "default_action", Reason: fmt.Sprintf("the firewall default %q is not allow or deny", a)})
@@ -101,17 +116,15 @@ func newPlan(t *firewall.Tree, opt Options) (*plan, error) {
 			case r.Expired(opt.Now):
 				pr.skip = "expired at " + r.ExpiresAt.UTC().Format(time.RFC3339Nano)
 			default:
-				if ps := checkRule(r); len(ps) > 0 {
+				if ps := slices.Concat(checkRule(r), checkGroups(&t.Groups, r)); len(ps) > 0 {
 					for _, prob := range ps {
 						prob.PolicyID = pt.Policy.ID
 						probs = append(probs, prob)
 					}
 					continue
 				}
-				pr.split()
-				if pr.v4 == nil && pr.v6 == nil {
-					pr.skip = "matches no flow: " + noFlowReason(r)
-				}
+				pp.rules = append(pp.rules, p.serviceRules(&t.Groups, r)...)
+				continue
 			}
 			pp.rules = append(pp.rules, pr)
 		}
@@ -171,18 +184,22 @@ func checkRule(r *firewall.Rule) []Problem {
 }
 
 // split fills the rule's per-family parts and merged port lists.
-func (r *planRule) split() {
+func (r *planRule) split(g *firewall.Groups, sets *groupSets) {
 	rule := r.r
-	s4, s6 := byFamily(rule.Sources)
-	d4, d6 := byFamily(rule.Destinations)
-	// An empty list is any; a list with no entry of a family matches no
-	// flow of that family.
-	ok := func(all, fam []netip.Prefix) bool { return len(all) == 0 || len(fam) > 0 }
-	if rule.Protocol != firewall.ICMPv6 && ok(rule.Sources, s4) && ok(rule.Destinations, d4) {
-		r.v4 = &part{src: s4, dst: d4}
-	}
-	if rule.Protocol != firewall.ICMP && ok(rule.Sources, s6) && ok(rule.Destinations, d6) {
-		r.v6 = &part{src: s6, dst: d6}
+	if len(rule.SourceGroups)+len(rule.DestinationGroups) > 0 {
+		r.splitGroups(g, sets)
+	} else {
+		s4, s6 := byFamily(rule.Sources)
+		d4, d6 := byFamily(rule.Destinations)
+		// An empty list is any; a list with no entry of a family matches no
+		// flow of that family.
+		ok := func(all, fam []netip.Prefix) bool { return len(all) == 0 || len(fam) > 0 }
+		if rule.Protocol != firewall.ICMPv6 && ok(rule.Sources, s4) && ok(rule.Destinations, d4) {
+			r.v4 = &part{src: s4, dst: d4}
+		}
+		if rule.Protocol != firewall.ICMP && ok(rule.Sources, s6) && ok(rule.Destinations, d6) {
+			r.v6 = &part{src: s6, dst: d6}
+		}
 	}
 	r.sports = mergePorts(rule.SourcePorts)
 	r.dports = mergePorts(rule.DestinationPorts)

@@ -122,12 +122,16 @@ func FuzzParseOptions(f *testing.F) {
 func FuzzRender(f *testing.F) {
 	for _, s := range []uint64{1, 2, 3, 42} {
 		f.Add(s, true, uint8(0))
+		f.Add(s, s%2 == 0, uint8(0x80|s)) // with groups
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, junk bool, format uint8) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		tree := fwgen.NewAdversarial(r, junk).Tree(4, 30)
-		fm := export.Formats[int(format)%len(export.Formats)]
-		res, err := export.Render(&tree, export.Options{Format: fm, Now: fwgen.Now, Stateful: seed%2 == 0, Merge: seed%3 == 0})
+		if format&0x80 != 0 { // the high bit adds nested groups
+			fwgen.Groups(r, &tree, 4, 3)
+		}
+		fm := export.Formats[int(format&0x7f)%len(export.Formats)]
+		res, err := export.Render(&tree, export.Options{Format: fm, Now: fwgen.Now, Stateful: seed%2 == 0, Merge: seed%3 == 0, IPSet: fm != export.NFTables && seed%5 == 0})
 		var xe *export.Error
 		switch {
 		case err == nil && res.RulesRendered+len(res.LeftOut) != res.RulesIn:
