@@ -321,7 +321,7 @@ func (m *Model) findConflicts(res *results, maxConflicts int) {
 					res.nConflict++
 					if len(res.conflicts) < maxConflicts {
 						p, _ := meetPoint(s, m.shapes[c][j])
-						at = append(at, conflict{first: int32(r), second: j, c: class(c), p: p})
+						at = append(at, conflict{first: int32(r), second: j, c: c, p: p})
 					}
 				}
 			}

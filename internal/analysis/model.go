@@ -70,7 +70,7 @@ func terminal(a firewall.Action) bool {
 // New compiles t for analysis at time now: rules whose expiry is at or
 // before now are out, as in evaluation.
 func New(t firewall.Tree, now time.Time) (*Model, error) {
-	m0, err := engine.Compile(engineTree(t))
+	m0, err := engine.Compile(t)
 	if err != nil {
 		return nil, fmt.Errorf("analysis: %w", err)
 	}

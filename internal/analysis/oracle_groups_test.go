@@ -160,7 +160,7 @@ func TestFindingsNameGroups(t *testing.T) {
 		t.Errorf("groups: got %+v, want %+v", f.Groups, wantUses)
 	}
 	// The engine on the expanded tree agrees with the model on a flow.
-	em, err := engine.Compile(engineTree(tree))
+	em, err := engine.Compile(tree)
 	if err != nil {
 		t.Fatal(err)
 	}

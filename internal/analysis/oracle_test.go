@@ -354,7 +354,7 @@ const (
 // checks in turn, cell by cell.
 func checkOracle(t *testing.T, seed int, tree firewall.Tree) int {
 	t.Helper()
-	m, err := engine.Compile(engineTree(tree))
+	m, err := engine.Compile(tree)
 	if err != nil {
 		return oracleRefused // New must refuse it too
 	}

@@ -117,13 +117,13 @@ func TreeDocumentOf(t firewall.Tree) TreeDocument {
 func (g GroupsDocument) domain(ps *firewall.Problems) firewall.Groups {
 	out := firewall.Groups{Address: map[string]firewall.AddressGroup{}, Service: map[string]firewall.ServiceGroup{}}
 	for i, ad := range g.AddressGroups {
-		ag, err := ad.AddressGroupInput.domain()
+		ag, err := ad.domain()
 		ps.AddFrom(fmt.Sprintf("groups.address_groups[%d].", i), err)
 		ag.ID = orDefault(ad.ID, ad.Name)
 		out.Address[ag.ID] = ag
 	}
 	for i, sd := range g.ServiceGroups {
-		sg, err := sd.ServiceGroupInput.domain()
+		sg, err := sd.domain()
 		ps.AddFrom(fmt.Sprintf("groups.service_groups[%d].", i), err)
 		sg.ID = orDefault(sd.ID, sd.Name)
 		out.Service[sg.ID] = sg

@@ -145,7 +145,7 @@ func (s *Service) UpdateAddressGroup(ctx context.Context, id string, pre Precond
 			return err
 		}
 		if patch.Addresses.Set || patch.Groups.Set || cur.Name != next.Name {
-			return s.propagate(ctx, tx, store.AddressGroupKind, next.Meta.ID, next.Name)
+			return s.propagate(ctx, tx, store.AddressGroupKind, next.ID, next.Name)
 		}
 		return nil
 	})

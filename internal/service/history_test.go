@@ -26,7 +26,7 @@ func historyOf(t *testing.T, f *fixture, r *rand.Rand, steps int) map[int64]fire
 		trees[cur.Firewall.Revision] = cur
 	}
 	record()
-	a := randomTree(r)
+	var a firewall.Tree
 	for range steps {
 		cur, err := f.svc.GetTree(f.ctx, f.fw.ID)
 		if err != nil {

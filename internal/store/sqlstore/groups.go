@@ -42,10 +42,6 @@ func tablesOf(kind store.GroupKind) groupTables {
 	return addressTables
 }
 
-// The sides of a rule's group references as read: 1 and 2 are the rows of
-// rule_address_groups, 3 those of rule_service_groups.
-const serviceSide = 3
-
 const groupColumns = `id, name, description, labels, members, etag, created_at, updated_at`
 
 // groupHead is what both kinds of group store alike, with their members as text.
@@ -380,7 +376,7 @@ func childStatements(t groupTables, g groupRow) []Statement {
 	}
 	seen := map[string]bool{}
 	for _, a := range g.ranges {
-		k := fmt.Sprint(a.Family, a.Lo, a.Hi)
+		k := fmt.Sprint(a.Family, " ", string(a.Lo), " ", string(a.Hi))
 		if seen[k] {
 			continue
 		}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -293,10 +294,10 @@ func (t *Tx) prune(ctx context.Context, fw string, p *pendingRevision) error {
 		var young int64
 		err := t.q.queryRow(ctx, `SELECT revision FROM firewall_revisions WHERE firewall_id = ? AND created_at >= ?
 			ORDER BY revision LIMIT 1`, fw, t.q.d.Time(p.at.Add(-r.MaxAge))).Scan(&young)
-		if err != nil && err != ErrNoRows {
+		if err != nil && !errors.Is(err, ErrNoRows) {
 			return err
 		}
-		if err == ErrNoRows {
+		if errors.Is(err, ErrNoRows) {
 			young = p.rev
 		}
 		keepFrom = max(keepFrom, young)

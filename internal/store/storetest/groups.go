@@ -120,8 +120,8 @@ func groupRuleRefs(t *testing.T, f *fixture) {
 	web := f.newAddressGroup("web")
 	dmz := f.newAddressGroup("dmz", refTo(web.ID, "web"))
 	https := f.newServiceGroup("https")
-	fw, p := f.firewall("edge"), firewall.Policy{}
-	p = f.policy(fw.ID, "p", 1)
+	fw := f.firewall("edge")
+	p := f.policy(fw.ID, "p", 1)
 	r := f.newRule(fw.ID, p.ID, 0, "r")
 	r.SourceGroups = []firewall.GroupRef{refTo(dmz.ID, "")}
 	r.DestinationGroups = []firewall.GroupRef{refTo(web.ID, ""), refTo(dmz.ID, "")}
