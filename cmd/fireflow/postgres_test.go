@@ -180,17 +180,20 @@ func TestMigrateCommandsOnPostgres(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{args: []string{"status"}, want: "schema version 0 of 5"},
-		{args: []string{"up"}, want: "schema version 5 of 5 (current)"},
-		{args: []string{"up"}, want: "schema version 5 of 5 (current)"},
-		{args: []string{"version"}, want: "5"},
-		{args: []string{"down"}, want: "schema version 4 of 5 (behind"},
-		{args: []string{"down"}, want: "schema version 3 of 5"},
-		{args: []string{"down"}, want: "schema version 2 of 5"},
-		{args: []string{"down"}, want: "schema version 1 of 5"},
-		{args: []string{"down"}, want: "schema version 0 of 5"},
+		{args: []string{"status"}, want: "schema version 0 of 8"},
+		{args: []string{"up"}, want: "schema version 8 of 8 (current)"},
+		{args: []string{"up"}, want: "schema version 8 of 8 (current)"},
+		{args: []string{"version"}, want: "8"},
+		{args: []string{"down"}, want: "schema version 7 of 8 (behind"},
+		{args: []string{"down"}, want: "schema version 6 of 8"},
+		{args: []string{"down"}, want: "schema version 5 of 8"},
+		{args: []string{"down"}, want: "schema version 4 of 8"},
+		{args: []string{"down"}, want: "schema version 3 of 8"},
+		{args: []string{"down"}, want: "schema version 2 of 8"},
+		{args: []string{"down"}, want: "schema version 1 of 8"},
+		{args: []string{"down"}, want: "schema version 0 of 8"},
 		{args: []string{"down"}, wantErr: "no migration is applied"},
-		{args: []string{"up"}, want: "schema version 5 of 5 (current)"},
+		{args: []string{"up"}, want: "schema version 8 of 8 (current)"},
 	}
 	for i, s := range steps {
 		out, err := migrateCmd(t, dbURL, s.args...)

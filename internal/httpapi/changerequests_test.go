@@ -342,10 +342,19 @@ func TestChangeRequestBadInput(t *testing.T) {
 			assertProblem(t, s.do("POST", f.crs(), tc.body), tc.status, tc.location, "")
 		})
 	}
+	// An older kept revision is a valid base: the impact is computed
+	// against the tree as of that revision, not the current one.
 	t.Run("OlderBase", func(t *testing.T) {
 		s.newRule(f.tr, nil)
 		res := s.do("POST", f.crs(), map[string]any{"title": "x", "base_revision": rev, "operations": []any{denySSH()}})
-		assertProblem(t, res, http.StatusConflict, "body.base_revision", "is not the current revision")
+		if res.Status != http.StatusCreated {
+			t.Fatalf("status %d, want 201: %s", res.Status, res.Body)
+		}
+		cr := res.JSON(t)
+		rules := cr["impact"].(map[string]any)["structural"].(map[string]any)["rules"].([]any)
+		if cr["base_revision"] != float64(rev) || len(rules) != 1 || rules[0].(map[string]any)["change"] != "added" {
+			t.Fatalf("base_revision %v, structural rules %v; want %d and the one added rule", cr["base_revision"], rules, rev)
+		}
 	})
 	t.Run("LongComment", func(t *testing.T) {
 		cr := f.propose(map[string]any{"operations": []any{denySSH()}})

@@ -164,9 +164,9 @@ type RuleInput struct {
 	Destinations      []string   `json:"destinations,omitempty" maxItems:"256" doc:"Up to 256 destination CIDRs, as for sources. Empty means any." example:"[\"192.0.2.10\"]"`
 	SourcePorts       []string   `json:"source_ports,omitempty" maxItems:"256" doc:"Up to 256 ports (\"443\") or ranges (\"1024-65535\"), 1-65535; only with tcp or udp. Empty means any." example:"[\"1024-65535\"]"`
 	DestinationPorts  []string   `json:"destination_ports,omitempty" maxItems:"256" doc:"Up to 256 destination ports or ranges, as for source_ports." example:"[\"443\",\"8443-8444\"]"`
-	SourceGroups      []string   `json:"source_groups,omitempty" maxItems:"64" doc:"Up to 64 address groups, each given by id or by name (an id is tried first); their members join sources." example:"[\"web-servers\"]"`
-	DestinationGroups []string   `json:"destination_groups,omitempty" maxItems:"64" doc:"Up to 64 address groups by id or name; their members join destinations." example:"[\"dns-resolvers\"]"`
-	ServiceGroups     []string   `json:"service_groups,omitempty" maxItems:"64" doc:"Up to 64 service groups by id or name. A rule with service groups leaves protocol any and the port lists empty: the groups are its whole service set." example:"[\"https\"]"`
+	SourceGroups      []string   `json:"source_groups,omitempty" maxItems:"64" doc:"Up to 64 address groups, each given by id or by name (an id is tried first); their members join sources." example:"[]"`
+	DestinationGroups []string   `json:"destination_groups,omitempty" maxItems:"64" doc:"Up to 64 address groups by id or name; their members join destinations." example:"[]"`
+	ServiceGroups     []string   `json:"service_groups,omitempty" maxItems:"64" doc:"Up to 64 service groups by id or name. A rule with service groups leaves protocol any and the port lists empty: the groups are its whole service set." example:"[]"`
 	Enabled           *bool      `json:"enabled,omitempty" default:"true" doc:"A disabled rule never matches."`
 	ExpiresAt         *time.Time `json:"expires_at,omitempty" doc:"Optional RFC 3339 time after which the rule no longer matches." example:"2027-01-01T00:00:00Z"`
 }
