@@ -38,6 +38,9 @@ type history struct {
 	firewalls map[string]bool
 	policies  map[string]string // policy id → firewall id
 	rules     map[string]ruleMark
+	// created are rules this transaction inserted: they have no open
+	// version to close, so their versioning skips that statement.
+	created map[string]bool
 	// wholePolicies are policies all of whose rules changed (renumbered or
 	// bulk-loaded): policy id → firewall id.
 	wholePolicies map[string]string
@@ -60,6 +63,9 @@ type pendingRevision struct {
 	events    []eventNote
 	// changed says that the transaction wrote some of the tree.
 	changed bool
+	// newElements says that the versions being written are of elements
+	// this transaction created (see forNew).
+	newElements bool
 }
 
 type eventNote struct {
@@ -70,7 +76,7 @@ type eventNote struct {
 
 func newHistory() *history {
 	return &history{revs: map[string]*pendingRevision{}, firewalls: map[string]bool{},
-		policies: map[string]string{}, rules: map[string]ruleMark{}, wholePolicies: map[string]string{},
+		policies: map[string]string{}, rules: map[string]ruleMark{}, created: map[string]bool{}, wholePolicies: map[string]string{},
 		deleted: map[string]bool{}}
 }
 
@@ -96,6 +102,16 @@ func (h *history) policy(firewallID, id string) { h.policies[id] = firewallID; h
 func (h *history) rule(firewallID, policyID, id string) {
 	h.rules[id] = ruleMark{firewallID, policyID}
 	h.changed(firewallID)
+}
+
+// createdRule notes a rule inserted by this transaction. One that reuses
+// the id of a rule this transaction deleted is versioned as a change, so
+// that the deleted rule's open version is closed.
+func (h *history) createdRule(firewallID, policyID, id string) {
+	if _, seen := h.rules[id]; !seen {
+		h.created[id] = true
+	}
+	h.rule(firewallID, policyID, id)
 }
 func (h *history) wholePolicy(firewallID, policyID string) {
 	h.wholePolicies[policyID] = firewallID
@@ -214,15 +230,20 @@ func (t *Tx) flushFirewall(ctx context.Context, fw string, p *pendingRevision) e
 	}
 	stmts = append(stmts, t.batchedVersions(p, "policy_versions", "policy_id", "policies",
 		`firewall_id, name, description, priority, default_action, enabled, etag, created_at, updated_at`, pols)...)
-	var rules []string
+	var rules, created []string
 	for id, m := range h.rules {
 		if _, whole := h.wholePolicies[m.policyID]; m.firewallID == fw && !whole {
-			rules = append(rules, id)
+			if h.created[id] {
+				created = append(created, id)
+			} else {
+				rules = append(rules, id)
+			}
 		}
 	}
 	const ruleVersionColumns = `firewall_id, policy_id, name, description, order_key, action, protocol,
 		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`
 	stmts = append(stmts, t.batchedVersions(p, "rule_versions", "rule_id", "rules", ruleVersionColumns, rules)...)
+	stmts = append(stmts, t.batchedVersions(p.forNew(), "rule_versions", "rule_id", "rules", ruleVersionColumns, created)...)
 	for pol, f := range h.wholePolicies {
 		if f == fw {
 			stmts = append(stmts, t.versionStatements(p, "rule_versions", "rule_id", "rules", "id", ruleVersionColumns,
@@ -257,6 +278,15 @@ func (t *Tx) batchedVersions(p *pendingRevision, versions, idColumn, table, colu
 	return stmts
 }
 
+// forNew is p as versionStatements sees it for elements that this
+// transaction created: a deleted element's versions are all closed, so a
+// new one has no open version to close.
+func (p *pendingRevision) forNew() *pendingRevision {
+	q := *p
+	q.newElements = true
+	return &q
+}
+
 // versionStatements close the current versions in versions that match
 // cond (written on the versions' id column) at p's revision, and copy the
 // live rows of table with those ids as the versions valid from it. A
@@ -269,9 +299,11 @@ func (t *Tx) versionStatements(p *pendingRevision, versions, idColumn, table, li
 		stmts = append(stmts, Statement{`DELETE FROM ` + versions + ` WHERE valid_from = ? AND ` + cond,
 			append([]any{p.rev}, args...)})
 	}
+	if !p.newElements {
+		stmts = append(stmts, Statement{`UPDATE ` + versions + ` SET valid_to = ? WHERE valid_to IS NULL AND ` + cond,
+			append([]any{p.rev}, args...)})
+	}
 	return append(stmts,
-		Statement{`UPDATE ` + versions + ` SET valid_to = ? WHERE valid_to IS NULL AND ` + cond,
-			append([]any{p.rev}, args...)},
 		Statement{`INSERT INTO ` + versions + ` (` + idColumn + `, valid_from, ` + columns + `)
 			SELECT ` + liveID + `, CAST(? AS BIGINT), ` + columns + ` FROM ` + table + ` WHERE ` + liveCond,
 			append([]any{p.rev}, args...)})

@@ -107,6 +107,9 @@ func (t *Tx) placeFor(ctx context.Context, policyID, id string, position int, cu
 // from the nearer end of the policy: a read, where stored positions would
 // write every row after the place.
 func (t *Tx) neighbours(ctx context.Context, policyID string, position int, current *int64) (lo, hi *int64, pos int, err error) {
+	if position == 0 && current == nil {
+		return t.lastKey(ctx, policyID)
+	}
 	n, err := t.CountRules(ctx, policyID)
 	if err != nil {
 		return nil, nil, 0, err
@@ -143,6 +146,27 @@ func (t *Tx) neighbours(ctx context.Context, policyID string, position int, curr
 		return &k
 	}
 	return at(position - 2), at(position - 1), position, nil
+}
+
+// lastKey is neighbours for an append, the common case: it reads the
+// count and the last key in one statement, where the general path takes
+// two round trips.
+func (t *Tx) lastKey(ctx context.Context, policyID string) (lo, hi *int64, pos int, err error) {
+	var n int
+	var last *int64
+	err = t.q.queryRow(ctx, `SELECT COALESCE((SELECT rule_count FROM policies WHERE id = ?), 0),
+		(SELECT order_key FROM rules WHERE policy_id = ? ORDER BY order_key DESC LIMIT 1)`,
+		policyID, policyID).Scan(&n, &last)
+	if err != nil {
+		return nil, nil, 0, t.classify(err, "read order keys of filtering policy %s", policyID)
+	}
+	if n == 0 {
+		return nil, nil, 1, nil
+	}
+	if last == nil {
+		return nil, nil, 0, fmt.Errorf("filtering policy %s counts %d rules but holds fewer", policyID, n)
+	}
+	return last, nil, n + 1, nil
 }
 
 // keyRun reads the keys of the policy's rules first..last (0-based, in key

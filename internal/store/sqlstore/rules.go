@@ -137,7 +137,7 @@ func (t *Tx) CreateRule(ctx context.Context, r *firewall.Rule) error {
 	if err := t.q.run(ctx, append(t.insertStatements(r, key), countStatement(r.PolicyID, 1), bucketStatement(r.PolicyID, key, 1))); err != nil {
 		return t.ruleWriteError(ctx, err, r, "create")
 	}
-	t.hist.rule(r.FirewallID, r.PolicyID, r.ID)
+	t.hist.createdRule(r.FirewallID, r.PolicyID, r.ID)
 	r.Position = pos
 	return nil
 }
