@@ -82,6 +82,9 @@ func asAgainst(err error) error {
 // since come back under theirs, so that the result diffs empty against the
 // revision. A tree that already equals it makes no revision.
 func (s *Service) Rollback(ctx context.Context, firewallID string, pre Precondition, revision int64) (TreeResult, error) {
+	if err := s.refuseWithGroups(ctx, "revision", revision, "rolling back"); err != nil {
+		return TreeResult{}, err
+	}
 	target, err := s.TreeAt(ctx, firewallID, revision)
 	if err != nil {
 		return TreeResult{}, err
@@ -92,4 +95,26 @@ func (s *Service) Rollback(ctx context.Context, firewallID string, pre Precondit
 		return TreeResult{}, fmt.Errorf("roll back firewall %s to revision %d: %w", firewallID, revision, err)
 	}
 	return res, nil
+}
+
+// refuseWithGroups refuses to build on an earlier revision while any group
+// exists. Revisions do not record rules' group references yet, so a rule
+// read back from one would lose them, and a rule whose sources came only
+// from a group would match any source: refusing is safe, guessing is not.
+func (s *Service) refuseWithGroups(ctx context.Context, location string, revision int64, what string) error {
+	one := firewall.Query{PageSize: 1}
+	ag, err := s.store.ListAddressGroups(ctx, one)
+	if err != nil {
+		return err
+	}
+	sg, err := s.store.ListServiceGroups(ctx, one)
+	if err != nil {
+		return err
+	}
+	if len(ag.Items)+len(sg.Items) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%s to revision %d is not possible while address or service groups exist: revisions do not record rules' group references yet", what, revision)
+	return &firewall.Error{Code: firewall.CodeUnprocessable, Message: msg,
+		Problems: []firewall.Problem{{Location: location, Value: revision, Message: msg}}}
 }
