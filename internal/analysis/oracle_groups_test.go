@@ -3,6 +3,7 @@ package analysis
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,43 +22,11 @@ func refUnion(g *firewall.Groups, literal []netip.Prefix, refs []firewall.GroupR
 	if len(refs) == 0 {
 		return literal // the common case, without copying once per cell
 	}
-	out := append([]netip.Prefix(nil), literal...)
-	seen := map[string]bool{}
-	var walk func(id string)
-	walk = func(id string) {
-		if seen[id] {
-			return
-		}
-		seen[id] = true
-		out = append(out, g.Address[id].Addresses...)
-		for _, ref := range g.Address[id].Groups {
-			walk(ref.ID)
-		}
-	}
-	for _, ref := range refs {
-		walk(ref.ID)
-	}
-	return out
+	return append(slices.Clone(literal), fwgen.AddressMembers(g, refs)...)
 }
 
 func refServices(g *firewall.Groups, refs []firewall.GroupRef) []firewall.Service {
-	var out []firewall.Service
-	seen := map[string]bool{}
-	var walk func(id string)
-	walk = func(id string) {
-		if seen[id] {
-			return
-		}
-		seen[id] = true
-		out = append(out, g.Service[id].Services...)
-		for _, ref := range g.Service[id].Groups {
-			walk(ref.ID)
-		}
-	}
-	for _, ref := range refs {
-		walk(ref.ID)
-	}
-	return out
+	return fwgen.ServiceMembers(g, refs)
 }
 
 func refServicesMatch(g *firewall.Groups, refs []firewall.GroupRef, f firewall.Flow) bool {

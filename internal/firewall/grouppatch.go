@@ -38,23 +38,8 @@ func ParseGroupRefs(location string, keys []string, ps *Problems) []GroupRef {
 // ParseGroupAddresses parses an address group's members, each a CIDR or a
 // host address of either family. Repeated entries are problems.
 func ParseGroupAddresses(location string, in []string, ps *Problems) []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(in))
-	seen := make(map[netip.Prefix]int, len(in))
-	for i, s := range in {
-		loc := fmt.Sprintf("%s[%d]", location, i)
-		p, err := ParsePrefix(s)
-		if err != nil {
-			ps.Add(loc, s, "%s", err)
-			continue
-		}
-		if j, dup := seen[p]; dup {
-			ps.Add(loc, s, "%s is listed twice (also at %s[%d])", p, location, j)
-			continue
-		}
-		seen[p] = i
-		out = append(out, p)
-	}
-	return out
+	// The count is bounded by AddressGroup.Validate (MaxGroupMembers).
+	return parsePrefixList(location, in, ps)
 }
 
 // ParseServices parses a service group's members. The protocol and port

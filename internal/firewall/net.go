@@ -116,6 +116,12 @@ func ParsePrefixes(location string, in []string, ps *Problems) []netip.Prefix {
 		ps.Add(location, len(in), "at most %d entries are allowed, got %d", MaxListEntries, len(in))
 		return nil
 	}
+	return parsePrefixList(location, in, ps)
+}
+
+// parsePrefixList is ParsePrefixes without a bound on the count, which
+// each caller sets for its own list.
+func parsePrefixList(location string, in []string, ps *Problems) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(in))
 	seen := make(map[netip.Prefix]int, len(in))
 	for i, s := range in {

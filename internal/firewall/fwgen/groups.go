@@ -191,9 +191,9 @@ func Expand(t firewall.Tree) firewall.Tree {
 }
 
 func expandRule(g *firewall.Groups, rule firewall.Rule) []firewall.Rule {
-	rule.Sources = append(slices.Clone(rule.Sources), addrMembers(g, rule.SourceGroups)...)
-	rule.Destinations = append(slices.Clone(rule.Destinations), addrMembers(g, rule.DestinationGroups)...)
-	svcs := svcMembers(g, rule.ServiceGroups)
+	rule.Sources = append(slices.Clone(rule.Sources), AddressMembers(g, rule.SourceGroups)...)
+	rule.Destinations = append(slices.Clone(rule.Destinations), AddressMembers(g, rule.DestinationGroups)...)
+	svcs := ServiceMembers(g, rule.ServiceGroups)
 	rule.SourceGroups, rule.DestinationGroups, rule.ServiceGroups = nil, nil, nil
 	if len(svcs) == 0 {
 		return []firewall.Rule{rule}
@@ -242,7 +242,10 @@ func intersectPorts(a, b []firewall.PortRange) []firewall.PortRange {
 	return out
 }
 
-func addrMembers(g *firewall.Groups, refs []firewall.GroupRef) []netip.Prefix {
+// AddressMembers returns the members of the address groups refs names,
+// nesting walked plainly, each group once: a reference apart from
+// firewall.Groups for tests to judge against.
+func AddressMembers(g *firewall.Groups, refs []firewall.GroupRef) []netip.Prefix {
 	var out []netip.Prefix
 	seen := map[string]bool{}
 	var walk func(id string)
@@ -262,7 +265,9 @@ func addrMembers(g *firewall.Groups, refs []firewall.GroupRef) []netip.Prefix {
 	return out
 }
 
-func svcMembers(g *firewall.Groups, refs []firewall.GroupRef) []firewall.Service {
+// ServiceMembers returns the services of the service groups refs names,
+// nesting walked plainly, each group once.
+func ServiceMembers(g *firewall.Groups, refs []firewall.GroupRef) []firewall.Service {
 	var out []firewall.Service
 	seen := map[string]bool{}
 	var walk func(id string)
