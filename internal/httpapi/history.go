@@ -40,6 +40,8 @@ type RevisionDiffOutput struct {
 	Against    int64            `json:"against" doc:"The older side: the revision named by against."`
 	Structural service.TreeDiff `json:"structural" doc:"Policies and rules added, removed, changed (field by field) and moved, matched by id, from against to revision."`
 	Semantic   SemanticDiff     `json:"semantic" doc:"The regions of flows whose decision changes from against to revision, each with an example flow and both decisions."`
+	// ChangedGroups comes from each side's own groups.
+	ChangedGroups []service.GroupChange `json:"changed_groups" doc:"The groups both revisions use whose contents (name, members, nesting) differ, each side's as of its revision."`
 }
 
 // RollbackInput names the revision to go back to.
@@ -95,7 +97,8 @@ func (a *api) diffRevision() endpoint {
 		}
 		sem := semanticDiffOut(&d.Semantic)
 		return &struct{ Body RevisionDiffOutput }{Body: RevisionDiffOutput{
-			Revision: d.Revision, Against: d.Against, Structural: d.Structural, Semantic: *sem}}, nil
+			Revision: d.Revision, Against: d.Against, Structural: d.Structural, Semantic: *sem,
+			ChangedGroups: nonNilChanges(d.ChangedGroups)}}, nil
 	})
 }
 
@@ -133,4 +136,11 @@ func inPath(err error) error {
 		}
 	}
 	return &moved
+}
+
+func nonNilChanges(c []service.GroupChange) []service.GroupChange {
+	if c == nil {
+		return []service.GroupChange{}
+	}
+	return c
 }

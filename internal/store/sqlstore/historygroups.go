@@ -64,7 +64,7 @@ func refsOf(ids []string) []firewall.GroupRef {
 	return out
 }
 
-// groupRefs returns the group_refs column of r ('' when it uses no group)
+// groupRefs returns the group_refs column of r (” when it uses no group)
 // and notes a rule with references for the flush.
 func (t *Tx) groupRefs(r *firewall.Rule) string {
 	if len(r.SourceGroups)+len(r.DestinationGroups)+len(r.ServiceGroups) == 0 {
