@@ -294,6 +294,24 @@ func (e FlowProtocol) Valid() bool {
 	}
 }
 
+// Defines values for GroupChangeKind.
+const (
+	GroupChangeKindAddressGroup GroupChangeKind = "address_group"
+	GroupChangeKindServiceGroup GroupChangeKind = "service_group"
+)
+
+// Valid indicates whether the value is a known member of the GroupChangeKind enum.
+func (e GroupChangeKind) Valid() bool {
+	switch e {
+	case GroupChangeKindAddressGroup:
+		return true
+	case GroupChangeKindServiceGroup:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HeaderSpaceProtocols.
 const (
 	HeaderSpaceProtocolsAny    HeaderSpaceProtocols = "any"
@@ -1703,6 +1721,32 @@ type FlowExample struct {
 	Flow     Flow     `json:"flow"`
 }
 
+// GroupChange defines model for GroupChange.
+type GroupChange struct {
+	// Changed What differs: name, addresses, services, groups (the nesting), or deleted.
+	Changed nullable.Nullable[[]string] `json:"changed"`
+
+	// Id The group's id.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
+	Id string `json:"id"`
+
+	// Kind address_group or service_group.
+	//
+	// Example: address_group
+	Kind GroupChangeKind `json:"kind"`
+
+	// Name The group's name on the older side: at the revision rolled back to, or at against.
+	//
+	// Example: baseline
+	Name string `json:"name"`
+}
+
+// GroupChangeKind address_group or service_group.
+//
+// Example: address_group
+type GroupChangeKind string
+
 // GroupRef defines model for GroupRef.
 type GroupRef struct {
 	// Id The group's id.
@@ -2386,6 +2430,9 @@ type RevisionDiffOutput struct {
 	//
 	// Example: 1
 	Against int64 `json:"against"`
+
+	// ChangedGroups The groups both revisions use whose contents (name, members, nesting) differ, each side's as of its revision.
+	ChangedGroups nullable.Nullable[[]GroupChange] `json:"changed_groups"`
 
 	// Revision The newer side: the revision in the path.
 	//
@@ -3102,6 +3149,9 @@ type TreeChangeOutput struct {
 	//
 	// Example: true
 	Changed bool `json:"changed"`
+
+	// ChangedGroups For a rollback: the groups the revision used whose contents differ now. The rollback restores the rules' references to them, not their contents, which other firewalls share.
+	ChangedGroups nullable.Nullable[[]GroupChange] `json:"changed_groups,omitempty"`
 
 	// DryRun true when nothing was saved.
 	//
