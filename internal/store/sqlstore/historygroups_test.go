@@ -76,7 +76,7 @@ func TestGroupVersionsArePruned(t *testing.T) {
 	for i := range 20 {
 		for _, g := range []*firewall.AddressGroup{&used, &idle} {
 			g.Addresses = []netip.Prefix{netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", i))}
-			g.Meta.ETag = meta().ETag
+			g.ETag = meta().ETag
 		}
 		update(func(tx store.Tx) error {
 			if err := tx.UpdateAddressGroup(ctx, &used); err != nil {
