@@ -4909,7 +4909,7 @@ type ClientInterface interface {
 
 	// DiffRevision Diff a revision against another
 	//
-	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 	//
 	// Needs the **viewer** role.
 	//
@@ -4918,7 +4918,7 @@ type ClientInterface interface {
 
 	// RollbackWithBody Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -4929,7 +4929,7 @@ type ClientInterface interface {
 
 	// Rollback Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -6198,7 +6198,7 @@ func (c *Client) GetRevision(ctx context.Context, firewallId string, revision in
 
 // DiffRevision Diff a revision against another
 //
-// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 //
 // Needs the **viewer** role.
 //
@@ -6217,7 +6217,7 @@ func (c *Client) DiffRevision(ctx context.Context, firewallId string, revision i
 
 // RollbackWithBody Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //
@@ -6238,7 +6238,7 @@ func (c *Client) RollbackWithBody(ctx context.Context, firewallId string, params
 
 // Rollback Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //
@@ -10424,7 +10424,7 @@ type ClientWithResponsesInterface interface {
 
 	// DiffRevisionWithResponse Diff a revision against another
 	//
-	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 	//
 	// Needs the **viewer** role.
 	//
@@ -10435,7 +10435,7 @@ type ClientWithResponsesInterface interface {
 
 	// RollbackWithBodyWithResponse Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -10446,7 +10446,7 @@ type ClientWithResponsesInterface interface {
 
 	// RollbackWithResponse Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -19693,7 +19693,7 @@ func (c *ClientWithResponses) GetRevisionWithResponse(ctx context.Context, firew
 
 // DiffRevisionWithResponse Diff a revision against another
 //
-// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 //
 // Needs the **viewer** role.
 //
@@ -19710,7 +19710,7 @@ func (c *ClientWithResponses) DiffRevisionWithResponse(ctx context.Context, fire
 
 // RollbackWithBodyWithResponse Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //
@@ -19727,7 +19727,7 @@ func (c *ClientWithResponses) RollbackWithBodyWithResponse(ctx context.Context, 
 
 // RollbackWithResponse Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //

@@ -31,8 +31,9 @@ type groupHistory struct {
 	// written says that a group was written: every firewall whose revision
 	// the transaction makes compares the groups it uses.
 	written bool
-	// refs are the firewalls in which a rule with group references was written.
-	refs map[string]bool
+	// refs are the rules written with group references: rule id →
+	// firewall id.
+	refs map[string]string
 }
 
 // storedGroupRefs is a rule's group references as group_refs keeps them.
@@ -71,9 +72,9 @@ func (t *Tx) groupRefs(r *firewall.Rule) string {
 		return ""
 	}
 	if t.hist.groups.refs == nil {
-		t.hist.groups.refs = map[string]bool{}
+		t.hist.groups.refs = map[string]string{}
 	}
-	t.hist.groups.refs[r.FirewallID] = true
+	t.hist.groups.refs[r.ID] = r.FirewallID
 	b, _ := json.Marshal(storedGroupRefs{refIDs(r.SourceGroups), refIDs(r.DestinationGroups), refIDs(r.ServiceGroups)})
 	return string(b)
 }
@@ -138,14 +139,11 @@ type openGroup struct {
 // open rows of firewall_group_versions name the groups its live tree uses,
 // at their current versions, from p's revision; none when nothing the
 // transaction did can have changed them. touched are the rules, other than
-// those the transaction created, whose versions it writes.
+// those the transaction created or loaded, whose versions it writes.
 func (t *Tx) firewallGroupStatements(ctx context.Context, fw string, p *pendingRevision, touched []string) ([]Statement, error) {
-	h := t.hist.groups
-	if !h.written && !h.refs[fw] {
-		had, err := t.hadGroupRefs(ctx, touched)
-		if err != nil || !had {
-			return nil, err
-		}
+	need, err := t.groupsMayHaveChanged(ctx, fw, touched)
+	if err != nil || !need {
+		return nil, err
 	}
 	used := map[groupKey]int64{}
 	for _, gt := range []groupTables{addressTables, serviceTables} {
@@ -182,18 +180,34 @@ func (t *Tx) firewallGroupStatements(ctx context.Context, fw string, p *pendingR
 	return stmts, nil
 }
 
-// hadGroupRefs reports whether the current version of any of the rules
-// has group references.
-func (t *Tx) hadGroupRefs(ctx context.Context, rules []string) (bool, error) {
-	for start := 0; start < len(rules); start += inChunk {
-		chunk := rules[start:min(start+inChunk, len(rules))]
+// groupsMayHaveChanged reports whether the transaction may have changed
+// the groups the firewall uses: it wrote a group, created or loaded a rule
+// with group references, or changed the references of a touched rule
+// (deleting one counts as changing them to none).
+func (t *Tx) groupsMayHaveChanged(ctx context.Context, fw string, touched []string) (bool, error) {
+	h := t.hist.groups
+	if h.written {
+		return true, nil
+	}
+	isTouched := make(map[string]bool, len(touched))
+	for _, id := range touched {
+		isTouched[id] = true
+	}
+	for id, f := range h.refs {
+		if f == fw && !isTouched[id] {
+			return true, nil // created or loaded with references
+		}
+	}
+	for start := 0; start < len(touched); start += inChunk {
+		chunk := touched[start:min(start+inChunk, len(touched))]
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
 		}
 		var n int
-		err := t.q.queryRow(ctx, `SELECT COUNT(*) FROM rule_versions WHERE valid_to IS NULL AND group_refs <> ''
-			AND rule_id IN (`+placeholders(len(chunk))+`)`, args...).Scan(&n)
+		err := t.q.queryRow(ctx, `SELECT COUNT(*) FROM rule_versions v LEFT JOIN rules r ON r.id = v.rule_id
+			WHERE v.rule_id IN (`+placeholders(len(chunk))+`) AND v.valid_to IS NULL
+			AND v.group_refs <> COALESCE(r.group_refs, '')`, args...).Scan(&n)
 		if err != nil || n > 0 {
 			return n > 0, err
 		}
