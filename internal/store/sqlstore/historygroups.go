@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
@@ -141,9 +142,15 @@ type openGroup struct {
 // transaction did can have changed them. touched are the rules, other than
 // those the transaction created or loaded, whose versions it writes.
 func (t *Tx) firewallGroupStatements(ctx context.Context, fw string, p *pendingRevision, touched []string) ([]Statement, error) {
-	need, err := t.groupsMayHaveChanged(ctx, fw, touched)
-	if err != nil || !need {
+	refsChanged, err := t.refsMayHaveChanged(ctx, fw, touched)
+	if err != nil || (!refsChanged && !t.hist.groups.written) {
 		return nil, err
+	}
+	if !refsChanged {
+		stmts, ok, err := t.newVersionStatements(ctx, fw, p)
+		if err != nil || ok {
+			return stmts, err
+		}
 	}
 	used := map[groupKey]int64{}
 	for _, gt := range []groupTables{addressTables, serviceTables} {
@@ -164,31 +171,70 @@ func (t *Tx) firewallGroupStatements(ctx context.Context, fw string, p *pendingR
 			delete(used, o.groupKey) // still used at the same version
 			continue
 		}
-		if o.from == p.rev {
-			// Opened earlier in an amended revision: it never held.
-			stmts = append(stmts, Statement{`DELETE FROM firewall_group_versions
-				WHERE firewall_id = ? AND kind = ? AND group_id = ? AND valid_from = ?`, []any{fw, o.kind, o.id, o.from}})
-			continue
-		}
-		stmts = append(stmts, Statement{`UPDATE firewall_group_versions SET valid_to = ?
-			WHERE firewall_id = ? AND kind = ? AND group_id = ? AND valid_from = ?`, []any{p.rev, fw, o.kind, o.id, o.from}})
+		stmts = append(stmts, closeStatement(fw, p, o))
 	}
 	for k, v := range used {
-		stmts = append(stmts, Statement{`INSERT INTO firewall_group_versions (firewall_id, kind, group_id, valid_from, version)
-			VALUES (?, ?, ?, ?, ?)`, []any{fw, k.kind, k.id, p.rev, v}})
+		stmts = append(stmts, openStatement(fw, p, k, v))
 	}
 	return stmts, nil
 }
 
-// groupsMayHaveChanged reports whether the transaction may have changed
-// the groups the firewall uses: it wrote a group, created or loaded a rule
-// with group references, or changed the references of a touched rule
-// (deleting one counts as changing them to none).
-func (t *Tx) groupsMayHaveChanged(ctx context.Context, fw string, touched []string) (bool, error) {
-	h := t.hist.groups
-	if h.written {
-		return true, nil
+// closeStatement ends the firewall's use of a group version at p's revision.
+func closeStatement(fw string, p *pendingRevision, o openGroup) Statement {
+	if o.from == p.rev {
+		// Opened earlier in an amended revision: it never held.
+		return Statement{`DELETE FROM firewall_group_versions
+			WHERE firewall_id = ? AND kind = ? AND group_id = ? AND valid_from = ?`, []any{fw, o.kind, o.id, o.from}}
 	}
+	return Statement{`UPDATE firewall_group_versions SET valid_to = ?
+		WHERE firewall_id = ? AND kind = ? AND group_id = ? AND valid_from = ?`, []any{p.rev, fw, o.kind, o.id, o.from}}
+}
+
+// openStatement starts the firewall's use of version v of a group at p's revision.
+func openStatement(fw string, p *pendingRevision, k groupKey, v int64) Statement {
+	return Statement{`INSERT INTO firewall_group_versions (firewall_id, kind, group_id, valid_from, version)
+		VALUES (?, ?, ?, ?, ?)`, []any{fw, k.kind, k.id, p.rev, v}}
+}
+
+// newVersionStatements handle the common group edit, when no rule's
+// references changed: the firewall uses the same groups as before unless
+// the nesting of one of them changed, so it moves each group it uses to
+// its current version, reading only its open rows. ok is false when a
+// group's nesting changed, and the caller must find the groups anew.
+func (t *Tx) newVersionStatements(ctx context.Context, fw string, p *pendingRevision) (stmts []Statement, ok bool, err error) {
+	type moved struct {
+		openGroup
+		current           int64
+		oldNest, currNest string
+	}
+	rows, err := queryAll(ctx, t.q, func(row Row) (moved, error) {
+		var m moved
+		return m, row.Scan(&m.kind, &m.id, &m.version, &m.from, &m.oldNest, &m.current, &m.currNest)
+	}, `SELECT m.kind, m.group_id, m.version, m.valid_from, o.nested, c.version, c.nested
+		FROM firewall_group_versions m
+		JOIN group_versions o ON o.kind = m.kind AND o.group_id = m.group_id AND o.version = m.version
+		JOIN group_versions c ON c.kind = m.kind AND c.group_id = m.group_id
+		WHERE m.firewall_id = ? AND m.valid_to IS NULL AND c.version > m.version
+			AND c.version = (SELECT MAX(v.version) FROM group_versions v WHERE v.kind = m.kind AND v.group_id = m.group_id)`, fw)
+	if err != nil {
+		return nil, false, fmt.Errorf("read the group versions firewall %s uses: %w", fw, err)
+	}
+	for _, m := range rows {
+		var was, is []string
+		if json.Unmarshal([]byte(m.oldNest), &was) != nil || json.Unmarshal([]byte(m.currNest), &is) != nil || !slices.Equal(was, is) {
+			return nil, false, nil
+		}
+		stmts = append(stmts, closeStatement(fw, p, m.openGroup), openStatement(fw, p, m.groupKey, m.current))
+	}
+	return stmts, true, nil
+}
+
+// refsMayHaveChanged reports whether the transaction may have changed the
+// group references of the firewall's rules: it created or loaded a rule
+// with references, or changed those of a touched rule (deleting one counts
+// as changing them to none).
+func (t *Tx) refsMayHaveChanged(ctx context.Context, fw string, touched []string) (bool, error) {
+	h := t.hist.groups
 	isTouched := make(map[string]bool, len(touched))
 	for _, id := range touched {
 		isTouched[id] = true
