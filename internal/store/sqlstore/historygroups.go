@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -29,9 +30,9 @@ import (
 
 // groupHistory is what one write transaction did to groups.
 type groupHistory struct {
-	// written says that a group was written: every firewall whose revision
-	// the transaction makes compares the groups it uses.
-	written bool
+	// written are the groups written: every firewall whose revision the
+	// transaction makes moves to their new versions.
+	written map[groupKey]bool
 	// refs are the rules written with group references: rule id →
 	// firewall id.
 	refs map[string]string
@@ -97,7 +98,10 @@ func setGroupRefIDs(r *firewall.Rule, text string) error {
 // groupVersionStatements append g, just written, as its kind's next
 // version, and delete its earlier versions that no revision uses.
 func (t *Tx) groupVersionStatements(gt groupTables, g groupRow, labels string) []Statement {
-	t.hist.groups.written = true
+	if t.hist.groups.written == nil {
+		t.hist.groups.written = map[groupKey]bool{}
+	}
+	t.hist.groups.written[groupKey{int64(gt.kind), g.meta.ID}] = true
 	nested, _ := json.Marshal(append([]string{}, refIDs(g.nested)...)) // plain strings always marshal
 	kind := int64(gt.kind)
 	return []Statement{
@@ -143,7 +147,7 @@ type openGroup struct {
 // those the transaction created or loaded, whose versions it writes.
 func (t *Tx) firewallGroupStatements(ctx context.Context, fw string, p *pendingRevision, touched []string) ([]Statement, error) {
 	refsChanged, err := t.refsMayHaveChanged(ctx, fw, touched)
-	if err != nil || (!refsChanged && !t.hist.groups.written) {
+	if err != nil || (!refsChanged && len(t.hist.groups.written) == 0) {
 		return nil, err
 	}
 	if !refsChanged {
@@ -198,33 +202,42 @@ func openStatement(fw string, p *pendingRevision, k groupKey, v int64) Statement
 
 // newVersionStatements handle the common group edit, when no rule's
 // references changed: the firewall uses the same groups as before unless
-// the nesting of one of them changed, so it moves each group it uses to
-// its current version, reading only its open rows. ok is false when a
-// group's nesting changed, and the caller must find the groups anew.
+// the nesting of one it uses changed, so each written group it uses moves
+// to its current version, at a few indexed reads per written group. ok is
+// false when a used group's nesting changed, and the caller must find the
+// groups anew.
 func (t *Tx) newVersionStatements(ctx context.Context, fw string, p *pendingRevision) (stmts []Statement, ok bool, err error) {
-	type moved struct {
-		openGroup
-		current           int64
-		oldNest, currNest string
-	}
-	rows, err := queryAll(ctx, t.q, func(row Row) (moved, error) {
-		var m moved
-		return m, row.Scan(&m.kind, &m.id, &m.version, &m.from, &m.oldNest, &m.current, &m.currNest)
-	}, `SELECT m.kind, m.group_id, m.version, m.valid_from, o.nested, c.version, c.nested
-		FROM firewall_group_versions m
-		JOIN group_versions o ON o.kind = m.kind AND o.group_id = m.group_id AND o.version = m.version
-		JOIN group_versions c ON c.kind = m.kind AND c.group_id = m.group_id
-		WHERE m.firewall_id = ? AND m.valid_to IS NULL AND c.version > m.version
-			AND c.version = (SELECT MAX(v.version) FROM group_versions v WHERE v.kind = m.kind AND v.group_id = m.group_id)`, fw)
-	if err != nil {
-		return nil, false, fmt.Errorf("read the group versions firewall %s uses: %w", fw, err)
-	}
-	for _, m := range rows {
+	for k := range t.hist.groups.written {
+		o := openGroup{groupKey: k}
+		err := t.q.queryRow(ctx, `SELECT version, valid_from FROM firewall_group_versions
+			WHERE firewall_id = ? AND kind = ? AND group_id = ? AND valid_to IS NULL`, fw, k.kind, k.id).Scan(&o.version, &o.from)
+		if errors.Is(err, ErrNoRows) {
+			continue // the firewall does not use it
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("read the version of group %s firewall %s uses: %w", k.id, fw, err)
+		}
+		type nesting struct {
+			version int64
+			nested  string
+		}
+		versions, err := queryAll(ctx, t.q, func(row Row) (nesting, error) {
+			var v nesting
+			return v, row.Scan(&v.version, &v.nested)
+		}, `SELECT version, nested FROM group_versions WHERE kind = ? AND group_id = ?
+			AND (version = ? OR version = (SELECT MAX(v.version) FROM group_versions v WHERE v.kind = ? AND v.group_id = ?))
+			ORDER BY version`, k.kind, k.id, o.version, k.kind, k.id)
+		if err != nil {
+			return nil, false, fmt.Errorf("read versions of group %s: %w", k.id, err)
+		}
+		if len(versions) < 2 {
+			continue // still at its current version
+		}
 		var was, is []string
-		if json.Unmarshal([]byte(m.oldNest), &was) != nil || json.Unmarshal([]byte(m.currNest), &is) != nil || !slices.Equal(was, is) {
+		if json.Unmarshal([]byte(versions[0].nested), &was) != nil || json.Unmarshal([]byte(versions[1].nested), &is) != nil || !slices.Equal(was, is) {
 			return nil, false, nil
 		}
-		stmts = append(stmts, closeStatement(fw, p, m.openGroup), openStatement(fw, p, m.groupKey, m.current))
+		stmts = append(stmts, closeStatement(fw, p, o), openStatement(fw, p, k, versions[1].version))
 	}
 	return stmts, true, nil
 }
