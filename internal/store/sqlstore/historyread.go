@@ -65,14 +65,18 @@ func (r Reader) treeAt(ctx context.Context, firewallID string, revision int64) (
 	// Sorted here rather than by the database, whose sorter would copy
 	// every column of every row once more.
 	rows, err := r.q.query(ctx, valid(`rule_id, firewall_id, policy_id, name, description, order_key, action, protocol,
-		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`,
+		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at, group_refs`,
 		"rule_versions"), args...)
 	if err != nil {
 		return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
 	}
 	defer rows.Close()
+	var refs string
 	for rows.Next() {
-		kr, err := scanRule(rows)
+		kr, err := scanRule(rows, &refs)
+		if err == nil {
+			err = setGroupRefIDs(&kr.Rule, refs)
+		}
 		if err != nil {
 			return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
 		}
@@ -85,7 +89,8 @@ func (r Reader) treeAt(ctx context.Context, firewallID string, revision int64) (
 		return cmp.Or(strings.Compare(a.PolicyID, b.PolicyID), cmp.Compare(a.key, b.key))
 	})
 	t.Rules = numberGroups(rules)
-	return t, nil
+	t.Groups, err = r.groupsAt(ctx, firewallID, revision, t.Rules)
+	return t, err
 }
 
 // checkKept answers whether revision of the firewall can be read: a
