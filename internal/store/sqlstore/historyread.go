@@ -1,13 +1,10 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
@@ -55,36 +52,17 @@ func (r Reader) treeAt(ctx context.Context, firewallID string, revision int64) (
 		ORDER BY priority, policy_id`, args...); err != nil {
 		return t, r.classify(err, "read policies of firewall %s at revision %d", firewallID, revision)
 	}
-	// The live rule count sizes the result: most revisions are near it.
-	var hint int
-	if err := r.q.queryRow(ctx, `SELECT COALESCE(SUM(rule_count), 0) FROM policies WHERE firewall_id = ?`,
-		firewallID).Scan(&hint); err != nil {
+	hint, err := r.ruleCountHint(ctx, firewallID)
+	if err != nil {
 		return t, r.classify(err, "count rules of firewall %s", firewallID)
 	}
-	rules := make([]keyedRule, 0, hint+hint/8)
-	// Sorted here rather than by the database, whose sorter would copy
-	// every column of every row once more.
-	rows, err := r.q.query(ctx, valid(`rule_id, firewall_id, policy_id, name, description, order_key, action, protocol,
-		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`,
-		"rule_versions"), args...)
-	if err != nil {
+	// Most revisions are near the live rule count. The rules are sorted
+	// here rather than by the database, whose sorter would copy every
+	// column of every row once more.
+	if t.Rules, err = r.readTreeRules(ctx, firewallID, treeRead{hint: hint + hint/8},
+		valid(treeRuleColumns("rule_id"), "rule_versions"), args...); err != nil {
 		return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		kr, err := scanRule(rows)
-		if err != nil {
-			return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
-		}
-		rules = append(rules, kr)
-	}
-	if err := rows.Err(); err != nil {
-		return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
-	}
-	slices.SortFunc(rules, func(a, b keyedRule) int {
-		return cmp.Or(strings.Compare(a.PolicyID, b.PolicyID), cmp.Compare(a.key, b.key))
-	})
-	t.Rules = numberGroups(rules)
 	return t, nil
 }
 
