@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fireflow/fireflow/internal/firewall"
@@ -21,8 +23,35 @@ import (
 // treeRuleColumns are the columns the tree readers scan, with id the
 // column holding the rule's id.
 func treeRuleColumns(id string) string {
-	return id + `, policy_id, name, description, order_key, action, protocol, ` + listsColumn + `,
-		enabled, expires_at, etag, created_at, updated_at`
+	return id + `, policy_id, name, description, order_key, ` + flagsColumn + `, ` + listsColumn + `,
+		expires_at, etag, created_at, updated_at`
+}
+
+// flagsColumn is a rule's action, protocol and enabled flag as one text,
+// such as "allow tcp 1"; cutFlags cuts it apart. Neither enum holds a
+// space (the rules table checks both against their few values).
+const flagsColumn = `action || ' ' || protocol || CASE WHEN enabled THEN ' 1' ELSE ' 0' END`
+
+// cutFlags cuts what flagsColumn reads. The enums come back as the
+// package's constants where they are one, so that the text can go.
+func cutFlags(text string) (firewall.Action, firewall.Protocol, bool, bool) {
+	action, rest, ok1 := strings.Cut(text, " ")
+	protocol, enabled, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || (enabled != "0" && enabled != "1") {
+		return "", "", false, false
+	}
+	a, p := firewall.Action(action), firewall.Protocol(protocol)
+	for _, known := range []firewall.Action{firewall.Allow, firewall.Deny, firewall.Reject} {
+		if a == known {
+			a = known
+		}
+	}
+	for _, known := range []firewall.Protocol{firewall.AnyProtocol, firewall.TCP, firewall.UDP, firewall.ICMP, firewall.ICMPv6} {
+		if p == known {
+			p = known
+		}
+	}
+	return a, p, enabled == "1", true
 }
 
 // listsColumn is the four list columns as one text, their JSON arrays
@@ -133,13 +162,11 @@ func (a *listArena) decodeLists(r *firewall.Rule, text string) error {
 }
 
 // ruleScanner scans the rows of treeRuleColumns through one set of
-// destinations. Plain strings stand in for the named string types, which
-// database/sql would assign by reflection.
+// destinations.
 type ruleScanner struct {
 	id, policyID, name, description string
 	key                             int64
-	action, protocol, lists         string
-	enabled                         bool
+	flags, lists                    string
 	expiresAt                       *time.Time
 	etag                            string
 	createdAt, updatedAt            time.Time
@@ -151,8 +178,8 @@ type ruleScanner struct {
 // columns scanned into extra.
 func newRuleScanner(extra ...any) *ruleScanner {
 	s := &ruleScanner{}
-	s.dest = append([]any{&s.id, &s.policyID, &s.name, &s.description, &s.key, &s.action, &s.protocol, &s.lists,
-		&s.enabled, nullTimeScan{&s.expiresAt}, &s.etag, timeScan{&s.createdAt}, timeScan{&s.updatedAt}}, extra...)
+	s.dest = append([]any{&s.id, &s.policyID, &s.name, &s.description, &s.key, &s.flags, &s.lists,
+		nullTimeScan{&s.expiresAt}, &s.etag, timeScan{&s.createdAt}, timeScan{&s.updatedAt}}, extra...)
 	return s
 }
 
@@ -165,8 +192,11 @@ func (s *ruleScanner) scan(row Row, firewallID string, r *firewall.Rule) (int64,
 	*r = firewall.Rule{
 		Meta:       firewall.Meta{ID: s.id, ETag: s.etag, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt},
 		FirewallID: firewallID, PolicyID: s.policyID, Name: s.name, Description: s.description,
-		Action: firewall.Action(s.action), Protocol: firewall.Protocol(s.protocol),
-		Enabled: s.enabled, ExpiresAt: s.expiresAt,
+		ExpiresAt: s.expiresAt,
+	}
+	var ok bool
+	if r.Action, r.Protocol, r.Enabled, ok = cutFlags(s.flags); !ok {
+		return 0, fmt.Errorf("decode stored rule %s: its action, protocol and flag read %q", r.ID, s.flags)
 	}
 	return s.key, s.arena.decodeLists(r, s.lists)
 }

@@ -159,3 +159,34 @@ func TestSortRules(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCutFlags checks that cutFlags reads back what flagsColumn writes,
+// and that whatever text it accepts is what flagsColumn would write for
+// what it read.
+func FuzzCutFlags(f *testing.F) {
+	f.Add("allow", "tcp", true, "deny icmpv6 0")
+	f.Add("reject", "any", false, "allow  1")
+	f.Fuzz(func(t *testing.T, action, protocol string, enabled bool, text string) {
+		if action != "" && protocol != "" && !strings.Contains(action+protocol, " ") {
+			flag := " 0"
+			if enabled {
+				flag = " 1"
+			}
+			a, p, e, ok := cutFlags(action + " " + protocol + flag)
+			if !ok || string(a) != action || string(p) != protocol || e != enabled {
+				t.Fatalf("cutFlags(%q) = %q, %q, %v, %v", action+" "+protocol+flag, a, p, e, ok)
+			}
+		}
+		a, p, e, ok := cutFlags(text)
+		if !ok {
+			return
+		}
+		flag := " 0"
+		if e {
+			flag = " 1"
+		}
+		if again := string(a) + " " + string(p) + flag; again != text {
+			t.Fatalf("cutFlags(%q) = %q, %q, %v, which writes %q", text, a, p, e, again)
+		}
+	})
+}
