@@ -530,10 +530,7 @@ func (r Reader) fillRuleGroups(ctx context.Context, rules []*firewall.Rule, wher
 	if len(rules) == 0 {
 		return nil
 	}
-	byID := make(map[string]*firewall.Rule, len(rules))
-	for _, rule := range rules {
-		byID[rule.ID] = rule
-	}
+	var byID map[string]*firewall.Rule // built at the first row: most trees have no references
 	rows, err := r.q.query(ctx, ruleGroupsQuery(where), append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return r.classify(err, "read group references of rules")
@@ -545,6 +542,12 @@ func (r Reader) fillRuleGroups(ctx context.Context, rules []*firewall.Rule, wher
 		var ref firewall.GroupRef
 		if err := rows.Scan(&ruleID, &side, &ref.ID, &ref.Name, &pos); err != nil {
 			return r.classify(err, "read group references of rules")
+		}
+		if byID == nil {
+			byID = make(map[string]*firewall.Rule, len(rules))
+			for _, rule := range rules {
+				byID[rule.ID] = rule
+			}
 		}
 		rule := byID[ruleID]
 		if rule == nil {
