@@ -4,15 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/fireflow/fireflow/internal/analysis"
-	"github.com/fireflow/fireflow/internal/engine"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -441,180 +436,30 @@ func samePolicyTree(a, b *firewall.PolicyTree) bool {
 }
 
 // sameEffect reports, as a reason, whether the change does something else
-// to cur than it did to base: its regions of changed flows must pair the
-// same deciding rules or defaults with the same actions, in the same
-// number, and each region's example flow must change the same way on the
-// other pair of trees. It answers "" when the effect is unchanged.
+// to cur than it did to base, judged exactly over the whole header space
+// (analysis.SameEffect): every flow whose action it altered at the base it
+// must alter now, from the same action to the same action, and every flow
+// it left alone it must leave alone. It answers "" when the effect is
+// unchanged.
 func (s *Service) sameEffect(base, baseT, cur, curT firewall.Tree) (string, error) {
 	now := s.now()
-	trees := []firewall.Tree{base, baseT, cur, curT}
-	models := make([]*analysis.Model, len(trees))
-	matchers := make([]*engine.Matcher, len(trees))
-	for i, t := range trees {
+	var ms [4]*analysis.Model
+	for i, t := range []firewall.Tree{base, baseT, cur, curT} {
 		var err error
-		if models[i], err = analysis.New(t, now); err != nil {
+		if ms[i], err = analysis.New(t, now); err != nil {
 			return "", fmt.Errorf("analyse a tree of the change: %w", err)
 		}
-		if matchers[i], err = engine.Compile(t); err != nil {
-			return "", fmt.Errorf("compile a tree of the change: %w", err)
-		}
 	}
-	was, err := analysis.Compare(models[0], models[1], math.MaxInt32)
+	got, err := analysis.SameEffect(ms[0], ms[1], ms[2], ms[3])
 	if err != nil {
-		return "", fmt.Errorf("compare the base with the change: %w", err)
+		return "", fmt.Errorf("compare the change's effect: %w", err)
 	}
-	is, err := analysis.Compare(models[2], models[3], math.MaxInt32)
-	if err != nil {
-		return "", fmt.Errorf("compare the current tree with the change: %w", err)
+	if got.Same {
+		return "", nil
 	}
-	if was.Total != is.Total {
-		return fmt.Sprintf("its semantic diff changed: it changed the decision of %d regions of flows at the base, and would change %d now",
-			was.Total, is.Total), nil
-	}
-	wasKeys := map[string]bool{}
-	for _, r := range was.Regions {
-		wasKeys[regionKey(r)] = true
-	}
-	for _, r := range is.Regions {
-		if !wasKeys[regionKey(r)] {
-			return fmt.Sprintf("its semantic diff changed: flows such as %s would now go from %s to %s, which the reviewed change did not do",
-				flowText(r.Example), decisionText(r.Old), decisionText(r.New)), nil
-		}
-	}
-	check := func(regions []analysis.Region, before, after *engine.Matcher, when string) string {
-		for _, r := range regions {
-			o, n := before.Evaluate(r.Example, now, false), after.Evaluate(r.Example, now, false)
-			if o.Action != r.Old.Action || n.Action != r.New.Action {
-				return fmt.Sprintf("its semantic diff changed: flow %s went from %s to %s %s, and now goes from %s to %s",
-					flowText(r.Example), r.Old.Action, r.New.Action, when, o.Action, n.Action)
-			}
-		}
-		return ""
-	}
-	if reason := check(was.Regions, matchers[2], matchers[3], "at the base"); reason != "" {
-		return reason, nil
-	}
-	if reason := check(is.Regions, matchers[0], matchers[1], "now"); reason != "" {
-		return reason, nil
-	}
-	return sampledEffect(matchers, trees, now), nil
-}
-
-// effectSamples is how many flows sampledEffect tries.
-const effectSamples = 4096
-
-// sampledEffect checks the exact condition on flows drawn from the rules
-// of the four trees (edges and insides of their prefixes and ports): a
-// flow the change changed at the base must be decided now as it was at the
-// base and change the same way, and a flow it left alone must stay as it
-// is now. The region comparison cannot see a region narrowed or widened
-// with the same deciding rules; these flows can. The draw is seeded by the
-// trees, so a verdict repeats.
-func sampledEffect(m []*engine.Matcher, trees []firewall.Tree, now time.Time) string {
-	var rules []*firewall.Rule
-	for i := range trees {
-		for j := range trees[i].Policies {
-			for k := range trees[i].Policies[j].Rules {
-				rules = append(rules, &trees[i].Policies[j].Rules[k])
-			}
-		}
-	}
-	if len(rules) == 0 {
-		return ""
-	}
-	r := rand.New(rand.NewPCG(uint64(len(rules)), uint64(trees[2].Firewall.Revision)))
-	for range effectSamples {
-		f, ok := flowOf(r, rules[r.IntN(len(rules))])
-		if !ok {
-			continue
-		}
-		b, bt := m[0].Evaluate(f, now, false).Action, m[1].Evaluate(f, now, false).Action
-		c, ct := m[2].Evaluate(f, now, false).Action, m[3].Evaluate(f, now, false).Action
-		if (b != bt && (c != b || ct != bt)) || (b == bt && c != ct) {
-			return fmt.Sprintf("its semantic diff changed: flow %s went from %s to %s at the base, and would go from %s to %s now",
-				flowText(f), b, bt, c, ct)
-		}
-	}
-	return ""
-}
-
-// flowOf draws a flow the rule matches, or near one of its edges.
-func flowOf(r *rand.Rand, rule *firewall.Rule) (firewall.Flow, bool) {
-	var fam []netip.Prefix
-	fam = append(fam, rule.Sources...)
-	fam = append(fam, rule.Destinations...)
-	v4 := r.IntN(2) == 0
-	if len(fam) > 0 {
-		v4 = fam[r.IntN(len(fam))].Addr().Is4()
-	}
-	f := firewall.Flow{Protocol: rule.Protocol, Source: addrFrom(r, rule.Sources, v4), Destination: addrFrom(r, rule.Destinations, v4)}
-	if !f.Source.IsValid() || !f.Destination.IsValid() {
-		return firewall.Flow{}, false
-	}
-	if f.Protocol == firewall.AnyProtocol {
-		f.Protocol = []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP}[r.IntN(3)]
-	}
-	if f.Protocol == firewall.ICMP && !v4 {
-		f.Protocol = firewall.ICMPv6
-	}
-	if (f.Protocol == firewall.ICMP && !v4) || (f.Protocol == firewall.ICMPv6 && v4) {
-		return firewall.Flow{}, false
-	}
-	if f.Protocol.HasPorts() {
-		f.SourcePort, f.DestinationPort = portFrom(r, rule.SourcePorts), portFrom(r, rule.DestinationPorts)
-	}
-	return f, true
-}
-
-// addrFrom draws an address of the family from one of ps, or any address
-// of the family when ps has none of it.
-func addrFrom(r *rand.Rand, ps []netip.Prefix, v4 bool) netip.Addr {
-	var same []netip.Prefix
-	for _, p := range ps {
-		if p.Addr().Is4() == v4 {
-			same = append(same, p)
-		}
-	}
-	if len(ps) > 0 && len(same) == 0 {
-		return netip.Addr{}
-	}
-	p := netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-	if v4 {
-		p = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
-	if len(same) > 0 {
-		p = same[r.IntN(len(same))]
-	}
-	b := p.Addr().AsSlice()
-	mode := r.IntN(3) // the first address, the last, or one inside
-	for i := p.Bits(); i < len(b)*8; i++ {
-		if mode == 1 || (mode == 2 && r.IntN(2) == 1) {
-			b[i/8] |= 1 << (7 - i%8)
-		} else {
-			b[i/8] &^= 1 << (7 - i%8)
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
-func portFrom(r *rand.Rand, ranges []firewall.PortRange) uint16 {
-	if len(ranges) == 0 {
-		return uint16(1 + r.IntN(65535))
-	}
-	pr := ranges[r.IntN(len(ranges))]
-	lo, hi := int(pr.Low), int(pr.High)
-	switch r.IntN(3) {
-	case 0:
-		return uint16(lo)
-	case 1:
-		return uint16(hi)
-	}
-	return uint16(lo + r.IntN(hi-lo+1))
-}
-
-func regionKey(r analysis.Region) string {
-	return decisionText(r.Old) + " -> " + decisionText(r.New)
+	return fmt.Sprintf("its semantic diff changed: flows such as %s went from %s to %s at the base, and would go from %s to %s now",
+		flowText(got.Example), decisionText(got.Base), decisionText(got.BaseChanged),
+		decisionText(got.Current), decisionText(got.CurrentChanged)), nil
 }
 
 func decisionText(d firewall.Decision) string {
