@@ -168,7 +168,7 @@ func checkStaleWitness(t *testing.T, cr firewall.ChangeRequest, base, cur firewa
 	if fl.Destination, fl.DestinationPort, err = hostPort(m[3], fl.Protocol.HasPorts()); err != nil {
 		t.Fatal(err)
 	}
-	baseT := base
+	var baseT firewall.Tree
 	if cr.Candidate != nil {
 		baseT = *cr.Candidate
 	} else if baseT, err = firewall.ApplyOperations(base, cr.Operations); err != nil {
