@@ -97,8 +97,9 @@ func BenchmarkCreateChangeRequest(b *testing.B) {
 
 // BenchmarkApplyMovedChangeRequest applies an approved one-rule change on
 // a 10,000-rule firewall that moved since its base (an unrelated policy
-// added): the recomputation on four trees (two compares, the engine checks
-// and the sampled flows) and the write through the tree replace.
+// added): the recomputation on four trees (compiled for analysis, and the
+// exact effect check of analysis.SameEffect) and the write through the
+// tree replace.
 func BenchmarkApplyMovedChangeRequest(b *testing.B) {
 	svc, ctx, cur := historyBench(b)
 	approver := service.WithCaller(ctx, service.Caller{Subject: "approver"})
