@@ -4535,7 +4535,7 @@ type ClientInterface interface {
 
 	// ApproveChangeRequestWithBody Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -4546,7 +4546,7 @@ type ClientInterface interface {
 
 	// ApproveChangeRequest Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -5504,7 +5504,7 @@ func (c *Client) ApplyChangeRequest(ctx context.Context, firewallId string, chan
 
 // ApproveChangeRequestWithBody Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -5525,7 +5525,7 @@ func (c *Client) ApproveChangeRequestWithBody(ctx context.Context, firewallId st
 
 // ApproveChangeRequest Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -10056,7 +10056,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveChangeRequestWithBodyWithResponse Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -10067,7 +10067,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveChangeRequestWithResponse Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -19133,7 +19133,7 @@ func (c *ClientWithResponses) ApplyChangeRequestWithResponse(ctx context.Context
 
 // ApproveChangeRequestWithBodyWithResponse Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -19150,7 +19150,7 @@ func (c *ClientWithResponses) ApproveChangeRequestWithBodyWithResponse(ctx conte
 
 // ApproveChangeRequestWithResponse Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fireflow/fireflow/internal/analysis"
 	"github.com/fireflow/fireflow/internal/firewall"
@@ -46,13 +47,26 @@ func changeRequestFrom(ctx context.Context) string {
 
 // ListChangeRequests returns one page of a firewall's change requests, by
 // default newest first.
+// An open or approved request the firewall has moved past in a way that
+// conflicts is shown stale (see showStale).
 func (s *Service) ListChangeRequests(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.ChangeRequest], error) {
-	return s.store.ListChangeRequests(ctx, firewallID, clampPage(q))
+	p, err := s.store.ListChangeRequests(ctx, firewallID, clampPage(q))
+	if err != nil {
+		return p, err
+	}
+	return p, s.showStale(ctx, firewallID, p.Items)
 }
 
-// GetChangeRequest returns one change request.
+// GetChangeRequest returns one change request, shown stale as the list
+// shows it.
 func (s *Service) GetChangeRequest(ctx context.Context, firewallID, id string) (firewall.ChangeRequest, error) {
-	return s.store.GetChangeRequest(ctx, firewallID, id)
+	cr, err := s.store.GetChangeRequest(ctx, firewallID, id)
+	if err != nil {
+		return cr, err
+	}
+	one := []firewall.ChangeRequest{cr}
+	err = s.showStale(ctx, firewallID, one)
+	return one[0], err
 }
 
 // CreateChangeRequest stores a proposed change with its impact on the
@@ -201,7 +215,9 @@ func (s *Service) review(ctx context.Context, firewallID, id string, next firewa
 		return firewall.ChangeRequest{}, err
 	}
 	var out firewall.ChangeRequest
+	var stale error
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		stale = nil
 		cr, err := lockChangeRequest(ctx, tx, firewallID, id, pre)
 		if err != nil {
 			return err
@@ -216,13 +232,28 @@ func (s *Service) review(ctx context.Context, firewallID, id string, next firewa
 		if err := cr.CanMove(next); err != nil {
 			return err
 		}
+		if next == firewall.ChangeApproved {
+			// Approving what would no longer apply as reviewed would
+			// approve something nobody saw; the request goes stale.
+			reason, err := s.staleIn(ctx, tx, cr)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				cr.StaleReason = reason
+				if out, err = s.record(ctx, tx, cr, firewall.ChangeStale, "stale", comment); err == nil {
+					stale = staleError(out)
+				}
+				return err
+			}
+		}
 		out, err = s.record(ctx, tx, cr, next, action, comment)
 		return err
 	})
 	if err != nil {
 		return firewall.ChangeRequest{}, fmt.Errorf("%s change request %s: %w", action, id, err)
 	}
-	return out, nil
+	return out, stale
 }
 
 // lockChangeRequest locks the change request's firewall, so that its
@@ -289,9 +320,7 @@ func (s *Service) ApplyChangeRequest(ctx context.Context, firewallID, id, commen
 			if out, err = s.record(ctx, tx, cr, firewall.ChangeStale, "stale", comment); err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("change request %q is stale: %s", cr.ID, reason)
-			stale = &firewall.Error{Code: firewall.CodeConflict, Message: msg,
-				Problems: []firewall.Problem{{Location: "change_request.state", Message: msg, Value: firewall.ChangeStale}}}
+			stale = staleError(out)
 			return nil
 		}
 		res, err := s.replaceIn(withChangeRequest(ctx, cr.ID), tx, firewallID,
@@ -321,38 +350,46 @@ func targetOn(cr firewall.ChangeRequest, t firewall.Tree) (firewall.Tree, error)
 // rebase returns the tree the change request makes of cur, or a reason
 // why it no longer applies as it was reviewed.
 func (s *Service) rebase(cr firewall.ChangeRequest, cur firewall.Tree) (firewall.Tree, string, error) {
+	t, reason, _, err := s.rebaseUntil(cr, cur)
+	return t, reason, err
+}
+
+// rebaseUntil is rebase, and also the first instant after now at which a
+// rule of the trees it judged expires, when its verdict may change (zero:
+// never).
+func (s *Service) rebaseUntil(cr firewall.ChangeRequest, cur firewall.Tree) (firewall.Tree, string, time.Time, error) {
 	moved := fmt.Sprintf("the firewall moved from revision %d to %d", cr.BaseRevision, cur.Firewall.Revision)
 	if cur.Firewall.Revision == cr.BaseRevision {
 		t, err := targetOn(cr, cur)
 		if err != nil {
-			return firewall.Tree{}, "its operations do not apply: " + err.Error(), nil
+			return firewall.Tree{}, "its operations do not apply: " + err.Error(), time.Time{}, nil
 		}
-		return t, "", nil
+		return t, "", time.Time{}, nil
 	}
 	if cr.Base == nil {
-		return firewall.Tree{}, "", fmt.Errorf("change request %s has no base tree", cr.ID)
+		return firewall.Tree{}, "", time.Time{}, fmt.Errorf("change request %s has no base tree", cr.ID)
 	}
 	base := *cr.Base
 	baseT, err := targetOn(cr, base)
 	if err != nil {
-		return firewall.Tree{}, "", fmt.Errorf("recompute change request %s on its base: %w", cr.ID, err)
+		return firewall.Tree{}, "", time.Time{}, fmt.Errorf("recompute change request %s on its base: %w", cr.ID, err)
 	}
 	var curT firewall.Tree
 	if cr.Operations != nil {
 		if curT, err = firewall.ApplyOperations(cur, cr.Operations); err != nil {
-			return firewall.Tree{}, moved + " and its operations no longer apply: " + err.Error(), nil
+			return firewall.Tree{}, moved + " and its operations no longer apply: " + err.Error(), time.Time{}, nil
 		}
 	} else {
 		var reason string
 		if curT, reason = mergeCandidate(base, *cr.Candidate, cur); reason != "" {
-			return firewall.Tree{}, moved + " and " + reason, nil
+			return firewall.Tree{}, moved + " and " + reason, time.Time{}, nil
 		}
 	}
-	reason, err := s.sameEffect(base, baseT, cur, curT)
+	reason, until, err := s.sameEffect(base, baseT, cur, curT)
 	if err != nil || reason == "" {
-		return curT, "", err
+		return curT, "", until, err
 	}
-	return firewall.Tree{}, moved + " and " + reason, nil
+	return firewall.Tree{}, moved + " and " + reason, until, nil
 }
 
 // mergeCandidate returns cur with the parts the candidate changes from
@@ -440,26 +477,30 @@ func samePolicyTree(a, b *firewall.PolicyTree) bool {
 // (analysis.SameEffect): every flow whose action it altered at the base it
 // must alter now, from the same action to the same action, and every flow
 // it left alone it must leave alone. It answers "" when the effect is
-// unchanged.
-func (s *Service) sameEffect(base, baseT, cur, curT firewall.Tree) (string, error) {
+// unchanged, and the first instant a rule of the four trees expires.
+func (s *Service) sameEffect(base, baseT, cur, curT firewall.Tree) (string, time.Time, error) {
 	now := s.now()
 	var ms [4]*analysis.Model
+	var until time.Time
 	for i, t := range []firewall.Tree{base, baseT, cur, curT} {
 		var err error
 		if ms[i], err = analysis.New(t, now); err != nil {
-			return "", fmt.Errorf("analyse a tree of the change: %w", err)
+			return "", time.Time{}, fmt.Errorf("analyse a tree of the change: %w", err)
+		}
+		if u := ms[i].ValidUntil(); !u.IsZero() && (until.IsZero() || u.Before(until)) {
+			until = u
 		}
 	}
 	got, err := analysis.SameEffect(ms[0], ms[1], ms[2], ms[3])
 	if err != nil {
-		return "", fmt.Errorf("compare the change's effect: %w", err)
+		return "", time.Time{}, fmt.Errorf("compare the change's effect: %w", err)
 	}
 	if got.Same {
-		return "", nil
+		return "", until, nil
 	}
 	return fmt.Sprintf("its semantic diff changed: flows such as %s went from %s to %s at the base, and would go from %s to %s now",
 		flowText(got.Example), decisionText(got.Base), decisionText(got.BaseChanged),
-		decisionText(got.Current), decisionText(got.CurrentChanged)), nil
+		decisionText(got.Current), decisionText(got.CurrentChanged)), until, nil
 }
 
 func decisionText(d firewall.Decision) string {
