@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fireflow/fireflow/internal/analysis"
@@ -53,4 +54,19 @@ func (s *Service) currentAndNext(firewallID string, cur, next firewall.Tree) (mo
 	ro := analysis.Report{Findings: append(append([]analysis.Finding(nil), e.report.Findings...), light.Findings...)}
 	added, removed = diffFindings(ro, rn)
 	return e.model, mn, added, removed, nil
+}
+
+// currentTree returns the firewall's current tree: the one the analysis
+// cache compiled, when it holds the current revision (a revision lookup
+// instead of reading the whole tree), else read from the store. The tree
+// is shared with the cache and must not be modified.
+func (s *Service) currentTree(ctx context.Context, firewallID string) (firewall.Tree, error) {
+	rev, err := s.store.GetRevision(ctx, firewallID)
+	if err != nil {
+		return firewall.Tree{}, err
+	}
+	if e := s.analyses.get(firewallID, rev, s.now()); e != nil {
+		return e.model.Tree(), nil
+	}
+	return s.GetTree(ctx, firewallID)
 }

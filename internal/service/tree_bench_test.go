@@ -3,7 +3,9 @@ package service_test
 import (
 	"context"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/firewall/fwgen"
@@ -57,12 +59,24 @@ func BenchmarkDryRunReplaceTree(b *testing.B) {
 		r.Action = firewall.Allow
 	}
 	b.ResetTimer()
+	start := cpuTime()
 	for b.Loop() {
 		res, err := svc.ReplaceTree(ctx, cur.Firewall.ID, nil, next, true)
 		if err != nil || len(res.Structural.Rules) != 1 {
 			b.Fatalf("%v %+v", err, res.Structural.Rules)
 		}
 	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// cpuTime is the process's CPU time so far: on a shared machine the wall
+// time of a benchmark mostly measures the other tenants.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // flipOne is a change request flipping the action of the middle rule of

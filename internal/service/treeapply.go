@@ -59,7 +59,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if err := resolveTreeGroups(ctx, s.store, &target); err != nil {
 		return TreeResult{}, err
 	}
-	cur, err := s.GetTree(ctx, firewallID)
+	cur, err := s.currentTree(ctx, firewallID)
 	if err != nil {
 		return TreeResult{}, err
 	}
