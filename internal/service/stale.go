@@ -129,6 +129,10 @@ func (s *Service) showStale(ctx context.Context, firewallID string, crs []firewa
 // reason, or "" when the firewall has not moved or the change still does
 // what was reviewed.
 func (s *Service) staleIn(ctx context.Context, tx store.Tx, cr firewall.ChangeRequest) (string, error) {
+	rev, err := tx.GetRevision(ctx, cr.FirewallID)
+	if err != nil || rev == cr.BaseRevision {
+		return "", err
+	}
 	loaded, err := tx.LoadTree(ctx, cr.FirewallID)
 	if err != nil {
 		return "", err
