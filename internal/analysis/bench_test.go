@@ -161,3 +161,49 @@ func BenchmarkCompare(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSameEffect checks a change of one rule (its action flipped)
+// after the firewall moved by another rule (deleted), compile of the four
+// trees included: the work an apply does on a moved firewall beyond
+// re-applying the change.
+func BenchmarkSameEffect(b *testing.B) {
+	for _, n := range benchSizes[:2] {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			base := fwgen.Realistic(1, n, false)
+			flip := func(t firewall.Tree) firewall.Tree {
+				t = cloneTree(t)
+				pt := &t.Policies[3]
+				r := &pt.Rules[len(pt.Rules)/2]
+				if r.Action == firewall.Allow {
+					r.Action = firewall.Deny
+				} else {
+					r.Action = firewall.Allow
+				}
+				return t
+			}
+			cur := cloneTree(base)
+			pt := &cur.Policies[1]
+			pt.Rules = pt.Rules[:len(pt.Rules)-1]
+			trees := []firewall.Tree{base, flip(base), cur, flip(cur)}
+			same := false
+			loop(b, func() {
+				var ms [4]*Model
+				for i, t := range trees {
+					m, err := New(t, fwgen.Now)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ms[i] = m
+				}
+				got, err := SameEffect(ms[0], ms[1], ms[2], ms[3])
+				if err != nil {
+					b.Fatal(err)
+				}
+				same = got.Same
+			})
+			if !same {
+				b.Log("the effect differs")
+			}
+		})
+	}
+}

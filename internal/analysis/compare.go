@@ -53,23 +53,7 @@ func Compare(old, newer *Model, maxRegions int) (Comparison, error) {
 	var bufA, bufB []int32
 	scA, scB := newScratch(len(old.items)), newScratch(len(newer.items))
 	for c := range nClasses {
-		seqA, seqB := old.cands[c], newer.cands[c]
-		pre := 0
-		for pre < len(seqA) && pre < len(seqB) && sameItem(&old.items[seqA[pre]], &newer.items[seqB[pre]], c) {
-			pre++
-		}
-		suf := 0
-		for suf < len(seqA)-pre && suf < len(seqB)-pre &&
-			sameItem(&old.items[seqA[len(seqA)-1-suf]], &newer.items[seqB[len(seqB)-1-suf]], c) {
-			suf++
-		}
-		var qs []*shape
-		for _, it := range seqA[pre : len(seqA)-suf] {
-			qs = append(qs, old.items[it].shapes[c])
-		}
-		for _, it := range seqB[pre : len(seqB)-suf] {
-			qs = append(qs, newer.items[it].shapes[c])
-		}
+		qs := differing(old, newer, c)
 		if len(qs) == 0 {
 			continue
 		}

@@ -134,6 +134,10 @@ func allShapes() [nClasses]*shape {
 	return out
 }
 
+// Tree is the tree the model was compiled from, shared: callers must not
+// modify it.
+func (m *Model) Tree() firewall.Tree { return m.tree }
+
 // Revision is the firewall revision the model was compiled from.
 func (m *Model) Revision() int64 { return m.tree.Firewall.Revision }
 

@@ -3549,11 +3549,17 @@ type ImportRulesetParamsFormat string
 
 // ListRevisionsParams defines parameters for ListRevisions.
 type ListRevisionsParams struct {
-	// PageSize How many revisions to return, 1 to 1000.
+	// PageSize How many items to return, 1 to 1000.
 	PageSize *int64 `form:"page_size,omitempty" json:"page_size,omitempty"`
 
-	// PageToken The next_page_token of the previous page; leave it out for the first page.
+	// PageToken The next_page_token of the previous page, with the same filter and order_by; leave it out for the first page.
 	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
+	// Filter An AIP-160 filter expression of at most 2048 bytes, 200 terms and 64 levels of nesting (a level is a NOT, or a parenthesised AND inside an OR or the other way round); see docs/filtering.md. Fields: revision (integer), created_at (timestamp), actor (string), request_id (string), summary (string). Example: actor = "alice" AND created_at > "2026-01-01T00:00:00Z"
+	Filter *string `form:"filter,omitempty" json:"filter,omitempty"`
+
+	// OrderBy An AIP-132 order: comma-separated fields, each optionally followed by asc or desc; revision breaks ties. Fields: revision, created_at, actor, request_id. Default: revision desc.
+	OrderBy *string `form:"order_by,omitempty" json:"order_by,omitempty"`
 }
 
 // DiffRevisionParams defines parameters for DiffRevision.
@@ -4579,7 +4585,7 @@ type ClientInterface interface {
 
 	// ApproveChangeRequestWithBody Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -4590,7 +4596,7 @@ type ClientInterface interface {
 
 	// ApproveChangeRequest Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -4891,7 +4897,7 @@ type ClientInterface interface {
 
 	// ListRevisions List a firewall's revisions
 	//
-	// Lists the firewall's kept revisions, newest first, with when, who, the request and a one-line summary. Pages like other lists; takes no filter or order_by. See docs/history.md for what retention keeps.
+	// Lists the firewall's kept revisions, by default newest first, with when, who, the request and a one-line summary. filter selects them and order_by orders them as other lists do; see docs/filtering.md. See docs/history.md for what retention keeps.
 	//
 	// Needs the **viewer** role.
 	//
@@ -5548,7 +5554,7 @@ func (c *Client) ApplyChangeRequest(ctx context.Context, firewallId string, chan
 
 // ApproveChangeRequestWithBody Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -5569,7 +5575,7 @@ func (c *Client) ApproveChangeRequestWithBody(ctx context.Context, firewallId st
 
 // ApproveChangeRequest Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -6160,7 +6166,7 @@ func (c *Client) ImportRulesetWithTextBody(ctx context.Context, firewallId strin
 
 // ListRevisions List a firewall's revisions
 //
-// Lists the firewall's kept revisions, newest first, with when, who, the request and a one-line summary. Pages like other lists; takes no filter or order_by. See docs/history.md for what retention keeps.
+// Lists the firewall's kept revisions, by default newest first, with when, who, the request and a one-line summary. filter selects them and order_by orders them as other lists do; see docs/filtering.md. See docs/history.md for what retention keeps.
 //
 // Needs the **viewer** role.
 //
@@ -9015,6 +9021,30 @@ func NewListRevisionsRequest(server string, firewallId string, params *ListRevis
 
 		}
 
+		if params.Filter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "filter", *params.Filter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OrderBy != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "order_by", *params.OrderBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -10076,7 +10106,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveChangeRequestWithBodyWithResponse Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -10087,7 +10117,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveChangeRequestWithResponse Approve a change request
 	//
-	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+	// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 	//
 	// Needs the **approver** role.
 	//
@@ -10402,7 +10432,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListRevisionsWithResponse List a firewall's revisions
 	//
-	// Lists the firewall's kept revisions, newest first, with when, who, the request and a one-line summary. Pages like other lists; takes no filter or order_by. See docs/history.md for what retention keeps.
+	// Lists the firewall's kept revisions, by default newest first, with when, who, the request and a one-line summary. filter selects them and order_by orders them as other lists do; see docs/filtering.md. See docs/history.md for what retention keeps.
 	//
 	// Needs the **viewer** role.
 	//
@@ -19153,7 +19183,7 @@ func (c *ClientWithResponses) ApplyChangeRequestWithResponse(ctx context.Context
 
 // ApproveChangeRequestWithBodyWithResponse Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -19170,7 +19200,7 @@ func (c *ClientWithResponses) ApproveChangeRequestWithBodyWithResponse(ctx conte
 
 // ApproveChangeRequestWithResponse Approve a change request
 //
-// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.
+// Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.
 //
 // Needs the **approver** role.
 //
@@ -19659,7 +19689,7 @@ func (c *ClientWithResponses) ImportRulesetWithTextBodyWithResponse(ctx context.
 
 // ListRevisionsWithResponse List a firewall's revisions
 //
-// Lists the firewall's kept revisions, newest first, with when, who, the request and a one-line summary. Pages like other lists; takes no filter or order_by. See docs/history.md for what retention keeps.
+// Lists the firewall's kept revisions, by default newest first, with when, who, the request and a one-line summary. filter selects them and order_by orders them as other lists do; see docs/filtering.md. See docs/history.md for what retention keeps.
 //
 // Needs the **viewer** role.
 //

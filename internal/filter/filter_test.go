@@ -367,7 +367,7 @@ func TestDocsListEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sections := map[*Resource]string{Firewalls: "### Firewalls", Policies: "### Filtering policies", Rules: "### Rules", AuditEvents: "### Audit events", ChangeRequests: "### Change requests"}
+	sections := map[*Resource]string{Firewalls: "### Firewalls", Policies: "### Filtering policies", Rules: "### Rules", AuditEvents: "### Audit events", ChangeRequests: "### Change requests", Revisions: "### Revisions"}
 	for res, title := range sections {
 		_, rest, ok := strings.Cut(string(doc), title)
 		if !ok {

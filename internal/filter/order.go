@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -68,9 +69,10 @@ func (r *Resource) compileOrder(text string) ([]orderKey, error) {
 	// id makes the order total, so that a page token names one place in it.
 	// It runs the way the first key does, so that an order in one direction
 	// stays one row-value comparison.
-	if !seen["id"] {
-		id, _ := r.Field("id")
-		keys = append(keys, orderKey{term: OrderTerm{Field: "id", Desc: keys[0].term.Desc}, column: id.OrderColumn, kind: KindString})
+	tie := cmp.Or(r.Tie, "id")
+	if !seen[tie] {
+		id, _ := r.Field(tie)
+		keys = append(keys, orderKey{term: OrderTerm{Field: tie, Desc: keys[0].term.Desc}, column: id.OrderColumn, kind: id.Kind})
 	}
 	return keys, nil
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -92,6 +93,8 @@ type Resource struct {
 	Network bool
 	// Example is a filter shown in the API documentation.
 	Example string
+	// Tie names the unique field that makes every order total; "" is id.
+	Tie string
 
 	byName map[string]*Field
 	decls  *filtering.Declarations
@@ -153,7 +156,7 @@ func (r *Resource) DescribeOrder() string {
 	for i, t := range r.DefaultOrder {
 		def[i] = t.String()
 	}
-	return "An AIP-132 order: comma-separated fields, each optionally followed by asc or desc; id breaks ties. Fields: " +
+	return "An AIP-132 order: comma-separated fields, each optionally followed by asc or desc; " + cmp.Or(r.Tie, "id") + " breaks ties. Fields: " +
 		strings.Join(r.OrderNames(), ", ") + ". Default: " + strings.Join(def, ", ") + "."
 }
 
@@ -347,6 +350,25 @@ var ChangeRequests = newResource(Resource{
 	Example:      `state = "open" AND NOT no_op`,
 })
 
+// Revisions is the revision history of a firewall, one row a revision.
+var Revisions = newResource(Resource{
+	Name: "revisions", Table: "firewall_revisions",
+	Fields: []Field{
+		{Name: "revision", Column: "firewall_revisions.revision", Kind: KindInt, OrderColumn: "firewall_revisions.revision",
+			Doc: "the revision number"},
+		{Name: "created_at", Column: "firewall_revisions.created_at", Kind: KindTime, OrderColumn: "firewall_revisions.created_at",
+			Doc: "when the change committed"},
+		{Name: "actor", Column: "firewall_revisions.actor", Kind: KindString, OrderColumn: "firewall_revisions.actor",
+			Doc: "who made the change"},
+		{Name: "request_id", Column: "firewall_revisions.request_id", Kind: KindString, OrderColumn: "firewall_revisions.request_id",
+			Doc: "the request that made the change"},
+		{Name: "summary", Column: "firewall_revisions.summary", Kind: KindString, Doc: "the one-line summary; summary = \"rolled back*\""},
+	},
+	DefaultOrder: []OrderTerm{{Field: "revision", Desc: true}},
+	Tie:          "revision",
+	Example:      `actor = "alice" AND created_at > "2026-01-01T00:00:00Z"`,
+})
+
 // groupFields are the filterable fields of a group collection in table.
 func groupFields(table string) []Field {
 	return append(meta(table),
@@ -372,4 +394,4 @@ var ServiceGroups = newResource(Resource{
 })
 
 // Resources lists every filterable collection.
-var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents, ChangeRequests, AddressGroups, ServiceGroups}
+var Resources = []*Resource{Firewalls, Policies, Rules, AuditEvents, ChangeRequests, Revisions, AddressGroups, ServiceGroups}

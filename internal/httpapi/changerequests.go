@@ -312,7 +312,7 @@ func transitionErrors() []int {
 
 func (a *api) approveChangeRequest() endpoint {
 	return a.transition("approve", "Approve a change request",
-		"Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409.",
+		"Approves an open change request after reviewing its impact. Nobody approves their own request: the author gets 403. A request that is not open answers 409, and so does one the firewall has moved past in a way that conflicts (the test apply makes), which becomes stale.",
 		transitionErrors(), func() transitionFunc { return a.svc.ApproveChangeRequest })
 }
 

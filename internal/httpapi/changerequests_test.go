@@ -212,6 +212,42 @@ func TestChangeRequests(t *testing.T) {
 		}
 	})
 
+	t.Run("ReadsStaleOnceTheFirewallMoves", func(t *testing.T) {
+		web := s.must(http.StatusOK, "GET", f.tr.rules()+"/"+f.web, nil)
+		next := "reject"
+		if web["action"] == "reject" {
+			next = "deny"
+		}
+		cr := f.propose(map[string]any{"operations": []any{map[string]any{"op": "patch_rule",
+			"policy_name": "baseline", "rule_id": f.web, "rule_patch": map[string]any{"action": next}}}})
+		path := f.crs() + "/" + cr["id"].(string)
+		if got := f.as(f.viewer, http.StatusOK, "GET", path, nil); got["state"] != "open" {
+			t.Fatalf("before the move: %v", got["state"])
+		}
+		// Someone else allows the same flows: the reviewed change would now
+		// turn an allow, not what the reviewer saw, into the new action.
+		s.must(http.StatusOK, "PATCH", f.tr.rules()+"/"+f.web, map[string]any{"action": "allow"})
+		got := f.as(f.viewer, http.StatusOK, "GET", path, nil)
+		if got["state"] != "stale" || !strings.Contains(got["stale_reason"].(string), "semantic diff changed") || got["etag"] != cr["etag"] {
+			t.Fatalf("after a conflicting move: %v %v (etag %v, was %v)", got["state"], got["stale_reason"], got["etag"], cr["etag"])
+		}
+		list := f.as(f.viewer, http.StatusOK, "GET", f.crs()+"?filter="+url.QueryEscape(`state = "open"`), nil)
+		found := false
+		for _, it := range list["items"].([]any) {
+			if item := it.(map[string]any); item["id"] == cr["id"] {
+				found = item["state"] == "stale"
+			}
+		}
+		if !found {
+			t.Fatalf("the list does not show the request stale: %v", list["items"])
+		}
+		assertProblem(t, s.do("POST", path+"/approve", nil, "Authorization", "Bearer "+f.approver),
+			http.StatusConflict, "change_request.state", "semantic diff changed")
+		if got := f.as(f.viewer, http.StatusOK, "GET", path, nil); got["state"] != "stale" || got["etag"] == cr["etag"] {
+			t.Fatalf("after the refused approval: %v", got)
+		}
+	})
+
 	t.Run("StaleWhenOperationsNoLongerApply", func(t *testing.T) {
 		victim := s.newRule(f.tr, map[string]any{"action": "deny", "name": "victim", "protocol": "udp", "destination_ports": []string{"123"}})
 		cr := f.propose(map[string]any{"operations": []any{map[string]any{"op": "patch_rule", "policy_name": "baseline",
@@ -297,8 +333,8 @@ func TestChangeRequests(t *testing.T) {
 			t.Fatalf("paged ids %v", ids)
 		}
 		stale := f.as(f.viewer, http.StatusOK, "GET", f.crs()+"?filter="+url.QueryEscape(`state = "stale"`), nil)["items"].([]any)
-		if len(stale) != 3 {
-			t.Fatalf("%d stale requests, want 3", len(stale))
+		if len(stale) != 4 { // three applies and one approval found theirs stale
+			t.Fatalf("%d stale requests, want 4", len(stale))
 		}
 		assertProblem(t, s.do("GET", f.crs()+"?filter="+url.QueryEscape(`colour = "red"`), nil), http.StatusBadRequest, "query.filter", "")
 	})

@@ -53,18 +53,17 @@ func (a *api) listRevisions() endpoint {
 	return handle(huma.Operation{
 		OperationID: "list-revisions", Tags: historyTags,
 		Summary:     "List a firewall's revisions",
-		Description: "Lists the firewall's kept revisions, newest first, with when, who, the request and a one-line summary. Pages like other lists; takes no filter or order_by. See docs/history.md for what retention keeps.",
+		Description: "Lists the firewall's kept revisions, by default newest first, with when, who, the request and a one-line summary. filter selects them and order_by orders them as other lists do; see docs/filtering.md. See docs/history.md for what retention keeps.",
 	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
 		FirewallParams
-		PageSize  int    `query:"page_size" minimum:"1" maximum:"1000" default:"50" doc:"How many revisions to return, 1 to 1000."`
-		PageToken string `query:"page_token" maxLength:"2048" doc:"The next_page_token of the previous page; leave it out for the first page."`
+		ListParams
 	}) (*struct{ Body Page[Revision] }, error) {
-		page, err := a.svc.ListRevisions(ctx, in.FirewallID, firewall.Query{PageSize: in.PageSize, PageToken: in.PageToken})
+		page, err := a.svc.ListRevisions(ctx, in.FirewallID, in.query())
 		if err != nil {
 			return nil, inQuery(err)
 		}
 		return &struct{ Body Page[Revision] }{Body: pageOf(page, revisionOut)}, nil
-	})
+	}).with(nil, describeList(service.RevisionList))
 }
 
 func (a *api) getRevision() endpoint {

@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/fireflow/fireflow/internal/analysis"
-	"github.com/fireflow/fireflow/internal/engine"
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
 )
@@ -51,13 +47,26 @@ func changeRequestFrom(ctx context.Context) string {
 
 // ListChangeRequests returns one page of a firewall's change requests, by
 // default newest first.
+// An open or approved request the firewall has moved past in a way that
+// conflicts is shown stale (see showStale).
 func (s *Service) ListChangeRequests(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.ChangeRequest], error) {
-	return s.store.ListChangeRequests(ctx, firewallID, clampPage(q))
+	p, err := s.store.ListChangeRequests(ctx, firewallID, clampPage(q))
+	if err != nil {
+		return p, err
+	}
+	return p, s.showStale(ctx, firewallID, p.Items)
 }
 
-// GetChangeRequest returns one change request.
+// GetChangeRequest returns one change request, shown stale as the list
+// shows it.
 func (s *Service) GetChangeRequest(ctx context.Context, firewallID, id string) (firewall.ChangeRequest, error) {
-	return s.store.GetChangeRequest(ctx, firewallID, id)
+	cr, err := s.store.GetChangeRequest(ctx, firewallID, id)
+	if err != nil {
+		return cr, err
+	}
+	one := []firewall.ChangeRequest{cr}
+	err = s.showStale(ctx, firewallID, one)
+	return one[0], err
 }
 
 // CreateChangeRequest stores a proposed change with its impact on the
@@ -203,7 +212,9 @@ func (s *Service) review(ctx context.Context, firewallID, id string, next firewa
 		return firewall.ChangeRequest{}, err
 	}
 	var out firewall.ChangeRequest
+	var stale error
 	err := s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		stale = nil
 		cr, err := lockChangeRequest(ctx, tx, firewallID, id, pre)
 		if err != nil {
 			return err
@@ -218,13 +229,28 @@ func (s *Service) review(ctx context.Context, firewallID, id string, next firewa
 		if err := cr.CanMove(next); err != nil {
 			return err
 		}
+		if next == firewall.ChangeApproved {
+			// Approving what would no longer apply as reviewed would
+			// approve something nobody saw; the request goes stale.
+			reason, err := s.staleIn(ctx, tx, cr)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				cr.StaleReason = reason
+				if out, err = s.record(ctx, tx, cr, firewall.ChangeStale, "stale", comment); err == nil {
+					stale = staleError(out)
+				}
+				return err
+			}
+		}
 		out, err = s.record(ctx, tx, cr, next, action, comment)
 		return err
 	})
 	if err != nil {
 		return firewall.ChangeRequest{}, fmt.Errorf("%s change request %s: %w", action, id, err)
 	}
-	return out, nil
+	return out, stale
 }
 
 // lockChangeRequest locks the change request's firewall, so that its
@@ -291,9 +317,7 @@ func (s *Service) ApplyChangeRequest(ctx context.Context, firewallID, id, commen
 			if out, err = s.record(ctx, tx, cr, firewall.ChangeStale, "stale", comment); err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("change request %q is stale: %s", cr.ID, reason)
-			stale = &firewall.Error{Code: firewall.CodeConflict, Message: msg,
-				Problems: []firewall.Problem{{Location: "change_request.state", Message: msg, Value: firewall.ChangeStale}}}
+			stale = staleError(out)
 			return nil
 		}
 		res, err := s.replaceIn(withChangeRequest(ctx, cr.ID), tx, firewallID,
@@ -323,38 +347,46 @@ func targetOn(cr firewall.ChangeRequest, t firewall.Tree) (firewall.Tree, error)
 // rebase returns the tree the change request makes of cur, or a reason
 // why it no longer applies as it was reviewed.
 func (s *Service) rebase(cr firewall.ChangeRequest, cur firewall.Tree) (firewall.Tree, string, error) {
+	t, reason, _, err := s.rebaseUntil(cr, cur)
+	return t, reason, err
+}
+
+// rebaseUntil is rebase, and also the first instant after now at which a
+// rule of the trees it judged expires, when its verdict may change (zero:
+// never).
+func (s *Service) rebaseUntil(cr firewall.ChangeRequest, cur firewall.Tree) (firewall.Tree, string, time.Time, error) {
 	moved := fmt.Sprintf("the firewall moved from revision %d to %d", cr.BaseRevision, cur.Firewall.Revision)
 	if cur.Firewall.Revision == cr.BaseRevision {
 		t, err := targetOn(cr, cur)
 		if err != nil {
-			return firewall.Tree{}, "its operations do not apply: " + err.Error(), nil
+			return firewall.Tree{}, "its operations do not apply: " + err.Error(), time.Time{}, nil
 		}
-		return t, "", nil
+		return t, "", time.Time{}, nil
 	}
 	if cr.Base == nil {
-		return firewall.Tree{}, "", fmt.Errorf("change request %s has no base tree", cr.ID)
+		return firewall.Tree{}, "", time.Time{}, fmt.Errorf("change request %s has no base tree", cr.ID)
 	}
 	base := *cr.Base
 	baseT, err := targetOn(cr, base)
 	if err != nil {
-		return firewall.Tree{}, "", fmt.Errorf("recompute change request %s on its base: %w", cr.ID, err)
+		return firewall.Tree{}, "", time.Time{}, fmt.Errorf("recompute change request %s on its base: %w", cr.ID, err)
 	}
 	var curT firewall.Tree
 	if cr.Operations != nil {
 		if curT, err = firewall.ApplyOperations(cur, cr.Operations); err != nil {
-			return firewall.Tree{}, moved + " and its operations no longer apply: " + err.Error(), nil
+			return firewall.Tree{}, moved + " and its operations no longer apply: " + err.Error(), time.Time{}, nil
 		}
 	} else {
 		var reason string
 		if curT, reason = mergeCandidate(base, *cr.Candidate, cur); reason != "" {
-			return firewall.Tree{}, moved + " and " + reason, nil
+			return firewall.Tree{}, moved + " and " + reason, time.Time{}, nil
 		}
 	}
-	reason, err := s.sameEffect(base, baseT, cur, curT)
+	reason, until, err := s.sameEffect(base, baseT, cur, curT)
 	if err != nil || reason == "" {
-		return curT, "", err
+		return curT, "", until, err
 	}
-	return firewall.Tree{}, moved + " and " + reason, nil
+	return firewall.Tree{}, moved + " and " + reason, until, nil
 }
 
 // mergeCandidate returns cur with the parts the candidate changes from
@@ -438,180 +470,34 @@ func samePolicyTree(a, b *firewall.PolicyTree) bool {
 }
 
 // sameEffect reports, as a reason, whether the change does something else
-// to cur than it did to base: its regions of changed flows must pair the
-// same deciding rules or defaults with the same actions, in the same
-// number, and each region's example flow must change the same way on the
-// other pair of trees. It answers "" when the effect is unchanged.
-func (s *Service) sameEffect(base, baseT, cur, curT firewall.Tree) (string, error) {
+// to cur than it did to base, judged exactly over the whole header space
+// (analysis.SameEffect): every flow whose action it altered at the base it
+// must alter now, from the same action to the same action, and every flow
+// it left alone it must leave alone. It answers "" when the effect is
+// unchanged, and the first instant a rule of the four trees expires.
+func (s *Service) sameEffect(base, baseT, cur, curT firewall.Tree) (string, time.Time, error) {
 	now := s.now()
-	trees := []firewall.Tree{base, baseT, cur, curT}
-	models := make([]*analysis.Model, len(trees))
-	matchers := make([]*engine.Matcher, len(trees))
-	for i, t := range trees {
+	var ms [4]*analysis.Model
+	var until time.Time
+	for i, t := range []firewall.Tree{base, baseT, cur, curT} {
 		var err error
-		if models[i], err = analysis.New(t, now); err != nil {
-			return "", fmt.Errorf("analyse a tree of the change: %w", err)
+		if ms[i], err = analysis.New(t, now); err != nil {
+			return "", time.Time{}, fmt.Errorf("analyse a tree of the change: %w", err)
 		}
-		if matchers[i], err = engine.Compile(t); err != nil {
-			return "", fmt.Errorf("compile a tree of the change: %w", err)
+		if u := ms[i].ValidUntil(); !u.IsZero() && (until.IsZero() || u.Before(until)) {
+			until = u
 		}
 	}
-	was, err := analysis.Compare(models[0], models[1], math.MaxInt32)
+	got, err := analysis.SameEffect(ms[0], ms[1], ms[2], ms[3])
 	if err != nil {
-		return "", fmt.Errorf("compare the base with the change: %w", err)
+		return "", time.Time{}, fmt.Errorf("compare the change's effect: %w", err)
 	}
-	is, err := analysis.Compare(models[2], models[3], math.MaxInt32)
-	if err != nil {
-		return "", fmt.Errorf("compare the current tree with the change: %w", err)
+	if got.Same {
+		return "", until, nil
 	}
-	if was.Total != is.Total {
-		return fmt.Sprintf("its semantic diff changed: it changed the decision of %d regions of flows at the base, and would change %d now",
-			was.Total, is.Total), nil
-	}
-	wasKeys := map[string]bool{}
-	for _, r := range was.Regions {
-		wasKeys[regionKey(r)] = true
-	}
-	for _, r := range is.Regions {
-		if !wasKeys[regionKey(r)] {
-			return fmt.Sprintf("its semantic diff changed: flows such as %s would now go from %s to %s, which the reviewed change did not do",
-				flowText(r.Example), decisionText(r.Old), decisionText(r.New)), nil
-		}
-	}
-	check := func(regions []analysis.Region, before, after *engine.Matcher, when string) string {
-		for _, r := range regions {
-			o, n := before.Evaluate(r.Example, now, false), after.Evaluate(r.Example, now, false)
-			if o.Action != r.Old.Action || n.Action != r.New.Action {
-				return fmt.Sprintf("its semantic diff changed: flow %s went from %s to %s %s, and now goes from %s to %s",
-					flowText(r.Example), r.Old.Action, r.New.Action, when, o.Action, n.Action)
-			}
-		}
-		return ""
-	}
-	if reason := check(was.Regions, matchers[2], matchers[3], "at the base"); reason != "" {
-		return reason, nil
-	}
-	if reason := check(is.Regions, matchers[0], matchers[1], "now"); reason != "" {
-		return reason, nil
-	}
-	return sampledEffect(matchers, trees, now), nil
-}
-
-// effectSamples is how many flows sampledEffect tries.
-const effectSamples = 4096
-
-// sampledEffect checks the exact condition on flows drawn from the rules
-// of the four trees (edges and insides of their prefixes and ports): a
-// flow the change changed at the base must be decided now as it was at the
-// base and change the same way, and a flow it left alone must stay as it
-// is now. The region comparison cannot see a region narrowed or widened
-// with the same deciding rules; these flows can. The draw is seeded by the
-// trees, so a verdict repeats.
-func sampledEffect(m []*engine.Matcher, trees []firewall.Tree, now time.Time) string {
-	var rules []*firewall.Rule
-	for i := range trees {
-		for j := range trees[i].Policies {
-			for k := range trees[i].Policies[j].Rules {
-				rules = append(rules, &trees[i].Policies[j].Rules[k])
-			}
-		}
-	}
-	if len(rules) == 0 {
-		return ""
-	}
-	r := rand.New(rand.NewPCG(uint64(len(rules)), uint64(trees[2].Firewall.Revision)))
-	for range effectSamples {
-		f, ok := flowOf(r, rules[r.IntN(len(rules))])
-		if !ok {
-			continue
-		}
-		b, bt := m[0].Evaluate(f, now, false).Action, m[1].Evaluate(f, now, false).Action
-		c, ct := m[2].Evaluate(f, now, false).Action, m[3].Evaluate(f, now, false).Action
-		if (b != bt && (c != b || ct != bt)) || (b == bt && c != ct) {
-			return fmt.Sprintf("its semantic diff changed: flow %s went from %s to %s at the base, and would go from %s to %s now",
-				flowText(f), b, bt, c, ct)
-		}
-	}
-	return ""
-}
-
-// flowOf draws a flow the rule matches, or near one of its edges.
-func flowOf(r *rand.Rand, rule *firewall.Rule) (firewall.Flow, bool) {
-	var fam []netip.Prefix
-	fam = append(fam, rule.Sources...)
-	fam = append(fam, rule.Destinations...)
-	v4 := r.IntN(2) == 0
-	if len(fam) > 0 {
-		v4 = fam[r.IntN(len(fam))].Addr().Is4()
-	}
-	f := firewall.Flow{Protocol: rule.Protocol, Source: addrFrom(r, rule.Sources, v4), Destination: addrFrom(r, rule.Destinations, v4)}
-	if !f.Source.IsValid() || !f.Destination.IsValid() {
-		return firewall.Flow{}, false
-	}
-	if f.Protocol == firewall.AnyProtocol {
-		f.Protocol = []firewall.Protocol{firewall.TCP, firewall.UDP, firewall.ICMP}[r.IntN(3)]
-	}
-	if f.Protocol == firewall.ICMP && !v4 {
-		f.Protocol = firewall.ICMPv6
-	}
-	if (f.Protocol == firewall.ICMP && !v4) || (f.Protocol == firewall.ICMPv6 && v4) {
-		return firewall.Flow{}, false
-	}
-	if f.Protocol.HasPorts() {
-		f.SourcePort, f.DestinationPort = portFrom(r, rule.SourcePorts), portFrom(r, rule.DestinationPorts)
-	}
-	return f, true
-}
-
-// addrFrom draws an address of the family from one of ps, or any address
-// of the family when ps has none of it.
-func addrFrom(r *rand.Rand, ps []netip.Prefix, v4 bool) netip.Addr {
-	var same []netip.Prefix
-	for _, p := range ps {
-		if p.Addr().Is4() == v4 {
-			same = append(same, p)
-		}
-	}
-	if len(ps) > 0 && len(same) == 0 {
-		return netip.Addr{}
-	}
-	p := netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-	if v4 {
-		p = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	}
-	if len(same) > 0 {
-		p = same[r.IntN(len(same))]
-	}
-	b := p.Addr().AsSlice()
-	mode := r.IntN(3) // the first address, the last, or one inside
-	for i := p.Bits(); i < len(b)*8; i++ {
-		if mode == 1 || (mode == 2 && r.IntN(2) == 1) {
-			b[i/8] |= 1 << (7 - i%8)
-		} else {
-			b[i/8] &^= 1 << (7 - i%8)
-		}
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
-func portFrom(r *rand.Rand, ranges []firewall.PortRange) uint16 {
-	if len(ranges) == 0 {
-		return uint16(1 + r.IntN(65535))
-	}
-	pr := ranges[r.IntN(len(ranges))]
-	lo, hi := int(pr.Low), int(pr.High)
-	switch r.IntN(3) {
-	case 0:
-		return uint16(lo)
-	case 1:
-		return uint16(hi)
-	}
-	return uint16(lo + r.IntN(hi-lo+1))
-}
-
-func regionKey(r analysis.Region) string {
-	return decisionText(r.Old) + " -> " + decisionText(r.New)
+	return fmt.Sprintf("its semantic diff changed: flows such as %s went from %s to %s at the base, and would go from %s to %s now",
+		flowText(got.Example), decisionText(got.Base), decisionText(got.BaseChanged),
+		decisionText(got.Current), decisionText(got.CurrentChanged)), until, nil
 }
 
 func decisionText(d firewall.Decision) string {

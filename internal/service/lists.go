@@ -18,6 +18,7 @@ const (
 	ChangeRequestList Collection = "change_requests"
 	AddressGroupList  Collection = "address_groups"
 	ServiceGroupList  Collection = "service_groups"
+	RevisionList      Collection = "revisions"
 )
 
 // ListFields describes, in words for API documentation, the fields a
@@ -40,6 +41,7 @@ func DescribeList(c Collection) ListFields {
 		RuleList: filter.Rules, AuditEventList: filter.AuditEvents,
 		ChangeRequestList: filter.ChangeRequests,
 		AddressGroupList:  filter.AddressGroups, ServiceGroupList: filter.ServiceGroups,
+		RevisionList: filter.Revisions,
 	}[c]
 	if res == nil {
 		panic(fmt.Sprintf("service: no list named %q", c)) // a programming error: the collections are constants

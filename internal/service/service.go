@@ -27,6 +27,7 @@ type Service struct {
 	now      func() time.Time
 	matchers matchers
 	analyses analyses
+	stale    staleVerdicts
 }
 
 // Option configures a Service.

@@ -62,7 +62,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	if err := resolveTreeGroups(ctx, s.store, &target); err != nil {
 		return TreeResult{}, err
 	}
-	cur, err := s.GetTree(ctx, firewallID)
+	cur, err := s.currentTree(ctx, firewallID)
 	if err != nil {
 		return TreeResult{}, err
 	}
@@ -72,7 +72,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 	next := s.matchTree(cur, target, false)
 	out := TreeResult{DryRun: true, Revision: cur.Firewall.Revision, Tree: next, Structural: DiffTrees(cur, next)}
 	out.Changed = !out.Structural.Empty()
-	mo, mn, err := s.models(cur, next)
+	mo, mn, added, removed, err := s.currentAndNext(firewallID, cur, next)
 	if err != nil {
 		return TreeResult{}, err
 	}
@@ -81,9 +81,7 @@ func (s *Service) ReplaceTree(ctx context.Context, firewallID string, pre Precon
 		return TreeResult{}, err
 	}
 	out.Semantic = &sem
-	if out.FindingsAdded, out.FindingsRemoved, err = findingsDiff(mo, mn); err != nil {
-		return TreeResult{}, err
-	}
+	out.FindingsAdded, out.FindingsRemoved = added, removed
 	return out, nil
 }
 

@@ -320,6 +320,13 @@ func findingsDiff(mo, mn *analysis.Model) (added, removed []FindingChange, err e
 	if err != nil {
 		return nil, nil, fmt.Errorf("analyse the newer tree: %w", err)
 	}
+	added, removed = diffFindings(ro, rn)
+	return added, removed, nil
+}
+
+// diffFindings lists the findings of rn that ro lacks (added) and those
+// of ro that rn lacks (removed).
+func diffFindings(ro, rn analysis.Report) (added, removed []FindingChange) {
 	key := func(f analysis.Finding) string {
 		return string(f.Kind) + "\x00" + f.PolicyID + "\x00" + f.RuleID + "\x00" + f.ConflictsWith
 	}
@@ -341,7 +348,7 @@ func findingsDiff(mo, mn *analysis.Model) (added, removed []FindingChange, err e
 			removed = append(removed, findingChange(f))
 		}
 	}
-	return added, removed, nil
+	return added, removed
 }
 
 func findingChange(f analysis.Finding) FindingChange {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -94,50 +93,4 @@ func (r Reader) checkKept(ctx context.Context, firewallID string, revision int64
 			Problems: []firewall.Problem{{Location: "revision", Value: revision, Message: fmt.Sprintf("the oldest revision kept is %d", oldest)}}}
 	}
 	return nil
-}
-
-// revisionsBinding binds revision page tokens to this listing.
-const revisionsBinding = "revisions"
-
-// ListRevisions reads one page of the firewall's revisions, newest first.
-func (r Reader) ListRevisions(ctx context.Context, firewallID string, q firewall.Query) (firewall.Page[firewall.RevisionRecord], error) {
-	var ps firewall.Problems
-	if q.Filter != "" {
-		ps.Add("filter", q.Filter, "revisions take no filter")
-	}
-	if q.OrderBy != "" {
-		ps.Add("order_by", q.OrderBy, "revisions are listed newest first and take no order_by")
-	}
-	if err := ps.Err("the list query is not valid"); err != nil {
-		return firewall.Page[firewall.RevisionRecord]{}, err
-	}
-	below := int64(1) << 62
-	if q.PageToken != "" {
-		c, err := store.DecodeCursor(q.PageToken, revisionsBinding)
-		if err != nil {
-			return firewall.Page[firewall.RevisionRecord]{}, err
-		}
-		if len(c.Keys) != 1 || json.Unmarshal(c.Keys[0], &below) != nil {
-			ps.Add("page_token", nil, "the page token is not one this service issued")
-			return firewall.Page[firewall.RevisionRecord]{}, ps.Err("the page token is not valid")
-		}
-	}
-	size := store.PageSize(q.PageSize)
-	items, err := queryAll(ctx, r.q, func(row Row) (firewall.RevisionRecord, error) {
-		var rec firewall.RevisionRecord
-		return rec, row.Scan(&rec.FirewallID, &rec.Revision, timeScan{&rec.CreatedAt}, &rec.Actor, &rec.RequestID, &rec.Summary)
-	}, `SELECT firewall_id, revision, created_at, actor, request_id, summary FROM firewall_revisions
-		WHERE firewall_id = ? AND revision < ? ORDER BY revision DESC`+limit(size+1, 0), firewallID, below)
-	if err != nil {
-		return firewall.Page[firewall.RevisionRecord]{}, r.classify(err, "list revisions of firewall %s", firewallID)
-	}
-	p := firewall.Page[firewall.RevisionRecord]{Items: items}
-	if len(items) > size {
-		p.Items = items[:size]
-		p.NextPageToken = store.EncodeCursor(store.NewCursor(revisionsBinding, []any{items[size-1].Revision}))
-	}
-	if len(p.Items) == 0 {
-		return p, r.missing(ctx, firewallID, "")
-	}
-	return p, nil
 }

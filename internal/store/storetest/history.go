@@ -299,7 +299,7 @@ func historyList(t *testing.T, f *fixture) {
 	if _, err := f.s.ListRevisions(f.ctx, f.id(), firewall.Query{}); firewall.CodeOf(err) != firewall.CodeNotFound {
 		t.Fatalf("revisions of a missing firewall: %v, want not found", err)
 	}
-	for _, q := range []firewall.Query{{PageToken: "junk"}, {Filter: `revision > 2`}, {OrderBy: "revision"}} {
+	for _, q := range []firewall.Query{{PageToken: "junk"}, {Filter: `colour = "red"`}, {OrderBy: "summary"}} {
 		if _, err := f.s.ListRevisions(f.ctx, h.fw.ID, q); firewall.CodeOf(err) != firewall.CodeInvalid {
 			t.Fatalf("ListRevisions(%+v): %v, want invalid", q, err)
 		}
