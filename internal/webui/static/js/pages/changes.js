@@ -4,7 +4,7 @@
 // its author; apply or cancel by an editor).
 import { api, h, route, navigate, errorBox, loading, time, pager, session } from '../core.js';
 import {
-  fwPath, treeIndex, ruleText, ruleLink, policyName, structuralDiffView, semanticDiffView, valueText,
+  page, put, add, fwPath, treeIndex, ruleText, ruleLink, policyName, structuralDiffView, semanticDiffView, valueText,
 } from './revisions.js';
 
 const enc = encodeURIComponent;
@@ -14,13 +14,18 @@ function crsPath(fwId) {
   return `${fwPath(fwId)}/change-requests`;
 }
 
+function regionsText(n) {
+  return `${n} region${n === 1 ? '' : 's'} of flows change${n === 1 ? 's' : ''} decision`;
+}
+
 function stateBadge(state) {
   return h('span', { class: `badge state-${state}`, 'data-test': 'cr-state' }, state);
 }
 
 // ---- The list -------------------------------------------------------------
 
-route('/firewalls/:id/change-requests', async (main, params, query) => {
+route('/firewalls/:id/change-requests', async (outer, params, query) => {
+  const main = page(outer);
   const fwId = params.id;
   const state = states.includes(query.get('state')) ? query.get('state') : '';
   main.append(h('p', { class: 'crumbs' }, h('a', { href: `#/firewalls/${enc(fwId)}` }, 'Back to the firewall')),
@@ -53,7 +58,7 @@ route('/firewalls/:id/change-requests', async (main, params, query) => {
           h('td', {}, h('a', { href: `#/firewalls/${enc(fwId)}/change-requests/${enc(cr.id)}`, 'data-test': 'cr-link' }, cr.title)),
           h('td', {}, stateBadge(cr.state)), h('td', {}, cr.author), h('td', {}, cr.reviewer || '—'),
           h('td', {}, time(cr.created_at)), h('td', {}, `revision ${cr.base_revision}`),
-          h('td', {}, cr.no_op ? 'no flow changes' : `${cr.impact?.semantic?.total ?? 0} regions change`))))),
+          h('td', {}, cr.no_op ? 'no flow changes' : regionsText(cr.impact?.semantic?.total ?? 0)))))),
       pager(res.body, load));
     } catch (err) {
       box.replaceChildren(errorBox(err));
@@ -82,13 +87,15 @@ const sameList = (a, b) => (a || []).join(',') === (b || []).join(',');
 /** applyOps replays the draft's operations on a copy of the base tree. */
 function applyOps(base, ops) {
   const t = structuredClone(base);
+  t.policies = t.policies || [];
   let n = 0;
-  const policy = (id) => t.policies.find((p) => p.id === id);
+  const key = (s) => (s || '').toLowerCase();
+  const policy = (op) => t.policies.find((p) => (op.policy_id ? p.id === op.policy_id : key(p.name) === key(op.policy_name)));
   for (const op of ops) {
-    const p = policy(op.policy_id);
+    const p = policy(op);
     if (!p) continue;
     p.rules = p.rules || [];
-    const i = p.rules.findIndex((r) => r.id === op.rule_id);
+    const i = p.rules.findIndex((r) => (op.rule_id ? r.id === op.rule_id : op.rule_name && key(r.name) === key(op.rule_name)));
     switch (op.op) {
       case 'create_rule': {
         const r = { ...op.rule, id: `draft-${++n}`, draft: 'added' };
@@ -208,7 +215,8 @@ function newRuleBody(v, position) {
   return r;
 }
 
-route('/firewalls/:id/change-requests/new', async (main, params) => {
+route('/firewalls/:id/change-requests/new', async (outer, params) => {
+  const main = page(outer);
   const fwId = params.id;
   main.append(h('p', { class: 'crumbs' }, h('a', { href: `#/firewalls/${enc(fwId)}/change-requests` }, 'Back to the change requests')),
     h('h1', {}, 'Propose a change'));
@@ -257,7 +265,7 @@ route('/firewalls/:id/change-requests/new', async (main, params) => {
 
   const showEdit = (p, r) => {
     const name = r.name || `#${p.rules.indexOf(r) + 1}`;
-    editorBox.replaceChildren(h('h2', { id: 'editor-h' }, `Edit rule ${name} of ${p.name}`),
+    put(editorBox, h('h2', { id: 'editor-h' }, `Edit rule ${name} of ${p.name}`),
       ruleForm('edit-rule', r, 'Keep the edit in the draft', (v) => {
         const patch = patchOf(r, v);
         if (!Object.keys(patch).length) {
@@ -303,7 +311,7 @@ route('/firewalls/:id/change-requests/new', async (main, params) => {
               ]));
         }))));
     }
-    opsBox.replaceChildren(h('h2', { id: 'ops-h' }, `Pending operations (${ops.length})`),
+    put(opsBox, h('h2', { id: 'ops-h' }, `Pending operations (${ops.length})`),
       ops.length
         ? h('ol', {}, ops.map((op) => h('li', { 'data-test': 'pending-op' }, opText(op, idx))))
         : h('p', {}, 'None yet: add, edit, move or delete rules above.'),
@@ -376,6 +384,23 @@ function findingsList(fwId, idx, list, test, empty) {
     h('p', { class: 'finding-message' }, f.message))));
 }
 
+/**
+ * refusal is errorBox for a refused step. A 403 that names no missing role
+ * is the four-eyes rule: the token has the role, but its holder wrote the
+ * request.
+ */
+function refusal(err) {
+  const box = errorBox(err);
+  const detail = (err && err.problem && err.problem.detail) || '';
+  if (err && err.status === 403 && !/needs the \w+ role/.test(detail)) {
+    const note = box.querySelector('[data-test="missing-role"]');
+    const text = 'Four eyes: the author of a change request cannot approve or reject it. Another approver must.';
+    if (note) note.textContent = text;
+    else box.append(h('p', { 'data-test': 'four-eyes' }, text));
+  }
+  return box;
+}
+
 async function renderCR(main, fwId, crId, notice) {
   const wait = loading('Loading the change request…');
   main.replaceChildren(h('p', { class: 'crumbs' }, h('a', { href: `#/firewalls/${enc(fwId)}/change-requests` }, 'Back to the change requests')), wait);
@@ -390,18 +415,19 @@ async function renderCR(main, fwId, crId, notice) {
     return;
   }
   // The base tree names the rules the request acts on; it may be pruned.
-  let idx = treeIndex(null);
+  let baseTree = { policies: [] };
   try {
-    idx = treeIndex((await api('GET', `${fwPath(fwId)}/revisions/${cr.base_revision}`)).body);
+    baseTree = (await api('GET', `${fwPath(fwId)}/revisions/${cr.base_revision}`)).body;
   } catch {
     try {
-      idx = treeIndex((await api('GET', `${fwPath(fwId)}/tree`)).body);
+      baseTree = (await api('GET', `${fwPath(fwId)}/tree`)).body;
     } catch { /* names fall back to ids */ }
   }
+  const idx = treeIndex(baseTree);
   wait.remove();
   const me = session() || { sub: '', roles: [] };
   const roles = me.roles || [];
-  main.append(h('h1', {}, cr.title),
+  add(main, h('h1', {}, cr.title),
     notice ? h('p', { role: 'status', class: 'notice', 'data-test': 'cr-notice' }, notice) : null,
     h('dl', { class: 'facts' },
       h('dt', {}, 'State'), h('dd', {}, stateBadge(cr.state)),
@@ -422,12 +448,13 @@ async function renderCR(main, fwId, crId, notice) {
   }
 
   const im = cr.impact || {};
-  const newIdx = cr.candidate ? treeIndex(cr.candidate) : idx;
-  main.append(h('section', { class: 'impact', 'aria-labelledby': 'impact-h', 'data-test': 'cr-impact' },
+  // The rules' places after the change: the candidate's, or the base's with the operations replayed.
+  const newIdx = cr.candidate ? treeIndex(cr.candidate) : treeIndex(applyOps(baseTree, cr.operations || []));
+  add(main, h('section', { class: 'impact', 'aria-labelledby': 'impact-h', 'data-test': 'cr-impact' },
     h('h2', { id: 'impact-h' }, 'Impact'),
     cr.no_op
       ? h('p', { class: 'notice', 'data-test': 'cr-noop' }, 'No-op: no flow is decided differently. The traffic is already handled as this change would handle it.')
-      : h('p', { 'data-test': 'cr-effect' }, `${im.semantic?.total ?? 0} region${im.semantic?.total === 1 ? '' : 's'} of flows change decision.`),
+      : h('p', { 'data-test': 'cr-effect' }, `${regionsText(im.semantic?.total ?? 0)}.`),
     structuralDiffView(fwId, im.structural || {}, idx, newIdx),
     semanticDiffView(fwId, im.semantic, idx, newIdx),
     h('h3', {}, 'Findings the change adds'),
@@ -454,7 +481,7 @@ async function renderCR(main, fwId, crId, notice) {
       await renderCR(main, fwId, crId, `Done: the request is now ${res.body.state}.`);
     } catch (err) {
       for (const b of buttons) b.disabled = false;
-      result.replaceChildren(errorBox(err));
+      result.replaceChildren(refusal(err));
       button.focus();
     }
   };
@@ -463,7 +490,7 @@ async function renderCR(main, fwId, crId, notice) {
     return b;
   });
   const holds = (role) => roles.includes('admin') || roles.includes(role);
-  main.append(h('section', { class: 'cr-actions', 'aria-labelledby': 'actions-h' },
+  add(main, h('section', { class: 'cr-actions', 'aria-labelledby': 'actions-h' },
     h('h2', { id: 'actions-h' }, 'Review'),
     h('p', { class: 'muted' }, 'Approving and rejecting need the approver role and are never for the request\'s author; applying and cancelling need the editor role. ',
       me.sub ? `You are ${me.sub} (${roles.join(', ') || 'no role'}).` : ''),
@@ -474,6 +501,7 @@ async function renderCR(main, fwId, crId, notice) {
     result));
 }
 
-route('/firewalls/:id/change-requests/:cr', async (main, params) => {
+route('/firewalls/:id/change-requests/:cr', async (outer, params) => {
+  const main = page(outer);
   await renderCR(main, params.id, params.cr, '');
 });

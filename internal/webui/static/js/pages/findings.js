@@ -4,7 +4,7 @@
 // place, each example flow to the evaluator.
 import { api, h, route, navigate, errorBox, loading } from '../core.js';
 import {
-  fwPath, treeIndex, ruleLink, policyName, decisionView, flowView, localPager,
+  page, add, fwPath, treeIndex, ruleLink, policyName, decisionView, flowView, localPager,
 } from './revisions.js';
 
 const enc = encodeURIComponent;
@@ -90,7 +90,8 @@ function summary(rep) {
     rep.conflicts_total > (rep.counts?.conflict || 0) ? ` ${rep.conflicts_total} conflicts in all, the first ${rep.counts.conflict} listed.` : '');
 }
 
-route('/firewalls/:id/findings', async (main, params, query) => {
+route('/firewalls/:id/findings', async (outer, params, query) => {
+  const main = page(outer);
   const fwId = params.id;
   const kinds = query.get('kinds') || '';
   const back = h('a', { href: `#/firewalls/${enc(fwId)}` }, 'Back to the firewall');
@@ -100,7 +101,7 @@ route('/firewalls/:id/findings', async (main, params, query) => {
   main.append(h('form', { class: 'filter', onsubmit: (e) => {
     e.preventDefault();
     navigate(`/firewalls/${enc(fwId)}/findings${select.value ? `?kinds=${enc(select.value)}` : ''}`);
-  } }, h('label', { for: 'findings-kind' }, 'Show '), select, ' ', h('button', { type: 'submit' }, 'Show')));
+  } }, h('label', { for: 'findings-kind' }, 'Kind of finding '), select, ' ', h('button', { type: 'submit' }, 'Show')));
   const wait = loading('Analysing the firewall…');
   main.append(wait);
   try {
@@ -122,7 +123,7 @@ route('/firewalls/:id/findings', async (main, params, query) => {
       const list = findings.filter((f) => s.kinds.includes(f.kind));
       if (!list.length) continue;
       const hid = `findings-${s.kinds[0]}`;
-      main.append(h('section', { class: 'findings', 'aria-labelledby': hid, 'data-test': `section-${s.kinds[0]}` },
+      add(main, h('section', { class: 'findings', 'aria-labelledby': hid, 'data-test': `section-${s.kinds[0]}` },
         h('h2', { id: hid }, `${s.title} (${list.length})`),
         s.blurb ? h('p', { class: 'muted' }, s.blurb) : null,
         localPager(list, (page) => h('ul', { class: 'finding-list' }, page.map((f) => findingView(fwId, idx, f))), 25, s.title.toLowerCase())));

@@ -2,7 +2,7 @@
 // groups, and where it is used (firewalls, policies, rules), so that a
 // person changing a group knows which rules it moves.
 import { api, h, route, navigate, errorBox, loading, time, pager } from '../core.js';
-import { ruleHref } from './revisions.js';
+import { ruleHref, page, add } from './revisions.js';
 
 const enc = encodeURIComponent;
 
@@ -57,7 +57,7 @@ function groupList(kind, query) {
           h('td', {}, (g.groups || []).map((n) => n.name).join(', ') || '—'),
           h('td', {}, g.description || ''),
           h('td', {}, time(g.updated_at)))))),
-      pager(res.body, load));
+      pager(res.body, load, kind));
     } catch (err) {
       box.replaceChildren(errorBox(err));
     }
@@ -67,7 +67,8 @@ function groupList(kind, query) {
     h('h2', { id: `${kind}-h` }, k.title), form, box);
 }
 
-route('/groups', async (main, params, query) => {
+route('/groups', async (outer, params, query) => {
+  const main = page(outer);
   main.append(h('h1', {}, 'Groups'),
     h('p', {}, 'Named sets of addresses and of services that rules use. Open a group to see its members and where it is used.'),
     groupList('address', query), groupList('service', query));
@@ -110,7 +111,8 @@ function usageView(u, kind) {
 }
 
 function groupPage(kind) {
-  return async (main, params) => {
+  return async (outer, params) => {
+    const main = page(outer);
     const k = kinds[kind];
     main.append(h('p', { class: 'crumbs' }, h('a', { href: '#/groups' }, 'All groups')));
     const wait = loading(`Loading the ${k.one.toLowerCase()}…`);
@@ -122,7 +124,7 @@ function groupPage(kind) {
       const grp = g.body;
       wait.remove();
       const labels = Object.entries(grp.labels || {});
-      main.append(h('h1', {}, `${k.one} `, h('span', { 'data-test': 'group-name' }, grp.name)),
+      add(main, h('h1', {}, `${k.one} `, h('span', { 'data-test': 'group-name' }, grp.name)),
         grp.description ? h('p', {}, grp.description) : null,
         labels.length ? h('p', { class: 'labels' }, labels.map(([key, v]) => h('span', { class: 'label' }, `${key}=${v}`))) : null,
         h('section', { 'aria-labelledby': 'members-h', 'data-test': 'group-members' }, h('h2', { id: 'members-h' }, 'Members'),

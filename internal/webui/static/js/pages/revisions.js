@@ -6,6 +6,29 @@ import { api, h, route, navigate, errorBox, loading, time, pager, describeRule }
 
 const enc = encodeURIComponent;
 
+/**
+ * page gives a render a container of its own in <main>: when a newer
+ * navigation empties <main> while this render still awaits the API, what
+ * it appends later lands in a detached element, not on the new page.
+ */
+export function page(outer) {
+  const el = h('div', { class: 'page' });
+  outer.append(el);
+  return el;
+}
+
+/** put sets el's children, skipping null and false as h() does (the DOM's own append would write "null"). */
+export function put(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+  return el;
+}
+
+/** add appends to el, skipping null and false as h() does. */
+export function add(el, ...kids) {
+  el.append(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+  return el;
+}
+
 /** fwPath is the API path of a firewall. */
 export function fwPath(id) {
   return `/api/v1/firewalls/${enc(id)}`;
@@ -31,25 +54,11 @@ export function flowText(f) {
   return `${f.protocol} ${f.source_ip}${port(f.source_port)} → ${f.destination_ip}${port(f.destination_port)}`;
 }
 
-/** groupNames lists group references, which answers give as {id, name} and tree documents as names. */
-export function groupNames(refs) {
-  return (refs || []).map((g) => (typeof g === 'string' ? g : g.name || g.id));
-}
-
-/** ruleText is describeRule with the rule's groups, which the findings and diffs name. */
+/** ruleText is describeRule for a rule of an answer or of a tree document, which names its groups by name only. */
 export function ruleText(rule) {
-  let s = describeRule(rule);
-  const parts = [];
-  const add = (label, refs) => {
-    const names = groupNames(refs);
-    if (names.length) parts.push(`${label} ${names.join(', ')}`);
-  };
-  add('source groups', rule.source_groups);
-  add('destination groups', rule.destination_groups);
-  add('service groups', rule.service_groups);
-  if (parts.length) s += ` (${parts.join('; ')})`;
-  if (rule.enabled === false) s += ' [disabled]';
-  return s;
+  const refs = (list) => (list || []).map((g) => (typeof g === 'string' ? { name: g } : g));
+  return describeRule({ ...rule, source_groups: refs(rule.source_groups), destination_groups: refs(rule.destination_groups),
+    service_groups: refs(rule.service_groups) });
 }
 
 /**
@@ -124,7 +133,7 @@ export function localPager(items, render, size = 50, label = 'items') {
         h('span', { role: 'status' }, ` ${start + 1}–${end} of ${items.length} `),
         h('button', { type: 'button', disabled: end >= items.length, onclick: () => show(end) }, 'Next'))
       : null;
-    box.replaceChildren(render(items.slice(start, end)), nav);
+    put(box, render(items.slice(start, end)), nav);
   };
   show(0);
   return box;
@@ -349,7 +358,8 @@ async function compareView(fwId, a, b) {
   return box;
 }
 
-route('/firewalls/:id/revisions', async (main, params, query) => {
+route('/firewalls/:id/revisions', async (outer, params, query) => {
+  const main = page(outer);
   const fwId = params.id;
   main.append(h('p', { class: 'crumbs' }, h('a', { href: `#/firewalls/${enc(fwId)}` }, 'Back to the firewall')),
     h('h1', {}, 'Revisions'));
