@@ -4,7 +4,7 @@
 // its author; apply or cancel by an editor).
 import { api, h, route, navigate, errorBox, loading, time, pager, session } from '../core.js';
 import {
-  page, put, add, fwPath, treeIndex, ruleText, ruleLink, policyName, structuralDiffView, semanticDiffView, valueText,
+  page, put, add, listTable, fwPath, treeIndex, ruleText, ruleLink, policyName, structuralDiffView, semanticDiffView, valueText,
 } from './revisions.js';
 
 const enc = encodeURIComponent;
@@ -51,7 +51,7 @@ route('/firewalls/:id/change-requests', async (outer, params, query) => {
         box.replaceChildren(h('p', { 'data-test': 'no-crs' }, state ? `No change request is ${state}.` : 'No change request yet.'));
         return;
       }
-      box.replaceChildren(h('table', { class: 'list crs' },
+      box.replaceChildren(listTable({ class: 'list crs' },
         h('caption', {}, state ? `Change requests that are ${state}, newest first` : 'Change requests, newest first'),
         h('thead', {}, h('tr', {}, ['Title', 'State', 'Author', 'Reviewer', 'Proposed', 'Base', 'Effect'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, items.map((cr) => h('tr', { 'data-test': 'cr-row' },
@@ -122,6 +122,20 @@ function applyOps(base, ops) {
   return t;
 }
 
+/**
+ * withCreatedIDs gives the rules a replay created the ids the server gave
+ * them, which the structural diff lists with their policy and position.
+ */
+function withCreatedIDs(tree, structural) {
+  for (const r of (structural && structural.rules) || []) {
+    if (r.change !== 'added' || !r.new_position) continue;
+    const p = tree.policies.find((x) => x.id === r.policy_id);
+    const at = p && (p.rules || [])[r.new_position - 1];
+    if (at && at.draft === 'added') at.id = r.id;
+  }
+  return tree;
+}
+
 /** opText says what one operation does, naming rules as the base tree knows them. */
 function opText(op, idx) {
   const pol = policyName(idx, op.policy_id || '') + (op.policy_name && !op.policy_id ? ` ${op.policy_name}` : '');
@@ -135,7 +149,9 @@ function opText(op, idx) {
     case 'create_rule':
       return `Add to ${pol}${op.rule.position ? ` at position ${op.rule.position}` : ' at the end'}: ${op.rule.name ? `${op.rule.name}: ` : ''}${ruleText(op.rule)}`;
     case 'patch_rule':
-      return `Change ${rule()} in ${pol}: ${Object.entries(op.rule_patch || {}).map(([k, v]) => `${k} → ${valueText(v)}`).join('; ')}`;
+      // An answer lists the fields a patch leaves alone as null, like a reset.
+      return `Change ${rule()} in ${pol}: ${Object.entries(op.rule_patch || {}).filter(([, v]) => v !== null)
+        .map(([k, v]) => `${k} → ${valueText(v)}`).join('; ') || 'reset fields to their defaults'}`;
     case 'delete_rule':
       return `Delete ${rule()} from ${pol}`;
     case 'move_rule':
@@ -290,7 +306,7 @@ route('/firewalls/:id/change-requests/new', async (outer, params) => {
         draftBox.append(h('p', { class: 'muted' }, 'No rules.'));
         continue;
       }
-      draftBox.append(h('table', { class: 'list draft-rules' },
+      draftBox.append(listTable({ class: 'list draft-rules' },
         h('caption', { class: 'visually-hidden' }, `Rules of ${p.name} in the draft`),
         h('thead', {}, h('tr', {}, ['#', 'Rule', 'Change', 'Edit'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, rules.map((r, i) => {
@@ -378,8 +394,8 @@ const actions = [
 
 function findingsList(fwId, idx, list, test, empty) {
   if (!list || !list.length) return h('p', { 'data-test': `${test}-none` }, empty);
-  return h('ul', { class: 'finding-list', 'data-test': test }, list.map((f) => h('li', { class: `finding severity-${f.severity}`, 'data-test': `${test}-item` },
-    h('span', { class: `badge severity-${f.severity}` }, f.severity), ' ', h('strong', {}, f.kind.replace('_', ' ')), ' ',
+  return h('ul', { class: 'finding-list', 'data-test': test }, list.map((f) => h('li', { class: `finding finding-${f.severity}`, 'data-test': `${test}-item` },
+    h('span', { class: `badge sev-${f.severity}` }, f.severity), ' ', h('strong', {}, f.kind.replace('_', ' ')), ' ',
     f.rule_id && idx.rules.has(f.rule_id) ? ruleLink(fwId, idx, f.rule_id) : null,
     h('p', { class: 'finding-message' }, f.message))));
 }
@@ -449,7 +465,7 @@ async function renderCR(main, fwId, crId, notice) {
 
   const im = cr.impact || {};
   // The rules' places after the change: the candidate's, or the base's with the operations replayed.
-  const newIdx = cr.candidate ? treeIndex(cr.candidate) : treeIndex(applyOps(baseTree, cr.operations || []));
+  const newIdx = cr.candidate ? treeIndex(cr.candidate) : treeIndex(withCreatedIDs(applyOps(baseTree, cr.operations || []), im.structural));
   add(main, h('section', { class: 'impact', 'aria-labelledby': 'impact-h', 'data-test': 'cr-impact' },
     h('h2', { id: 'impact-h' }, 'Impact'),
     cr.no_op
@@ -486,7 +502,7 @@ async function renderCR(main, fwId, crId, notice) {
     }
   };
   const buttons = possible.map((a) => {
-    const b = h('button', { type: 'button', 'data-test': `cr-${a.name}`, class: `act-${a.name}`, onclick: () => act(a, b) }, a.label);
+    const b = h('button', { type: 'button', 'data-test': `cr-${a.name}`, class: 'cr-step', onclick: () => act(a, b) }, a.label);
     return b;
   });
   const holds = (role) => roles.includes('admin') || roles.includes(role);

@@ -32,7 +32,7 @@ function takerView(fwId, idx, t) {
 }
 
 /** matchingFlowButton asks the search for one flow a rule matches, to try in the evaluator. */
-function matchingFlowButton(fwId, rule) {
+function matchingFlowButton(fwId, idx, rule) {
   const out = h('span', { class: 'found-flow', role: 'status' });
   if (!rule || (rule.source_groups || []).length || (rule.destination_groups || []).length || (rule.service_groups || []).length) return null;
   const btn = h('button', { type: 'button', class: 'link-button', 'data-test': 'find-flow', onclick: async () => {
@@ -44,7 +44,10 @@ function matchingFlowButton(fwId, rule) {
     if ((rule.destination_ports || []).length) space.destination_ports = rule.destination_ports;
     try {
       const res = await api('POST', `${fwPath(fwId)}/search`, { body: { space } });
-      out.replaceChildren(res.body.exists ? flowView(fwId, res.body.flow) : 'The rule matches no flow.');
+      btn.hidden = true;
+      out.replaceChildren(...(res.body.exists
+        ? ['A flow it matches: ', flowView(fwId, res.body.flow), ' is decided ', decisionView(fwId, idx, res.body.decision), '.']
+        : ['The rule matches no flow.']));
     } catch (err) {
       out.replaceChildren(errorBox(err));
       btn.disabled = false;
@@ -55,9 +58,9 @@ function matchingFlowButton(fwId, rule) {
 
 function findingView(fwId, idx, f) {
   const at = f.rule_id ? idx.rules.get(f.rule_id) : null;
-  const item = h('li', { class: `finding severity-${f.severity}`, 'data-test': `finding-${f.kind}`, 'data-rule-id': f.rule_id || '' });
+  const item = h('li', { class: `finding finding-${f.severity}`, 'data-test': `finding-${f.kind}`, 'data-rule-id': f.rule_id || '' });
   const head = h('p', { class: 'finding-head' },
-    h('span', { class: `badge severity-${f.severity}` }, f.severity), ' ',
+    h('span', { class: `badge sev-${f.severity}` }, f.severity), ' ',
     f.rule_id ? ruleLink(fwId, idx, f.rule_id, 'finding-rule') : h('strong', {}, policyName(idx, f.policy_id)));
   item.append(head, h('p', { class: 'finding-message' }, f.message));
   if (f.kind === 'conflict' && f.conflicts_with) {
@@ -76,7 +79,7 @@ function findingView(fwId, idx, f) {
   if (f.example) {
     item.append(h('p', { class: 'example' }, 'Example: ', flowView(fwId, f.example.flow), ' is decided ', decisionView(fwId, idx, f.example.decision), '.'));
   } else if (f.kind === 'unreachable' && at) {
-    const finder = matchingFlowButton(fwId, at.rule);
+    const finder = matchingFlowButton(fwId, idx, at.rule);
     if (finder) item.append(h('p', { class: 'example' }, finder));
   }
   if (f.expires_at) item.append(h('p', { class: 'muted' }, 'Expires ', h('time', { datetime: f.expires_at }, new Date(f.expires_at).toLocaleString())));
@@ -84,9 +87,9 @@ function findingView(fwId, idx, f) {
 }
 
 function summary(rep) {
-  const parts = Object.entries(rep.counts || {}).map(([k, n]) => `${n} ${(kindNames[k] || k).toLowerCase()}`);
-  return h('p', { 'data-test': 'findings-summary' }, `Revision ${rep.revision}: `,
-    parts.length ? parts.join(', ') : 'no findings', '.',
+  const parts = Object.entries(rep.counts || {}).map(([k, n]) => `${kindNames[k] || k}: ${n}`);
+  return h('p', { 'data-test': 'findings-summary' }, `At revision ${rep.revision}. `,
+    parts.length ? parts.join('; ') : 'No findings', '.',
     rep.conflicts_total > (rep.counts?.conflict || 0) ? ` ${rep.conflicts_total} conflicts in all, the first ${rep.counts.conflict} listed.` : '');
 }
 

@@ -2,7 +2,7 @@
 // groups, and where it is used (firewalls, policies, rules), so that a
 // person changing a group knows which rules it moves.
 import { api, h, route, navigate, errorBox, loading, time, pager } from '../core.js';
-import { ruleHref, page, add } from './revisions.js';
+import { ruleHref, page, add, listTable } from './revisions.js';
 
 const enc = encodeURIComponent;
 
@@ -48,7 +48,7 @@ function groupList(kind, query) {
         box.replaceChildren(h('p', {}, filter ? 'No group matches the filter.' : 'No group yet.'));
         return;
       }
-      box.replaceChildren(h('table', { class: 'list groups' },
+      box.replaceChildren(listTable({ class: 'list groups' },
         h('caption', { class: 'visually-hidden' }, k.title),
         h('thead', {}, h('tr', {}, ['Name', 'Members', 'Nested groups', 'Description', 'Updated'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, items.map((g) => h('tr', { 'data-test': `${kind}-group-row` },
@@ -93,7 +93,7 @@ function usageView(u, kind) {
   }
   const rules = u.rules || [];
   if (rules.length) {
-    section.append(h('h3', {}, 'Rules'), h('table', { class: 'list usage-rules' },
+    section.append(h('h3', {}, 'Rules'), listTable({ class: 'list usage-rules' },
       h('caption', { class: 'visually-hidden' }, 'Rules that use the group'),
       h('thead', {}, h('tr', {}, ['Rule', 'Policy', 'Firewall', 'Field', 'Through'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, rules.map((r) => h('tr', { 'data-test': 'usage-rule' },

@@ -29,6 +29,19 @@ export function add(el, ...kids) {
   return el;
 }
 
+/**
+ * listTable is h('table', ...) whose cells carry their column's heading as
+ * data-label, which the narrow-screen layout shows beside each value.
+ */
+export function listTable(attrs, ...kids) {
+  const table = h('table', attrs, ...kids);
+  const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((td, i) => td.setAttribute('data-label', heads[i] || ''));
+  }
+  return table;
+}
+
 /** fwPath is the API path of a firewall. */
 export function fwPath(id) {
   return `/api/v1/firewalls/${enc(id)}`;
@@ -84,11 +97,11 @@ export function ruleName(idx, ruleId) {
 }
 
 /** ruleLink links a rule to its place on the firewall page, with its description when known. */
-export function ruleLink(fwId, idx, ruleId, test = 'rule-link') {
+export function ruleLink(fwId, idx, ruleId, test = 'rule-link', withText = true) {
   const at = idx && idx.rules.get(ruleId);
   return h('span', { class: 'rule-ref' },
-    h('a', { href: ruleHref(fwId, ruleId), 'data-test': test, 'data-rule-id': ruleId }, ruleName(idx, ruleId)),
-    at ? h('span', { class: 'rule-desc' }, ' ', ruleText(at.rule)) : null);
+    h('a', { href: ruleHref(fwId, ruleId), 'data-test': test, 'data-rule-id': ruleId, title: at ? ruleText(at.rule) : null }, ruleName(idx, ruleId)),
+    at && withText ? h('span', { class: 'rule-desc' }, ' ', ruleText(at.rule)) : null);
 }
 
 /** policyName names a policy by name when known. */
@@ -103,11 +116,11 @@ export function decisionView(fwId, idx, d) {
   const act = h('span', { class: `action action-${d.action}` }, d.action);
   switch (d.decided_by) {
     case 'rule':
-      return h('span', { class: 'decision' }, act, ' by ', ruleLink(fwId, idx, d.rule_id));
+      return h('span', { class: 'decided' }, act, ' by ', ruleLink(fwId, idx, d.rule_id, 'rule-link', false));
     case 'policy_default':
-      return h('span', { class: 'decision' }, act, ` by the default of ${policyName(idx, d.policy_id)}`);
+      return h('span', { class: 'decided' }, act, ` by the default of ${policyName(idx, d.policy_id)}`);
     default:
-      return h('span', { class: 'decision' }, act, ' by the firewall default');
+      return h('span', { class: 'decided' }, act, ' by the firewall default');
   }
 }
 
@@ -278,7 +291,7 @@ function revisionsList(main, fwId, query) {
         'aria-label': `${side === 'a' ? 'Older side' : 'Newer side'}: revision ${rev}`, 'data-test': `pick-${side}-${rev}`,
         onchange: () => { picked[side] = String(rev); },
       });
-      const table = h('table', { class: 'list revisions' },
+      const table = listTable({ class: 'list revisions' },
         h('caption', {}, 'Revisions, newest first'),
         h('thead', {}, h('tr', {},
           h('th', { scope: 'col' }, 'Older'), h('th', { scope: 'col' }, 'Newer'), h('th', { scope: 'col' }, 'Revision'),
@@ -288,7 +301,7 @@ function revisionsList(main, fwId, query) {
           h('td', {}, String(r.revision)), h('td', {}, time(r.created_at)), h('td', {}, r.actor), h('td', {}, r.summary),
           h('td', {}, r.revision > 1
             ? h('a', { href: `#/firewalls/${enc(fwId)}/revisions?a=${r.revision - 1}&b=${r.revision}`, 'data-test': 'diff-previous',
-              'aria-label': `Compare revision ${r.revision} with ${r.revision - 1}` }, `with ${r.revision - 1}`)
+              'aria-label': `Compare revision ${r.revision} with ${r.revision - 1}` }, `diff with ${r.revision - 1}`)
             : '')))));
       box.replaceChildren(table, pager(res.body, load));
     } catch (err) {
