@@ -41,7 +41,6 @@ func newReviewFirewall(t *testing.T, s *consoleSession) reviewFirewall {
 // consoleReviewSteps runs steps 5 to 7 of the journey and the groups pages,
 // after steps 1 to 4 of TestConsoleJourney.
 func consoleReviewSteps(t *testing.T, s *consoleSession) {
-	t.Helper()
 	f := newReviewFirewall(t, s)
 	consoleStepFindings(t, s, f)
 	base, applied := consoleStepChangeRequest(t, s, f)
@@ -53,7 +52,6 @@ func consoleReviewSteps(t *testing.T, s *consoleSession) {
 // the rule that blocks it, both linked to their place, on the findings
 // page.
 func consoleStepFindings(t *testing.T, s *consoleSession, f reviewFirewall) {
-	t.Helper()
 	s.signIn(t, s.tokens["viewer"])
 	s.open(t, "/firewalls/"+f.id+"/findings")
 	finding := fmt.Sprintf(`[data-test="finding-unreachable"][data-rule-id="%s"]`, f.shadowed)
@@ -86,7 +84,6 @@ func consoleStepFindings(t *testing.T, s *consoleSession, f reviewFirewall) {
 // author, an approver approves it, and an editor applies it. It returns
 // the request's base revision and the revision applying made.
 func consoleStepChangeRequest(t *testing.T, s *consoleSession, f reviewFirewall) (base, applied int64) {
-	t.Helper()
 	author, err := auth.Mint(testSecret, "console-author", []string{"editor", "approver"}, time.Hour, "", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +173,6 @@ func consoleStepChangeRequest(t *testing.T, s *consoleSession, f reviewFirewall)
 // after the change in the list and sees them side by side, with the
 // structural diff (moved, changed, added) and the semantic diff.
 func consoleStepCompare(t *testing.T, s *consoleSession, f reviewFirewall, base, applied int64) {
-	t.Helper()
 	s.signIn(t, s.tokens["viewer"])
 	s.open(t, "/firewalls/"+f.id+"/revisions")
 	s.waitText(t, `[data-test="revision-row"]`, "console-editor")
@@ -199,7 +195,6 @@ func consoleStepCompare(t *testing.T, s *consoleSession, f reviewFirewall, base,
 // consoleGroupPages checks the groups list and a group's page with where
 // it is used, on groups made through the API and used by a rule.
 func consoleGroupPages(t *testing.T, s *consoleSession, f reviewFirewall) {
-	t.Helper()
 	admin := s.tokens["admin"]
 	ag := s.apiJSON(t, admin, "POST", "/api/v1/address-groups", map[string]any{"name": "lab-hosts", "description": "the lab's admin hosts",
 		"addresses": []string{"10.20.1.0/24", "2001:db8:20::/48"}})["id"].(string)

@@ -379,4 +379,5 @@ func TestConsoleJourney(t *testing.T) {
 	}
 
 	// Steps 5–7: console_review_test.go
+	consoleReviewSteps(t, s)
 }
