@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,4 +222,135 @@ func consoleGroupPages(t *testing.T, s *consoleSession, f reviewFirewall) {
 	s.open(t, "/groups/service/"+sg)
 	s.waitText(t, `[data-test="usage-rule"]`, "lab-remote-admin")
 	s.axe(t, "service group")
+}
+
+// TestConsoleReviewPages checks the review pages beyond the journey: names
+// that look like markup stay text, a stale review step says the request
+// changed, rejecting and the state filter, paging through revisions, an
+// unknown firewall, and the narrow layout.
+func TestConsoleReviewPages(t *testing.T) {
+	s := newConsoleSession(t)
+	f := newReviewFirewall(t, s)
+	editor, viewer := s.tokens["editor"], s.tokens["viewer"]
+	const hostile = `<img src=x onerror="window.pwned=1">`
+	rules := f.path() + "/filtering-policies/" + f.policy + "/rules"
+	// propose asks, as the editor, for a rule named rule that acts on
+	// snmp; its title is title.
+	propose := func(t *testing.T, title, rule, action string) (id, page string) {
+		t.Helper()
+		rev := s.apiJSON(t, viewer, "GET", f.path(), nil)["revision"]
+		cr := s.apiJSON(t, editor, "POST", f.path()+"/change-requests", map[string]any{"title": title, "base_revision": rev,
+			"operations": []any{map[string]any{"op": "create_rule", "policy_id": f.policy,
+				"rule": map[string]any{"name": rule, "action": action, "protocol": "udp", "destination_ports": []string{"161"}}}}})
+		id = cr["id"].(string)
+		return id, "/firewalls/" + f.id + "/change-requests/" + id
+	}
+	noMarkup := func(t *testing.T) {
+		t.Helper()
+		if n := consoleEval[int](t, s, "count images", `document.querySelectorAll('main img').length`); n != 0 {
+			t.Errorf("%d img elements in the page: a name was parsed as markup", n)
+		}
+		if consoleEval[bool](t, s, "read window.pwned", `window.pwned === 1`) {
+			t.Error("a name's onerror ran")
+		}
+	}
+
+	t.Run("HostileNamesAreText", func(t *testing.T) {
+		s.apiJSON(t, s.tokens["admin"], "POST", rules, map[string]any{"name": hostile, "action": "allow", "protocol": "tcp",
+			"sources": []string{"10.20.9.0/24"}, "destination_ports": []string{"22"}})
+		s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/address-groups", map[string]any{"name": "hostile-desc", "description": hostile,
+			"addresses": []string{"192.0.2.0/24"}})
+		_, page := propose(t, hostile, hostile+" again", "deny")
+		s.signIn(t, viewer)
+		s.open(t, "/firewalls/"+f.id+"/findings")
+		s.waitText(t, `[data-test="finding-unreachable"] [data-test="finding-rule"]`, hostile)
+		noMarkup(t)
+		s.open(t, page)
+		s.waitText(t, "main h1", hostile)
+		s.waitText(t, `[data-test="cr-operations"]`, hostile)
+		noMarkup(t)
+		s.open(t, "/groups")
+		s.waitText(t, `[data-test="address-groups"]`, hostile)
+		noMarkup(t)
+	})
+
+	t.Run("StaleStepSaysTheRequestChanged", func(t *testing.T) {
+		id, page := propose(t, "open snmp", "snmp", "allow")
+		s.signIn(t, s.tokens["approver"])
+		s.open(t, page)
+		s.waitText(t, `[data-test="cr-state"]`, "open")
+		// The author withdraws it while the approver reads.
+		s.apiJSON(t, editor, "POST", f.path()+"/change-requests/"+id+"/cancel", map[string]any{"comment": "not needed"})
+		s.click(t, `[data-test="cr-approve"]`)
+		s.waitText(t, `[data-test="cr-action-result"] [role="alert"]`, "changed since you read it")
+		s.click(t, `[data-test="cr-reload"]`)
+		s.waitText(t, `[data-test="cr-state"]`, "cancelled")
+		s.waitText(t, `[data-test="cr-comments"]`, "not needed")
+		if n := consoleEval[int](t, s, "count step buttons", `document.querySelectorAll('.cr-step').length`); n != 0 {
+			t.Errorf("a cancelled request offers %d review steps, want none", n)
+		}
+	})
+
+	t.Run("RejectAndFilterByState", func(t *testing.T) {
+		_, page := propose(t, "block snmp", "snmp", "deny")
+		s.signIn(t, s.tokens["approver"])
+		s.open(t, page)
+		s.fill(t, `[data-test="cr-comment"]`, "use the snmp group instead")
+		s.click(t, `[data-test="cr-reject"]`)
+		s.waitText(t, `[data-test="cr-state"]`, "rejected")
+		s.waitText(t, `[data-test="cr-comments"]`, "use the snmp group instead")
+		s.open(t, "/firewalls/"+f.id+"/change-requests")
+		s.waitText(t, `[data-test="cr-row"]`, "block snmp")
+		s.fill(t, `[data-test="cr-state-filter"]`, "rejected")
+		s.click(t, `form.filter button[type="submit"]`)
+		s.waitText(t, "main caption", "rejected")
+		rows := consoleEval[[]string](t, s, "read the rows", `[...document.querySelectorAll('[data-test="cr-row"]')].map((r) => r.textContent)`)
+		if len(rows) != 1 || !strings.Contains(rows[0], "block snmp") {
+			t.Errorf("rejected requests: %q, want only block snmp", rows)
+		}
+		s.axe(t, "change requests (rejected)")
+	})
+
+	t.Run("RevisionsPageThroughTheList", func(t *testing.T) {
+		for i := range 22 {
+			s.apiJSON(t, editor, "POST", rules, map[string]any{"name": fmt.Sprintf("bulk-%02d", i), "action": "allow",
+				"protocol": "udp", "destination_ports": []string{fmt.Sprint(10000 + i)}})
+		}
+		s.signIn(t, viewer)
+		s.open(t, "/firewalls/"+f.id+"/revisions")
+		s.waitText(t, `[data-test="revision-row"]`, `created rule "bulk-21"`)
+		first := consoleEval[int](t, s, "count rows", `document.querySelectorAll('[data-test="revision-row"]').length`)
+		if first != 20 {
+			t.Errorf("the first page has %d revisions, want 20", first)
+		}
+		s.click(t, `[data-test="pager-next"]`)
+		s.waitText(t, `[data-test="revision-row"]`, `created firewall "edge-review"`)
+		s.click(t, `[data-test="pager-prev"]`)
+		s.waitText(t, `[data-test="revision-row"]`, `created rule "bulk-21"`)
+	})
+
+	t.Run("UnknownFirewall", func(t *testing.T) {
+		for _, p := range []string{"findings", "revisions?a=1&b=2", "change-requests", "change-requests/new"} {
+			s.open(t, "/firewalls/no-such-firewall/"+p)
+			s.waitText(t, `main [role="alert"]`, "Not Found")
+		}
+		s.open(t, "/groups/address/no-such-group")
+		s.waitText(t, `main [role="alert"]`, "Not Found")
+	})
+
+	t.Run("NarrowScreen", func(t *testing.T) {
+		_, page := propose(t, "narrow", "snmp", "allow")
+		s.signIn(t, viewer)
+		s.viewport(t, 375, 800)
+		defer s.viewport(t, 1280, 1024)
+		s.open(t, page)
+		s.waitText(t, `[data-test="cr-state"]`, "open")
+		s.waitText(t, `[data-test="semantic-diff"]`, "Evaluate this flow")
+		wide := consoleEval[bool](t, s, "measure the page", `document.documentElement.scrollWidth > window.innerWidth + 1`)
+		if wide {
+			t.Errorf("the change request page scrolls sideways at 375 px")
+		}
+		s.screenshot(t, "review-change-request-375px")
+		s.axe(t, "change request (375 px)")
+	})
 }

@@ -497,7 +497,17 @@ async function renderCR(main, fwId, crId, notice) {
       await renderCR(main, fwId, crId, `Done: the request is now ${res.body.state}.`);
     } catch (err) {
       for (const b of buttons) b.disabled = false;
-      result.replaceChildren(refusal(err));
+      const box = refusal(err);
+      if (err && (err.status === 412 || err.status === 409)) {
+        // The request moved on (another reviewer, the author, a change of
+        // the firewall): offer its current state.
+        const reload = h('button', { type: 'button', 'data-test': 'cr-reload', onclick: () => renderCR(main, fwId, crId, '') }, 'Show the request as it is now');
+        box.append(h('p', {}, reload));
+        result.replaceChildren(box);
+        reload.focus();
+        return;
+      }
+      result.replaceChildren(box);
       button.focus();
     }
   };
@@ -506,11 +516,12 @@ async function renderCR(main, fwId, crId, notice) {
     return b;
   });
   const holds = (role) => roles.includes('admin') || roles.includes(role);
+  const missing = [...new Set(possible.filter((a) => !holds(a.role)).map((a) => a.role))];
   add(main, h('section', { class: 'cr-actions', 'aria-labelledby': 'actions-h' },
     h('h2', { id: 'actions-h' }, 'Review'),
     h('p', { class: 'muted' }, 'Approving and rejecting need the approver role and are never for the request\'s author; applying and cancelling need the editor role. ',
       me.sub ? `You are ${me.sub} (${roles.join(', ') || 'no role'}).` : ''),
-    possible.some((a) => !holds(a.role)) ? h('p', { class: 'hint' }, `Your token lacks the ${[...new Set(possible.filter((a) => !holds(a.role)).map((a) => a.role))].join(' and ')} role: the server will refuse those steps.`) : null,
+    missing.length ? h('p', { class: 'hint' }, `Your token lacks the ${missing.join(' and ')} role${missing.length > 1 ? 's' : ''}: the server will refuse those steps.`) : null,
     cr.author === me.sub && cr.state === 'open' ? h('p', { class: 'hint' }, 'You wrote this request: another person must approve or reject it.') : null,
     h('div', { class: 'field' }, h('label', { for: 'cr-comment' }, 'Comment (optional)'), comment),
     h('div', { class: 'buttons' }, buttons),

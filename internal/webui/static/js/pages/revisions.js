@@ -240,7 +240,7 @@ export function semanticDiffView(fwId, s, oldIdx, newIdx) {
   box.append(h('p', { 'data-test': 'semantic-total' },
     `${s.total} region${s.total === 1 ? '' : 's'} of flows change${s.total === 1 ? 's' : ''} decision`,
     regions.length < s.total ? ` (the first ${regions.length} are listed)` : '', '. Each row gives one flow of the region.'));
-  box.append(localPager(regions, (page) => h('table', { class: 'regions' },
+  box.append(localPager(regions, (page) => listTable({ class: 'list regions' },
     h('caption', { class: 'visually-hidden' }, 'Regions whose decision changes'),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Example flow'), h('th', { scope: 'col' }, 'Before'), h('th', { scope: 'col' }, 'After'), h('th', { scope: 'col' }, 'Try it'))),
