@@ -97,6 +97,11 @@ func consoleStepChangeRequest(t *testing.T, s *consoleSession, f reviewFirewall)
 
 	s.click(t, row(f.shadowed)+` [data-test="move-up"]`)
 	s.waitText(t, `[data-test="pending-op"]`, "Move rule "+f.shadowedName)
+	// The draft is drawn again; the keyboard stays on the rule just moved.
+	if got := consoleEval[string](t, s, "read the focus",
+		`(document.activeElement.closest('[data-rule-id]') || {dataset: {}}).dataset.ruleId || ''`); got != f.shadowed {
+		t.Errorf("after the move the focus is in the row of %q, want the moved rule %s", got, f.shadowed)
+	}
 	s.click(t, row(f.web)+` [data-test="edit-rule"]`)
 	s.fill(t, `#edit-rule-destination_ports`, "443, 8443")
 	s.click(t, `[data-test="edit-rule-submit"]`)

@@ -4,7 +4,7 @@
 // its author; apply or cancel by an editor).
 import { api, h, route, navigate, errorBox, loading, time, pager, session } from '../core.js';
 import {
-  page, put, add, listTable, fwPath, treeIndex, ruleText, ruleLink, policyName, structuralDiffView, semanticDiffView, valueText,
+  page, put, add, listTable, localPager, fwPath, treeIndex, ruleText, ruleLink, policyName, structuralDiffView, semanticDiffView, valueText,
 } from './revisions.js';
 
 const enc = encodeURIComponent;
@@ -255,10 +255,14 @@ route('/firewalls/:id/change-requests/new', async (outer, params) => {
   const draftBox = h('section', { class: 'draft', 'aria-labelledby': 'draft-h' });
   const editorBox = h('section', { class: 'rule-editor', 'aria-labelledby': 'editor-h' });
   const opsBox = h('section', { class: 'pending-ops', 'aria-labelledby': 'ops-h', 'data-test': 'pending-ops' });
-  const status = h('p', { role: 'status', class: 'hint', 'data-test': 'draft-status' });
+  const status = h('p', { role: 'status', class: 'hint', 'data-test': 'draft-status', tabindex: '-1' });
 
-  const push = (op, what) => {
+  const pages = new Map(); // policy id → the draft page shown
+  const draftPageSize = 50;
+  let refocus = null;
+  const push = (op, what, test = 'edit-rule') => {
     ops.push(op);
+    refocus = op.rule_id ? { ruleId: op.rule_id, test } : null;
     status.textContent = `${what}. ${ops.length} pending operation${ops.length === 1 ? '' : 's'}.`;
     render();
   };
@@ -306,10 +310,15 @@ route('/firewalls/:id/change-requests/new', async (outer, params) => {
         draftBox.append(h('p', { class: 'muted' }, 'No rules.'));
         continue;
       }
-      draftBox.append(listTable({ class: 'list draft-rules' },
+      const st = pages.get(p.id) || { start: 0 };
+      pages.set(p.id, st);
+      const target = refocus ? rules.findIndex((r) => r.id === refocus.ruleId) : -1;
+      if (target >= 0) st.start = target; // the page that holds the rule just moved
+      draftBox.append(localPager(rules, (shown, from) => listTable({ class: 'list draft-rules' },
         h('caption', { class: 'visually-hidden' }, `Rules of ${p.name} in the draft`),
         h('thead', {}, h('tr', {}, ['#', 'Rule', 'Change', 'Edit'].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, rules.map((r, i) => {
+        h('tbody', {}, shown.map((r, k) => {
+          const i = from + k;
           const label = r.name || `#${i + 1}`;
           const isNew = r.draft === 'added';
           const btn = (test, text, aria, onclick, disabled = false) => h('button', { type: 'button', 'data-test': test, 'aria-label': `${aria} ${label}`, disabled, onclick }, text);
@@ -321,11 +330,19 @@ route('/firewalls/:id/change-requests/new', async (outer, params) => {
               ? h('span', { class: 'muted' }, 'new: undo to change')
               : [
                 btn('edit-rule', 'Edit', 'Edit rule', () => showEdit(p, r)),
-                btn('move-up', 'Up', 'Move up rule', () => push({ op: 'move_rule', policy_id: p.id, rule_id: r.id, position: i }, `Rule ${label} moved up`), i === 0),
-                btn('move-down', 'Down', 'Move down rule', () => push({ op: 'move_rule', policy_id: p.id, rule_id: r.id, position: i + 2 }, `Rule ${label} moved down`), i === rules.length - 1),
+                btn('move-up', 'Up', 'Move up rule', () => push({ op: 'move_rule', policy_id: p.id, rule_id: r.id, position: i }, `Rule ${label} moved up`, 'move-up'), i === 0),
+                btn('move-down', 'Down', 'Move down rule', () => push({ op: 'move_rule', policy_id: p.id, rule_id: r.id, position: i + 2 }, `Rule ${label} moved down`, 'move-down'), i === rules.length - 1),
                 btn('delete-rule', 'Delete', 'Delete rule', () => push({ op: 'delete_rule', policy_id: p.id, rule_id: r.id }, `Rule ${label} deleted from the draft`)),
               ]));
-        }))));
+        }))), draftPageSize, `rules of ${p.name}`, st));
+    }
+    // Keep the keyboard where it was: on the moved rule's button, else
+    // on the status line that says what happened.
+    if (refocus) {
+      const row = draftBox.querySelector(`[data-rule-id="${CSS.escape(refocus.ruleId)}"]`);
+      const b = row && (row.querySelector(`[data-test="${refocus.test}"]:not([disabled])`) || row.querySelector('button:not([disabled])'));
+      (b || status).focus();
+      refocus = null;
     }
     put(opsBox, h('h2', { id: 'ops-h' }, `Pending operations (${ops.length})`),
       ops.length

@@ -2,7 +2,7 @@
 // groups, and where it is used (firewalls, policies, rules), so that a
 // person changing a group knows which rules it moves.
 import { api, h, route, navigate, errorBox, loading, time, pager } from '../core.js';
-import { ruleHref, page, add, listTable } from './revisions.js';
+import { ruleHref, page, add, listTable, localPager } from './revisions.js';
 
 const enc = encodeURIComponent;
 
@@ -93,21 +93,26 @@ function usageView(u, kind) {
   }
   const rules = u.rules || [];
   if (rules.length) {
-    section.append(h('h3', {}, 'Rules'), listTable({ class: 'list usage-rules' },
+    section.append(h('h3', {}, `Rules (${rules.length})`), localPager(rules, (shown) => listTable({ class: 'list usage-rules' },
       h('caption', { class: 'visually-hidden' }, 'Rules that use the group'),
       h('thead', {}, h('tr', {}, ['Rule', 'Policy', 'Firewall', 'Field', 'Through'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, rules.map((r) => h('tr', { 'data-test': 'usage-rule' },
+      h('tbody', {}, shown.map((r) => h('tr', { 'data-test': 'usage-rule' },
         h('td', {}, h('a', { href: ruleHref(r.firewall_id, r.id), 'data-test': 'usage-rule-link' }, r.name || `rule ${r.id}`)),
         h('td', {}, polNames.get(r.policy_id) || r.policy_id),
         h('td', {}, fwLink(r.firewall_id, fwNames.get(r.firewall_id))),
         h('td', {}, r.field.replace('_', ' ')),
-        h('td', {}, r.via ? h('a', { href: groupHref(kind, r.via.id) }, r.via.name) : '—'))))));
+        h('td', {}, r.via ? h('a', { href: groupHref(kind, r.via.id) }, r.via.name) : '—'))))), 50, 'rules'));
   }
   if ((u.groups || []).length) {
     section.append(h('h3', {}, 'Groups that nest it'), h('ul', {}, u.groups.map((g) => h('li', {},
       h('a', { href: groupHref(kind, g.id) }, g.name)))));
   }
   return section;
+}
+
+/** membersList lists a group's own members, a page at a time: a group holds up to 1024. */
+function membersList(items) {
+  return localPager(items, (shown) => h('ul', { class: 'members' }, shown.map((m) => h('li', {}, h('code', {}, m)))), 200, 'members');
 }
 
 function groupPage(kind) {
@@ -129,8 +134,8 @@ function groupPage(kind) {
         labels.length ? h('p', { class: 'labels' }, labels.map(([key, v]) => h('span', { class: 'label' }, `${key}=${v}`))) : null,
         h('section', { 'aria-labelledby': 'members-h', 'data-test': 'group-members' }, h('h2', { id: 'members-h' }, 'Members'),
           kind === 'address'
-            ? ((grp.addresses || []).length ? h('ul', { class: 'members' }, grp.addresses.map((a) => h('li', {}, h('code', {}, a)))) : h('p', {}, 'No addresses of its own.'))
-            : ((grp.services || []).length ? h('ul', { class: 'members' }, grp.services.map((s) => h('li', {}, h('code', {}, serviceText(s))))) : h('p', {}, 'No services of its own.')),
+            ? ((grp.addresses || []).length ? membersList(grp.addresses) : h('p', {}, 'No addresses of its own.'))
+            : ((grp.services || []).length ? membersList(grp.services.map(serviceText)) : h('p', {}, 'No services of its own.')),
           h('h3', {}, 'Nested groups'),
           (grp.groups || []).length
             ? h('ul', { 'data-test': 'nested-groups' }, grp.groups.map((n) => h('li', {}, h('a', { href: groupHref(kind, n.id) }, n.name))))

@@ -135,10 +135,15 @@ export function flowView(fwId, flow) {
   return h('span', { class: 'flow' }, h('code', {}, flowText(flow)), ' ', evalLink(fwId, flow));
 }
 
-/** localPager shows a long list a page at a time, for lists an answer gives whole. */
-export function localPager(items, render, size = 50, label = 'items') {
+/**
+ * localPager shows a long list a page at a time, for lists an answer gives
+ * whole. render(shown, start) gets the items of the page and the index of
+ * the first; state.start, if given, keeps the page across renders.
+ */
+export function localPager(items, render, size = 50, label = 'items', state = { start: 0 }) {
   const box = h('div', { class: 'local-pages' });
   const show = (start) => {
+    state.start = start;
     const end = Math.min(start + size, items.length);
     const nav = items.length > size
       ? h('nav', { class: 'pager', 'aria-label': `Pages of ${label}` },
@@ -146,9 +151,10 @@ export function localPager(items, render, size = 50, label = 'items') {
         h('span', { role: 'status' }, ` ${start + 1}–${end} of ${items.length} `),
         h('button', { type: 'button', disabled: end >= items.length, onclick: () => show(end) }, 'Next'))
       : null;
-    put(box, render(items.slice(start, end)), nav);
+    put(box, render(items.slice(start, end), start), nav);
   };
-  show(0);
+  const last = Math.max(0, Math.floor((items.length - 1) / size) * size);
+  show(Math.min(Math.floor((state.start || 0) / size) * size, last));
   return box;
 }
 
