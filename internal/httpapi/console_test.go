@@ -307,6 +307,45 @@ func (s *consoleSession) axe(t *testing.T, pageName string) {
 	t.Errorf("axe on %s: %d serious or critical violations:%s", pageName, len(found), b.String())
 }
 
+// firewallNamed reads a firewall through the API by its name.
+func (s *consoleSession) firewallNamed(t *testing.T, name string) map[string]any {
+	t.Helper()
+	list := s.apiJSON(t, s.tokens["viewer"], "GET", "/api/v1/firewalls?filter="+url.QueryEscape(fmt.Sprintf("name = %q", name)), nil)
+	items, _ := list["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("firewall %q: the API lists %v", name, list)
+	}
+	return items[0].(map[string]any)
+}
+
+// ruleNames lists the names of a policy's rules in position order, through
+// the API.
+func (s *consoleSession) ruleNames(t *testing.T, rulesPath string) []string {
+	t.Helper()
+	var names []string
+	for _, it := range s.apiJSON(t, s.tokens["viewer"], "GET", rulesPath+"?page_size=1000", nil)["items"].([]any) {
+		names = append(names, it.(map[string]any)["name"].(string))
+	}
+	return names
+}
+
+// addRule fills the first policy's new-rule form, keyed by the form's
+// field names, and waits for the rule to be listed.
+func (s *consoleSession) addRule(t *testing.T, fields map[string]string) {
+	t.Helper()
+	s.click(t, `[data-test="policy"] [data-test="rule-new"]`)
+	const form = `[data-test="policy"] form[data-test="rule-form"]`
+	for _, k := range []string{"name", "action", "protocol", "sources", "destinations", "source_groups", "destination_groups",
+		"destination_ports", "source_ports", "service_groups", "description"} {
+		if v, ok := fields[k]; ok {
+			sel := form + ` [name="` + k + `"]`
+			s.fill(t, sel, v)
+		}
+	}
+	s.click(t, form+` [data-test="rule-submit"]`)
+	s.waitText(t, `[data-test="rules-table"]`, fields["name"])
+}
+
 // apiJSON calls the API with a token, for setting up or checking what
 // the browser did, and returns the decoded body (nil for none). A non-2xx
 // answer fails the test.
@@ -368,15 +407,75 @@ func TestConsoleJourney(t *testing.T) {
 	s.screenshot(t, "journey-1-signin-375px")
 	s.viewport(t, 1280, 1024)
 
-	// Step 2: create a firewall in the browser.
+	// Step 2: create a firewall, a policy and three rules in the browser.
+	// The address group they name is made through the API: groups are
+	// ui-review's pages.
+	s.apiJSON(t, s.tokens["editor"], "POST", "/api/v1/address-groups",
+		map[string]any{"name": "web-servers", "addresses": []string{"192.0.2.0/24"}})
 	s.click(t, `[data-test="fw-new"]`)
 	s.fill(t, `[data-test="fw-name"]`, "edge-console")
 	s.click(t, `[data-test="fw-create-submit"]`)
 	s.waitText(t, "main h1", "edge-console")
-	list := s.apiJSON(t, s.tokens["viewer"], "GET", "/api/v1/firewalls?filter="+url.QueryEscape(`name = "edge-console"`), nil)
-	if items, _ := list["items"].([]any); len(items) != 1 {
-		t.Fatalf("the firewall made in the browser is not in the API: %v", list)
+	fw := s.firewallNamed(t, "edge-console")
+	fwID := fw["id"].(string)
+
+	s.click(t, `[data-test="policy-new"]`)
+	s.fill(t, `[data-test="policy-name"]`, "baseline")
+	s.fill(t, `[data-test="policy-priority"]`, "100")
+	s.fill(t, `[data-test="policy-default"]`, "deny")
+	s.click(t, `[data-test="policy-submit"]`)
+	s.waitText(t, `[data-test="policy"] h2`, "baseline")
+	policyID := s.apiJSON(t, s.tokens["viewer"], "GET", "/api/v1/firewalls/"+fwID+"/filtering-policies", nil)["items"].([]any)[0].(map[string]any)["id"].(string)
+
+	for _, r := range []map[string]string{
+		{"name": "deny-telnet", "action": "deny", "protocol": "tcp", "destination_ports": "23", "description": "telnet is never allowed"},
+		{"name": "allow-https", "action": "allow", "protocol": "tcp", "sources": "10.0.0.0/8", "destinations": "192.0.2.10", "destination_ports": "443"},
+		{"name": "web-from-office", "action": "allow", "protocol": "tcp", "sources": "10.0.0.0/8", "destination_groups": "web-servers", "destination_ports": "80, 443"},
+	} {
+		s.addRule(t, r)
 	}
+	s.waitText(t, `tr[data-position="3"]`, "web-from-office")
+	s.waitText(t, `tr[data-position="3"]`, "@web-servers")
+	s.screenshot(t, "journey-2-firewall-policy-rules")
+	s.axe(t, "firewall page")
+	s.viewport(t, 375, 800)
+	s.screenshot(t, "journey-2-firewall-375px")
+	s.viewport(t, 1280, 1024)
+	rulesPath := "/api/v1/firewalls/" + fwID + "/filtering-policies/" + policyID + "/rules"
+	if got := s.ruleNames(t, rulesPath); strings.Join(got, ",") != "deny-telnet,allow-https,web-from-office" {
+		t.Fatalf("rules after step 2: %v", got)
+	}
+
+	// Step 3: move web-from-office to the top with the move form.
+	s.click(t, `tr[data-name="web-from-office"] [data-test="rule-move"]`)
+	s.fill(t, `[data-test="move-position"]`, "1")
+	s.click(t, `[data-test="move-submit"]`)
+	s.waitText(t, `tr[data-position="1"]`, "web-from-office")
+	s.screenshot(t, "journey-3-moved")
+	if got := s.ruleNames(t, rulesPath); strings.Join(got, ",") != "web-from-office,deny-telnet,allow-https" {
+		t.Fatalf("rules after the move: %v", got)
+	}
+
+	// Step 4: evaluate a flow from the firewall page's link and read its
+	// path: the moved rule decides, through the group it names.
+	s.click(t, `[data-test="link-evaluate"]`)
+	s.waitText(t, "main h1", "What happens to this flow?")
+	s.fill(t, `[data-test="flow-protocol"]`, "tcp")
+	s.fill(t, `[data-test="flow-source_ip"]`, "10.1.2.3")
+	s.fill(t, `[data-test="flow-source_port"]`, "51514")
+	s.fill(t, `[data-test="flow-destination_ip"]`, "192.0.2.10")
+	s.fill(t, `[data-test="flow-destination_port"]`, "443")
+	s.click(t, `[data-test="eval-submit"]`)
+	s.waitText(t, `[data-test="decision"]`, "allow")
+	s.waitText(t, `[data-test="decision"]`, "web-from-office")
+	s.waitText(t, `[data-test="path-step"]`, "1. Policy baseline")
+	s.waitText(t, `[data-test="path-group"]`, "web-servers")
+	s.screenshot(t, "journey-4-evaluate")
+	s.axe(t, "evaluate")
+	// A telnet flow falls to deny-telnet, now second.
+	s.open(t, "/firewalls/"+fwID+"/evaluate?protocol=tcp&source_ip=10.1.2.3&source_port=40000&destination_ip=198.51.100.7&destination_port=23")
+	s.waitText(t, `[data-test="decision"]`, "deny-telnet")
+	s.waitText(t, `[data-test="path-rule"]`, "rule 2")
 
 	// Steps 5–7: console_review_test.go
 }
