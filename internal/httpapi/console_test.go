@@ -479,3 +479,142 @@ func TestConsoleJourney(t *testing.T) {
 
 	// Steps 5–7: console_review_test.go
 }
+
+// hostileName is markup that would run script if the console let a name
+// through as HTML.
+const hostileName = `<img src=x onerror=alert(1)>`
+
+// TestConsoleHostileNames shows that names are text, never markup: a rule
+// and a firewall named hostileName render as those characters, with no img
+// element made and no alert raised; and that the CSP blocks an inline
+// script and an inline event handler injected into the page.
+func TestConsoleHostileNames(t *testing.T) {
+	s := newConsoleSession(t)
+	fw := s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls", map[string]any{"name": hostileName, "description": hostileName})
+	fwID := fw["id"].(string)
+	p := s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls/"+fwID+"/filtering-policies", map[string]any{"name": hostileName, "priority": 1})
+	s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls/"+fwID+"/filtering-policies/"+p["id"].(string)+"/rules",
+		map[string]any{"name": hostileName, "description": hostileName, "action": "deny"})
+
+	s.signIn(t, s.tokens["viewer"])
+	// Any alert would mean the name ran as markup.
+	consoleEval[bool](t, s, "watch alert", `(window.__alerts = 0, window.alert = () => { window.__alerts++; }, true)`)
+	s.waitText(t, `[data-test="fw-link"]`, hostileName)
+	s.open(t, "/firewalls/"+fwID)
+	s.waitText(t, `[data-test="rule-name"]`, hostileName)
+	s.waitText(t, `[data-test="fw-title"]`, hostileName)
+	s.screenshot(t, "hostile-names")
+
+	type dom struct {
+		Imgs   int    `json:"imgs"`
+		Alerts int    `json:"alerts"`
+		Name   string `json:"name"`
+	}
+	got := consoleEval[dom](t, s, "inspect the DOM", `({imgs: document.querySelectorAll('img').length, alerts: window.__alerts,
+		name: document.querySelector('[data-test="rule-name"]').textContent})`)
+	if got.Imgs != 0 || got.Alerts != 0 || got.Name != hostileName {
+		t.Fatalf("the hostile name was not rendered as text: %+v", got)
+	}
+
+	// An injected inline script and an inline handler must not run; the
+	// browser reports each as a CSP violation.
+	type cspResult struct {
+		Ran        bool     `json:"ran"`
+		Handler    bool     `json:"handler"`
+		Violations []string `json:"violations"`
+	}
+	res := consoleEval[cspResult](t, s, "inject an inline script", `new Promise((resolve) => {
+		window.__ran = false;
+		window.__handler = false;
+		const violations = [];
+		document.addEventListener('securitypolicyviolation', (e) => violations.push(e.effectiveDirective));
+		const sc = document.createElement('script');
+		sc.textContent = 'window.__ran = true';
+		document.body.appendChild(sc);
+		const b = document.createElement('button');
+		b.setAttribute('onclick', 'window.__handler = true');
+		document.body.appendChild(b);
+		b.click();
+		setTimeout(() => resolve({ran: window.__ran, handler: window.__handler, violations}), 500);
+	})`, chromedp.EvalAwaitPromise)
+	if res.Ran || res.Handler {
+		t.Fatalf("injected script ran: inline script %v, inline handler %v", res.Ran, res.Handler)
+	}
+	if !containsAll(res.Violations, "script-src-elem", "script-src-attr") {
+		t.Fatalf("CSP violations reported: %q, want script-src-elem and script-src-attr", res.Violations)
+	}
+	t.Logf("CSP blocked the injected inline script and handler: violations %q", res.Violations)
+}
+
+func containsAll(have []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// TestConsoleConflictAndErrors edits a rule that someone else changed in
+// the meantime: the 412 shows the changed field beside the user's edit.
+// Then a delete with the fresh ETag, a viewer's 403 naming the role, and
+// a bad token's 401 sending the user to sign-in.
+func TestConsoleConflictAndErrors(t *testing.T) {
+	s := newConsoleSession(t)
+	fw := s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls", map[string]any{"name": "edge-conflict"})
+	fwID := fw["id"].(string)
+	p := s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls/"+fwID+"/filtering-policies", map[string]any{"name": "baseline", "priority": 10})
+	rulesPath := "/api/v1/firewalls/" + fwID + "/filtering-policies/" + p["id"].(string) + "/rules"
+	r := s.apiJSON(t, s.tokens["admin"], "POST", rulesPath, map[string]any{"name": "allow-dns", "action": "allow", "protocol": "udp", "destination_ports": []string{"53"}})
+	ruleID := r["id"].(string)
+
+	s.signIn(t, s.tokens["editor"])
+	s.open(t, "/firewalls/"+fwID)
+	s.waitText(t, `[data-test="rules-table"]`, "allow-dns")
+	s.click(t, `tr[data-name="allow-dns"] [data-test="rule-edit"]`)
+	s.fill(t, `tr.rule-extra [name="description"]`, "resolver traffic")
+
+	// Meanwhile, someone else changes the action.
+	s.apiJSON(t, s.tokens["admin"], "PATCH", rulesPath+"/"+ruleID, map[string]any{"action": "deny"})
+	s.click(t, `tr.rule-extra [data-test="rule-submit"]`)
+	s.waitText(t, `[data-test="conflict"]`, "changed since you read it")
+	s.waitText(t, `[data-test="conflict-changed"]`, "Action")
+	s.waitText(t, `[data-test="conflict-changed"]`, "deny")
+	s.screenshot(t, "conflict-412")
+	s.axe(t, "firewall page with a conflict")
+	if got := s.apiJSON(t, s.tokens["viewer"], "GET", rulesPath+"/"+ruleID, nil); got["description"] != "" {
+		t.Fatalf("the conflicting edit was saved: %v", got)
+	}
+
+	// Applying only the user's change to the current rule keeps the other
+	// person's action; the delete then sends the newest ETag.
+	s.click(t, `[data-test="conflict-overwrite"]`)
+	s.waitText(t, `tr[data-name="allow-dns"]`, "resolver traffic")
+	if got := s.apiJSON(t, s.tokens["viewer"], "GET", rulesPath+"/"+ruleID, nil); got["description"] != "resolver traffic" || got["action"] != "deny" {
+		t.Fatalf("after applying the edit to the current rule: %v", got)
+	}
+	s.waitText(t, `tr[data-name="allow-dns"]`, "deny")
+	s.click(t, `tr[data-name="allow-dns"] [data-test="rule-delete"]`)
+	s.click(t, `[data-test="delete-confirm"]`)
+	s.waitText(t, `[data-test="no-rules"]`, "No rules")
+
+	// A viewer may look but not create: the 403 names the missing role.
+	s.signIn(t, s.tokens["viewer"])
+	s.click(t, `[data-test="fw-new"]`)
+	s.fill(t, `[data-test="fw-name"]`, "not-allowed")
+	s.click(t, `[data-test="fw-create-submit"]`)
+	s.waitText(t, `[data-test="missing-role"]`, "Missing role: editor")
+	s.screenshot(t, "forbidden-403")
+
+	// A token the server rejects sends the user back to sign-in.
+	consoleEval[bool](t, s, "spoil the token", `(sessionStorage.setItem('fireflow.token', 'not.a.token'), true)`)
+	s.open(t, "/firewalls/"+fwID)
+	s.waitText(t, "main h1", "Sign in")
+	if tok := consoleEval[string](t, s, "read the token", `sessionStorage.getItem('fireflow.token') || ''`); tok != "" {
+		t.Fatalf("the rejected token is still kept: %q", tok)
+	}
+}

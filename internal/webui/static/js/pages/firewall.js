@@ -206,9 +206,9 @@ function ruleRows(pPath, r, reload) {
       await showFailure(err);
     }
   };
-  const showFailure = async (err, mine) => {
+  const showFailure = async (err, mine, body) => {
     if (err instanceof ApiError && err.status === 412) {
-      show(await conflictView(rPath, r, mine, reload, hide));
+      show(await conflictView(rPath, r, mine, body, reload, hide));
     } else {
       show(errorBox(err), h('button', { type: 'button', onclick: hide }, 'Close'));
     }
@@ -236,7 +236,7 @@ function ruleRows(pPath, r, reload) {
           await api('PATCH', rPath, { body: patch, etag: r.etag });
           await reload();
         } catch (err) {
-          await showFailure(err, values);
+          await showFailure(err, values, body);
         }
       },
       cancel: hide });
@@ -382,7 +382,7 @@ function diffPatch(r, body) {
 
 // conflictView answers a 412: it reads the rule again and shows, field by
 // field, what the user saw, what the rule is now and what they typed.
-async function conflictView(rPath, seen, mine, reload, close) {
+async function conflictView(rPath, seen, mine, body, reload, close) {
   let now = null;
   try {
     now = (await api('GET', rPath)).body;
@@ -415,6 +415,16 @@ async function conflictView(rPath, seen, mine, reload, close) {
   box.append(grid, h('p', { class: 'now' }, 'Now: ', describeRule(now)),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'primary', 'data-test': 'conflict-reload', onclick: reload }, 'Start again from the current rule'),
+      body ? h('button', { type: 'button', 'data-test': 'conflict-overwrite', onclick: async () => {
+        // Only the fields the user changed, applied to the rule as now
+        // shown, and only if it is still so.
+        try {
+          await api('PATCH', rPath, { body: diffPatch(seen, body), etag: now.etag });
+          await reload();
+        } catch (err) {
+          box.append(errorBox(err));
+        }
+      } }, 'Apply my changes to the current rule') : null,
       h('button', { type: 'button', onclick: close }, 'Close')));
   return box;
 }
