@@ -738,9 +738,9 @@ func BenchmarkConsoleFirewallPage1000(b *testing.B) {
 	sctx, cancel := context.WithTimeout(tab, consoleStep)
 	defer cancel()
 	type wire struct {
-		Transferred int `json:"transferred"`
-		Decoded     int `json:"decoded"`
-		Rows        int `json:"rows"`
+		Transferred int      `json:"transferred"`
+		Decoded     int      `json:"decoded"`
+		Rows        int      `json:"rows"`
 		Slowest     []string `json:"slowest"`
 	}
 	w, err := chromedp.Run(sctx, chromedp.Evaluate[wire](`(() => {
