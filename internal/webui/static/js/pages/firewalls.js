@@ -18,7 +18,7 @@ route('/firewalls', async (main, _params, query) => {
     input,
     h('button', { type: 'submit', 'data-test': 'fw-filter-apply' }, 'Apply'),
     filter ? h('button', { type: 'button', onclick: () => navigate('/firewalls') }, 'Clear') : null,
-    h('p', { class: 'hint', id: 'fw-filter-hint' }, 'An AIP-160 filter over name, description, labels, default_action, created_at and updated_at.'));
+    h('p', { class: 'hint', id: 'fw-filter-hint' }, 'An AIP-160 filter over name, description, labels.<key>, default_action, revision, created_at and updated_at.'));
   const results = h('section', { 'aria-label': 'Firewalls' }, loading());
   main.append(
     h('div', { class: 'titlebar' }, h('h1', null, 'Firewalls'), h('button', { type: 'button', class: 'primary', 'data-test': 'fw-new', onclick: () => toggleForm() }, 'New firewall')),

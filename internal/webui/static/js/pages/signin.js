@@ -39,6 +39,6 @@ route('/signin', (main, _params, query) => {
   h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-test': 'signin' }, 'Sign in')),
   status);
   field.setAttribute('aria-describedby', 'token-hint');
-  main.append(h('h1', null, 'Sign in'), s.sub ? h('p', null, 'Signed in as ', h('strong', null, s.sub), '. Paste another token to switch.') : null, form);
+  main.append(h('h1', null, 'Sign in'), h('p', null, s.sub ? ['Signed in as ', h('strong', null, s.sub), '. Paste another token to switch.'] : 'Sign in with a bearer token to manage firewalls.'), form);
   field.focus();
 });
