@@ -138,7 +138,7 @@ function withCreatedIDs(tree, structural) {
 
 /** opText says what one operation does, naming rules as the base tree knows them. */
 function opText(op, idx) {
-  const pol = policyName(idx, op.policy_id || '') + (op.policy_name && !op.policy_id ? ` ${op.policy_name}` : '');
+  const pol = op.policy_id || !op.policy_name ? policyName(idx, op.policy_id || '') : `policy ${op.policy_name}`;
   const rule = () => {
     const at = idx.rules.get(op.rule_id);
     if (op.rule_name) return `rule ${op.rule_name}`;
