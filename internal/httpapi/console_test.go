@@ -757,3 +757,71 @@ func BenchmarkConsoleFirewallPage1000(b *testing.B) {
 		times[len(times)/2].Round(time.Millisecond), len(times), w.Rows, w.Transferred, w.Decoded)
 	b.Logf("the last load's requests (start+duration): %s", strings.Join(w.Slowest, "; "))
 }
+
+// TestConsoleServedByTheAPI checks the /ui/ mount through the whole API
+// handler, without a browser: /ui redirects to /ui/, every answer carries
+// the console's security headers and no cookie, and the rate limiter,
+// which guards /api/v1, leaves the static assets alone while the API
+// calls the console makes are limited like any other client's.
+func TestConsoleServedByTheAPI(t *testing.T) {
+	base := newOptionsServer(t, Options{RateLimit: RateLimit{Rate: 0.01, Burst: 2}})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path, token string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := get("/ui", ""); res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/ui/" {
+		t.Fatalf("GET /ui: %d to %q, want 301 to /ui/", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, p := range []string{"/ui/", "/ui/js/core.js", "/ui/css/console.css", "/ui/js/app.js", "/ui/no-such-file"} {
+		t.Run(p, func(t *testing.T) {
+			// More requests than the burst: assets are not rate limited.
+			for range 4 {
+				res := get(p, "")
+				want := http.StatusOK
+				if p == "/ui/no-such-file" {
+					want = http.StatusNotFound
+				}
+				if res.StatusCode != want {
+					t.Fatalf("status %d, want %d", res.StatusCode, want)
+				}
+				for k, v := range map[string]string{
+					"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+					"X-Frame-Options":         "DENY",
+					"X-Content-Type-Options":  "nosniff",
+					"Referrer-Policy":         "no-referrer",
+				} {
+					if got := res.Header.Get(k); got != v {
+						t.Errorf("%s = %q, want %q", k, got, v)
+					}
+				}
+				if c := res.Header.Values("Set-Cookie"); len(c) > 0 {
+					t.Errorf("sets cookies: %q", c)
+				}
+			}
+		})
+	}
+	// The console's API calls carry its bearer token and are limited per
+	// subject: after the burst, 429.
+	tok := mintToken(t, "console-user", auth.Viewer)
+	var statuses []int
+	for range 3 {
+		statuses = append(statuses, get("/api/v1/firewalls", tok).StatusCode)
+	}
+	if !slices.Equal(statuses, []int{200, 200, 429}) {
+		t.Fatalf("API calls with the console's token: %v, want [200 200 429]", statuses)
+	}
+}
