@@ -131,7 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "FireFlow %s listening on %s\nSwagger UI: %s/docs/swagger-ui\nMetrics: http://%s/metrics\n",
 		version, base, base, displayAddr(metricsLn.Addr()))
 	if !cfg.Production() && secret != nil {
-		if err := printDevToken(stdout, secret, cfg); err != nil {
+		if err := printDevToken(stdout, base, secret, cfg); err != nil {
 			return err
 		}
 	}
@@ -185,12 +185,15 @@ func displayAddr(a net.Addr) string {
 }
 
 // printDevToken gives a development user a token to paste into Swagger
-// UI's Authorize dialog or curl, so that the API is usable at once.
-func printDevToken(w io.Writer, secret []byte, cfg config.Config) error {
+// UI's Authorize dialog or curl, so that the API is usable at once, and a
+// console link that signs in: the token rides in the fragment, which the
+// browser never sends, and the console moves it to sessionStorage.
+func printDevToken(w io.Writer, base string, secret []byte, cfg config.Config) error {
 	tok, err := auth.Mint(secret, "dev-admin", []string{string(auth.Admin)}, devTokenTTL, cfg.JWTIssuer, cfg.JWTAudience, time.Now())
 	if err != nil {
 		return fmt.Errorf("mint development token: %w", err)
 	}
 	fmt.Fprintf(w, "Admin token (valid %s; make jwt prints another):\n%s\n", devTokenTTL, tok)
+	fmt.Fprintf(w, "Console: %s/ui/#token=%s\n", base, tok)
 	return nil
 }

@@ -26,10 +26,13 @@ var allowed = map[string][]string{
 		// run the same code as the server, without a store.
 		"internal/firewall", "internal/analysis", "internal/export"},
 
-	"internal/httpapi": {"internal/service", "internal/auth", "internal/firewall"},
+	"internal/httpapi": {"internal/service", "internal/auth", "internal/firewall", "internal/webui"},
 
 	// The generated client knows only HTTP; its tests drive a real server.
 	"internal/apiclient": {},
+
+	// The console's embedded assets; stdlib only.
+	"internal/webui": {},
 
 	// filter only for DescribeList: the service documents the fields its
 	// lists accept from the declarations the SQL translation uses.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fireflow/fireflow/internal/auth"
 	"github.com/fireflow/fireflow/internal/service"
+	"github.com/fireflow/fireflow/internal/webui"
 )
 
 // DefaultMaxBodyBytes limits request bodies unless Options says otherwise.
@@ -131,6 +132,8 @@ func build(svc *service.Service, opts Options) (http.Handler, huma.API, []string
 	swagger := v5emb.New("FireFlow API", "/openapi.json", "/docs/swagger-ui/")
 	mux.Handle("GET /docs/swagger-ui/", swagger)
 	mux.Handle("GET /docs/swagger-ui", http.RedirectHandler("/docs/swagger-ui/", http.StatusMovedPermanently))
+	mux.Handle("GET "+webui.Prefix, webui.Handler())
+	mux.Handle("GET /ui", http.RedirectHandler(webui.Prefix, http.StatusMovedPermanently))
 
 	h := withRequestID(withAccessLog(opts.Logger, opts.Observer, withCORS(opts.CORSOrigins, withProblemFallback(mux.ServeMux))))
 	if opts.TracerProvider != nil {
