@@ -221,10 +221,10 @@ func TestRunCommands(t *testing.T) {
 		wantErr string
 	}{
 		{args: []string{"version"}, want: "fireflow dev"},
-		{args: []string{"migrate", "status", "--database-url", dbURL}, want: "schema version 0 of 8"},
-		{args: []string{"migrate", "up", "--database-url", dbURL}, want: "schema version 8 of 8 (current)"},
-		{args: []string{"migrate", "version", "--database-url", dbURL}, want: "8"},
-		{args: []string{"migrate", "down", "--database-url", dbURL}, want: "schema version 7 of 8"},
+		{args: []string{"migrate", "status", "--database-url", dbURL}, want: "schema version 0 of 9"},
+		{args: []string{"migrate", "up", "--database-url", dbURL}, want: "schema version 9 of 9 (current)"},
+		{args: []string{"migrate", "version", "--database-url", dbURL}, want: "9"},
+		{args: []string{"migrate", "down", "--database-url", dbURL}, want: "schema version 8 of 9"},
 		{args: []string{"migrate", "sideways", "--database-url", dbURL}, wantErr: "unknown migrate action"},
 		{args: []string{}, wantErr: "no command"},
 		{args: []string{"fly"}, wantErr: "unknown command"},

@@ -180,20 +180,21 @@ func TestMigrateCommandsOnPostgres(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{args: []string{"status"}, want: "schema version 0 of 8"},
-		{args: []string{"up"}, want: "schema version 8 of 8 (current)"},
-		{args: []string{"up"}, want: "schema version 8 of 8 (current)"},
-		{args: []string{"version"}, want: "8"},
-		{args: []string{"down"}, want: "schema version 7 of 8 (behind"},
-		{args: []string{"down"}, want: "schema version 6 of 8"},
-		{args: []string{"down"}, want: "schema version 5 of 8"},
-		{args: []string{"down"}, want: "schema version 4 of 8"},
-		{args: []string{"down"}, want: "schema version 3 of 8"},
-		{args: []string{"down"}, want: "schema version 2 of 8"},
-		{args: []string{"down"}, want: "schema version 1 of 8"},
-		{args: []string{"down"}, want: "schema version 0 of 8"},
+		{args: []string{"status"}, want: "schema version 0 of 9"},
+		{args: []string{"up"}, want: "schema version 9 of 9 (current)"},
+		{args: []string{"up"}, want: "schema version 9 of 9 (current)"},
+		{args: []string{"version"}, want: "9"},
+		{args: []string{"down"}, want: "schema version 8 of 9 (behind"},
+		{args: []string{"down"}, want: "schema version 7 of 9"},
+		{args: []string{"down"}, want: "schema version 6 of 9"},
+		{args: []string{"down"}, want: "schema version 5 of 9"},
+		{args: []string{"down"}, want: "schema version 4 of 9"},
+		{args: []string{"down"}, want: "schema version 3 of 9"},
+		{args: []string{"down"}, want: "schema version 2 of 9"},
+		{args: []string{"down"}, want: "schema version 1 of 9"},
+		{args: []string{"down"}, want: "schema version 0 of 9"},
 		{args: []string{"down"}, wantErr: "no migration is applied"},
-		{args: []string{"up"}, want: "schema version 8 of 8 (current)"},
+		{args: []string{"up"}, want: "schema version 9 of 9 (current)"},
 	}
 	for i, s := range steps {
 		out, err := migrateCmd(t, dbURL, s.args...)

@@ -294,6 +294,24 @@ func (e FlowProtocol) Valid() bool {
 	}
 }
 
+// Defines values for GroupChangeKind.
+const (
+	GroupChangeKindAddressGroup GroupChangeKind = "address_group"
+	GroupChangeKindServiceGroup GroupChangeKind = "service_group"
+)
+
+// Valid indicates whether the value is a known member of the GroupChangeKind enum.
+func (e GroupChangeKind) Valid() bool {
+	switch e {
+	case GroupChangeKindAddressGroup:
+		return true
+	case GroupChangeKindServiceGroup:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HeaderSpaceProtocols.
 const (
 	HeaderSpaceProtocolsAny    HeaderSpaceProtocols = "any"
@@ -1703,6 +1721,32 @@ type FlowExample struct {
 	Flow     Flow     `json:"flow"`
 }
 
+// GroupChange defines model for GroupChange.
+type GroupChange struct {
+	// Changed What differs: name, addresses, services, groups (the nesting), or deleted.
+	Changed nullable.Nullable[[]string] `json:"changed"`
+
+	// Id The group's id.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
+	Id string `json:"id"`
+
+	// Kind address_group or service_group.
+	//
+	// Example: address_group
+	Kind GroupChangeKind `json:"kind"`
+
+	// Name The group's name on the older side: at the revision rolled back to, or at against.
+	//
+	// Example: baseline
+	Name string `json:"name"`
+}
+
+// GroupChangeKind address_group or service_group.
+//
+// Example: address_group
+type GroupChangeKind string
+
 // GroupRef defines model for GroupRef.
 type GroupRef struct {
 	// Id The group's id.
@@ -2386,6 +2430,9 @@ type RevisionDiffOutput struct {
 	//
 	// Example: 1
 	Against int64 `json:"against"`
+
+	// ChangedGroups The groups both revisions use whose contents (name, members, nesting) differ, each side's as of its revision.
+	ChangedGroups nullable.Nullable[[]GroupChange] `json:"changed_groups"`
 
 	// Revision The newer side: the revision in the path.
 	//
@@ -3102,6 +3149,9 @@ type TreeChangeOutput struct {
 	//
 	// Example: true
 	Changed bool `json:"changed"`
+
+	// ChangedGroups For a rollback: the groups the revision used whose contents differ now. The rollback restores the rules' references to them, not their contents, which other firewalls share.
+	ChangedGroups nullable.Nullable[[]GroupChange] `json:"changed_groups,omitempty"`
 
 	// DryRun true when nothing was saved.
 	//
@@ -4865,7 +4915,7 @@ type ClientInterface interface {
 
 	// DiffRevision Diff a revision against another
 	//
-	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 	//
 	// Needs the **viewer** role.
 	//
@@ -4874,7 +4924,7 @@ type ClientInterface interface {
 
 	// RollbackWithBody Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -4885,7 +4935,7 @@ type ClientInterface interface {
 
 	// Rollback Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -6154,7 +6204,7 @@ func (c *Client) GetRevision(ctx context.Context, firewallId string, revision in
 
 // DiffRevision Diff a revision against another
 //
-// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 //
 // Needs the **viewer** role.
 //
@@ -6173,7 +6223,7 @@ func (c *Client) DiffRevision(ctx context.Context, firewallId string, revision i
 
 // RollbackWithBody Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //
@@ -6194,7 +6244,7 @@ func (c *Client) RollbackWithBody(ctx context.Context, firewallId string, params
 
 // Rollback Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //
@@ -10404,7 +10454,7 @@ type ClientWithResponsesInterface interface {
 
 	// DiffRevisionWithResponse Diff a revision against another
 	//
-	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+	// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 	//
 	// Needs the **viewer** role.
 	//
@@ -10415,7 +10465,7 @@ type ClientWithResponsesInterface interface {
 
 	// RollbackWithBodyWithResponse Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -10426,7 +10476,7 @@ type ClientWithResponsesInterface interface {
 
 	// RollbackWithResponse Roll back to a revision
 	//
-	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+	// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 	//
 	// Needs the **editor** role.
 	//
@@ -19673,7 +19723,7 @@ func (c *ClientWithResponses) GetRevisionWithResponse(ctx context.Context, firew
 
 // DiffRevisionWithResponse Diff a revision against another
 //
-// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.
+// Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.
 //
 // Needs the **viewer** role.
 //
@@ -19690,7 +19740,7 @@ func (c *ClientWithResponses) DiffRevisionWithResponse(ctx context.Context, fire
 
 // RollbackWithBodyWithResponse Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //
@@ -19707,7 +19757,7 @@ func (c *ClientWithResponses) RollbackWithBodyWithResponse(ctx context.Context, 
 
 // RollbackWithResponse Roll back to a revision
 //
-// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.
+// Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).
 //
 // Needs the **editor** role.
 //

@@ -40,6 +40,8 @@ type RevisionDiffOutput struct {
 	Against    int64            `json:"against" doc:"The older side: the revision named by against."`
 	Structural service.TreeDiff `json:"structural" doc:"Policies and rules added, removed, changed (field by field) and moved, matched by id, from against to revision."`
 	Semantic   SemanticDiff     `json:"semantic" doc:"The regions of flows whose decision changes from against to revision, each with an example flow and both decisions."`
+	// ChangedGroups comes from each side's own groups.
+	ChangedGroups []service.GroupChange `json:"changed_groups" doc:"The groups both revisions use whose contents (name, members, nesting) differ, each side's as of its revision."`
 }
 
 // RollbackInput names the revision to go back to.
@@ -82,7 +84,7 @@ func (a *api) diffRevision() endpoint {
 	return handle(huma.Operation{
 		OperationID: "diff-revision", Tags: historyTags,
 		Summary:     "Diff a revision against another",
-		Description: "Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them.",
+		Description: "Gives what changed from the revision named by against to the one in the path: the structural diff (policies and rules added, removed, changed field by field, and moved) and the semantic diff (the regions of flows whose decision changes, each with an example flow), as a dry-run PUT of the tree reports them. Each side is judged with its own groups as of its revision, so a group edit shows in the semantic diff, and changed_groups lists the groups whose contents differ.",
 	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusGone), func(ctx context.Context, in *struct {
 		RevisionParams
 		Against    int64 `query:"against" required:"true" minimum:"1" doc:"The revision to diff against: the older side." example:"6"`
@@ -94,7 +96,8 @@ func (a *api) diffRevision() endpoint {
 		}
 		sem := semanticDiffOut(&d.Semantic)
 		return &struct{ Body RevisionDiffOutput }{Body: RevisionDiffOutput{
-			Revision: d.Revision, Against: d.Against, Structural: d.Structural, Semantic: *sem}}, nil
+			Revision: d.Revision, Against: d.Against, Structural: d.Structural, Semantic: *sem,
+			ChangedGroups: nonNilChanges(d.ChangedGroups)}}, nil
 	})
 }
 
@@ -102,7 +105,7 @@ func (a *api) rollback() endpoint {
 	return handle(huma.Operation{
 		OperationID: "rollback", Tags: historyTags,
 		Summary:     "Roll back to a revision",
-		Description: "Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag.",
+		Description: "Makes a new revision whose tree equals the one named, through the tree replace: each change is audited like any other, policies and rules still present keep their ids, and those deleted since come back under theirs. A tree that already equals it makes no revision. If-Match takes the tree's etag. Rules get back their group references (by id), but groups, shared by every firewall, keep today's contents: a group the revision used that has been deleted since answers 409 naming it, and changed_groups lists those whose name, members or nesting differ from the revision's (docs/history.md).",
 	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusGone, http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			FirewallParams
@@ -132,4 +135,11 @@ func inPath(err error) error {
 		}
 	}
 	return &moved
+}
+
+func nonNilChanges(c []service.GroupChange) []service.GroupChange {
+	if c == nil {
+		return []service.GroupChange{}
+	}
+	return c
 }

@@ -276,3 +276,87 @@ func FuzzRevisionParams(f *testing.F) {
 		}
 	})
 }
+
+func TestRevisionsWithGroups(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { revisionsWithGroups(t, newTestServer(t)) })
+	t.Run("postgres", func(t *testing.T) { revisionsWithGroups(t, newPostgresTestServer(t)) })
+}
+
+// revisionsWithGroups reads revisions back with the groups they used, diffs
+// across a group edit, and rolls back over changed and deleted groups.
+func revisionsWithGroups(t *testing.T, s *testServer) {
+	const ag, sg = "/api/v1/address-groups", "/api/v1/service-groups"
+	tr := s.newTree("grouped")
+	web := s.must(http.StatusCreated, "POST", ag, map[string]any{"name": "web", "addresses": []string{"192.0.2.0/24"}})
+	webID := web["id"].(string)
+	s.must(http.StatusCreated, "POST", sg, map[string]any{"name": "https", "services": []map[string]any{{"protocol": "tcp", "ports": []string{"443"}}}})
+	rule := s.must(http.StatusCreated, "POST", tr.rules(), map[string]any{"action": "allow", "name": "web-in",
+		"source_groups": []string{"web"}, "service_groups": []string{"https"}})
+	ruleID := rule["id"].(string)
+	doc := func() (int, json.RawMessage) {
+		res := s.do("GET", tr.firewall()+"/tree", nil)
+		var d struct {
+			Revision int `json:"revision"`
+		}
+		if err := json.Unmarshal(res.Body, &d); err != nil || res.Status != http.StatusOK {
+			t.Fatalf("GET tree: %d %s", res.Status, res.Body)
+		}
+		return d.Revision, res.Body
+	}
+	revA, docA := doc()
+	s.must(http.StatusOK, "PATCH", ag+"/"+webID, map[string]any{"addresses": []string{"198.51.100.0/24"}})
+	revB, docB := doc()
+	if revB != revA+1 {
+		t.Fatalf("the group edit made revision %d after %d", revB, revA)
+	}
+
+	t.Run("RevisionDocumentsCarryTheirGroups", func(t *testing.T) {
+		for rev, want := range map[int]json.RawMessage{revA: docA, revB: docB} {
+			got := s.must(http.StatusOK, "GET", fmt.Sprintf("%s/revisions/%d", tr.firewall(), rev), nil)
+			var w map[string]any
+			_ = json.Unmarshal(want, &w)
+			if d := cmp.Diff(w, got); d != "" {
+				t.Fatalf("revision %d differs from the tree then (-then +read):\n%s", rev, d)
+			}
+			if _, ok := got["groups"]; !ok {
+				t.Fatalf("revision %d has no groups: %v", rev, got)
+			}
+		}
+	})
+
+	t.Run("DiffAcrossGroupEdit", func(t *testing.T) {
+		d := s.must(http.StatusOK, "GET", fmt.Sprintf("%s/revisions/%d/diff?against=%d", tr.firewall(), revB, revA), nil)
+		sem := d["semantic"].(map[string]any)
+		if sem["no_op"] != false || sem["total"].(float64) == 0 {
+			t.Fatalf("semantic diff across the group edit: %v", sem)
+		}
+		want := []any{map[string]any{"kind": "address_group", "id": webID, "name": "web", "changed": []any{"addresses"}}}
+		if diff := cmp.Diff(want, d["changed_groups"]); diff != "" {
+			t.Fatalf("changed groups (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("RollbackListsChangedGroups", func(t *testing.T) {
+		s.must(http.StatusOK, "PATCH", tr.rules()+"/"+ruleID, map[string]any{"source_groups": []string{}})
+		out := s.must(http.StatusOK, "POST", tr.firewall()+"/rollback", map[string]any{"revision": revA})
+		want := []any{map[string]any{"kind": "address_group", "id": webID, "name": "web", "changed": []any{"addresses"}}}
+		if diff := cmp.Diff(want, out["changed_groups"]); diff != "" {
+			t.Fatalf("changed groups (-want +got):\n%s", diff)
+		}
+		got := s.must(http.StatusOK, "GET", tr.rules()+"/"+ruleID, nil)
+		if fmt.Sprint(got["source_groups"]) != fmt.Sprint(rule["source_groups"]) {
+			t.Fatalf("source groups after the rollback %v, want %v", got["source_groups"], rule["source_groups"])
+		}
+	})
+
+	t.Run("RollbackToDeletedGroup", func(t *testing.T) {
+		old := s.must(http.StatusCreated, "POST", ag, map[string]any{"name": "old", "addresses": []string{"203.0.113.0/24"}})
+		s.must(http.StatusOK, "PATCH", tr.rules()+"/"+ruleID, map[string]any{"destination_groups": []string{"old"}})
+		revC, _ := doc()
+		s.must(http.StatusOK, "PATCH", tr.rules()+"/"+ruleID, map[string]any{"destination_groups": []string{}})
+		if res := s.do("DELETE", ag+"/"+old["id"].(string), nil); res.Status != http.StatusNoContent {
+			t.Fatalf("delete old: %d %s", res.Status, res.Body)
+		}
+		assertProblem(t, s.do("POST", tr.firewall()+"/rollback", map[string]any{"revision": revC}), http.StatusConflict, "body.revision", `"old"`)
+	})
+}

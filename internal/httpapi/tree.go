@@ -26,6 +26,7 @@ type TreeChangeOutput struct {
 	Semantic        *SemanticDiff           `json:"semantic,omitempty" doc:"For a dry run: the regions of flows whose decision would change."`
 	FindingsAdded   []service.FindingChange `json:"findings_added,omitempty" doc:"For a dry run: analysis findings the change would add."`
 	FindingsRemoved []service.FindingChange `json:"findings_removed,omitempty" doc:"For a dry run: analysis findings the change would remove."`
+	ChangedGroups   []service.GroupChange   `json:"changed_groups,omitempty" doc:"For a rollback: the groups the revision used whose contents differ now. The rollback restores the rules' references to them, not their contents, which other firewalls share."`
 }
 
 type treeChangeResponse struct {
@@ -37,6 +38,7 @@ func treeChangeReply(res service.TreeResult) *treeChangeResponse {
 	return &treeChangeResponse{ETag: quoteETag(service.TreeETag(res.Revision)), Body: TreeChangeOutput{
 		Changed: res.Changed, DryRun: res.DryRun, Revision: res.Revision, Tree: TreeDocumentOf(res.Tree),
 		Structural: res.Structural, Semantic: semanticDiffOut(res.Semantic), FindingsAdded: res.FindingsAdded, FindingsRemoved: res.FindingsRemoved,
+		ChangedGroups: res.ChangedGroups,
 	}}
 }
 

@@ -135,9 +135,6 @@ func (s *Service) baseTree(ctx context.Context, firewallID string, rev int64) (f
 		return firewall.Tree{}, firewall.ConflictOn("base_revision", rev,
 			"base_revision %d is ahead of the firewall's current revision %d", rev, now)
 	}
-	if err := s.refuseWithGroups(ctx, "base_revision", rev, "writing a change against an earlier revision"); err != nil {
-		return firewall.Tree{}, err
-	}
 	t, err := s.TreeAt(ctx, firewallID, rev)
 	if firewall.CodeOf(err) == firewall.CodeGone {
 		return firewall.Tree{}, firewall.ConflictOn("base_revision", rev,

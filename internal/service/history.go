@@ -31,6 +31,9 @@ type RevisionDiff struct {
 	Revision, Against int64
 	Structural        TreeDiff
 	Semantic          SemanticDiff
+	// ChangedGroups are the groups both sides use whose contents differ,
+	// each side's as of its revision.
+	ChangedGroups []GroupChange
 }
 
 // DiffRevisions compares the firewall's tree at against with its tree at
@@ -47,7 +50,8 @@ func (s *Service) DiffRevisions(ctx context.Context, firewallID string, revision
 	if err != nil {
 		return RevisionDiff{}, asAgainst(err)
 	}
-	out := RevisionDiff{Revision: revision, Against: against, Structural: DiffTrees(older, newer)}
+	out := RevisionDiff{Revision: revision, Against: against, Structural: DiffTrees(older, newer),
+		ChangedGroups: diffGroups(older.Groups, newer.Groups)}
 	mo, mn, err := s.models(older, newer)
 	if err != nil {
 		return RevisionDiff{}, err
@@ -81,40 +85,25 @@ func asAgainst(err error) error {
 // like any other. Elements still present keep their ids, and those deleted
 // since come back under theirs, so that the result diffs empty against the
 // revision. A tree that already equals it makes no revision.
+//
+// Groups are shared by every firewall, so a rollback restores the rules'
+// references to them, not their contents: a group deleted since answers a
+// conflict naming it, and the groups whose contents differ now from the
+// revision's are listed in ChangedGroups (docs/history.md).
 func (s *Service) Rollback(ctx context.Context, firewallID string, pre Precondition, revision int64) (TreeResult, error) {
-	if err := s.refuseWithGroups(ctx, "revision", revision, "rolling back"); err != nil {
-		return TreeResult{}, err
-	}
 	target, err := s.TreeAt(ctx, firewallID, revision)
 	if err != nil {
 		return TreeResult{}, err
+	}
+	changed, err := restorableGroups(ctx, s.store, &target, revision)
+	if err != nil {
+		return TreeResult{}, fmt.Errorf("roll back firewall %s to revision %d: %w", firewallID, revision, err)
 	}
 	res, err := s.replaceTree(ctx, firewallID, pre, target,
 		treeReplace{restore: true, summary: fmt.Sprintf("rolled back to revision %d", revision)})
 	if err != nil {
 		return TreeResult{}, fmt.Errorf("roll back firewall %s to revision %d: %w", firewallID, revision, err)
 	}
+	res.ChangedGroups = changed
 	return res, nil
-}
-
-// refuseWithGroups refuses to build on an earlier revision while any group
-// exists. Revisions do not record rules' group references yet, so a rule
-// read back from one would lose them, and a rule whose sources came only
-// from a group would match any source: refusing is safe, guessing is not.
-func (s *Service) refuseWithGroups(ctx context.Context, location string, revision int64, what string) error {
-	one := firewall.Query{PageSize: 1}
-	ag, err := s.store.ListAddressGroups(ctx, one)
-	if err != nil {
-		return err
-	}
-	sg, err := s.store.ListServiceGroups(ctx, one)
-	if err != nil {
-		return err
-	}
-	if len(ag.Items)+len(sg.Items) == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("%s to revision %d is not possible while address or service groups exist: revisions do not record rules' group references yet", what, revision)
-	return &firewall.Error{Code: firewall.CodeUnprocessable, Message: msg,
-		Problems: []firewall.Problem{{Location: location, Value: revision, Message: msg}}}
 }

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"errors"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -195,20 +194,5 @@ func TestRevisionDiffCoversChangedFlows(t *testing.T) {
 	}
 	if _, err := f.svc.DiffRevisions(f.ctx, f.fw.ID, cur, cur+1, 0); firewall.CodeOf(err) != firewall.CodeNotFound {
 		t.Fatalf("against a revision not made yet: %v, want not found", err)
-	}
-}
-
-// TestRollbackRefusedWhileGroupsExist checks the guard that keeps a
-// rollback from dropping group references, which revisions do not record.
-func TestRollbackRefusedWhileGroupsExist(t *testing.T) {
-	f := newFixture(t)
-	historyOf(t, f, rand.New(rand.NewPCG(1, 2)), 3)
-	if _, _, err := f.svc.CreateAddressGroup(f.ctx, firewall.AddressGroup{Name: "web"}, service.Idempotency{}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := f.svc.Rollback(f.ctx, f.fw.ID, nil, 1)
-	var e *firewall.Error
-	if !errors.As(err, &e) || e.Code != firewall.CodeUnprocessable || len(e.Problems) != 1 || e.Problems[0].Location != "revision" {
-		t.Fatalf("Rollback with a group in the store: %v, want unprocessable at revision", err)
 	}
 }

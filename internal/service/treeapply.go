@@ -39,6 +39,9 @@ type TreeResult struct {
 	Semantic        *SemanticDiff
 	FindingsAdded   []FindingChange
 	FindingsRemoved []FindingChange
+	// ChangedGroups, for a rollback, are the groups of the revision whose
+	// contents differ now.
+	ChangedGroups []GroupChange
 }
 
 // ReplaceTree makes the firewall's tree equal target in one transaction,

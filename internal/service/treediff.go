@@ -364,13 +364,14 @@ func nonNil[T any](s []T) []T {
 
 // sameRule reports whether two rules have the same content, the cheap way
 // round: most rules of a big tree are unchanged, and fieldChanges goes
-// through JSON.
+// through JSON. Group references compare by id: a group renamed since is
+// the same group (revision diffs list it among the changed groups).
 func sameRule(a, b *firewall.Rule) bool {
 	sameTime := a.ExpiresAt == b.ExpiresAt || (a.ExpiresAt != nil && b.ExpiresAt != nil && a.ExpiresAt.Equal(*b.ExpiresAt))
 	return a.Name == b.Name && a.Description == b.Description && a.Action == b.Action && a.Protocol == b.Protocol &&
 		a.Enabled == b.Enabled && sameTime &&
 		slices.Equal(a.Sources, b.Sources) && slices.Equal(a.Destinations, b.Destinations) &&
 		slices.Equal(a.SourcePorts, b.SourcePorts) && slices.Equal(a.DestinationPorts, b.DestinationPorts) &&
-		slices.Equal(a.SourceGroups, b.SourceGroups) && slices.Equal(a.DestinationGroups, b.DestinationGroups) &&
-		slices.Equal(a.ServiceGroups, b.ServiceGroups)
+		sameRefs(a.SourceGroups, b.SourceGroups) && sameRefs(a.DestinationGroups, b.DestinationGroups) &&
+		sameRefs(a.ServiceGroups, b.ServiceGroups)
 }

@@ -104,6 +104,14 @@ func (w *wrapped) LoadTree(ctx context.Context, firewallID string) (store.Tree, 
 
 func (w *wrapped) Ready(ctx context.Context) error { return w.next.Ready(ctx) }
 
+// SetRetention passes the retention on to the wrapped store when it keeps
+// revisions, so that pruning is the same traced or not.
+func (w *wrapped) SetRetention(r firewall.Retention) {
+	if rs, ok := w.next.(interface{ SetRetention(firewall.Retention) }); ok {
+		rs.SetRetention(r)
+	}
+}
+
 func (w *wrapped) Close() error { return w.next.Close() }
 
 // reader traces the read methods shared by the store and its transactions.

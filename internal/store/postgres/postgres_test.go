@@ -26,7 +26,7 @@ func engine() storetest.Engine[*Store] {
 	return storetest.Engine[*Store]{
 		Fresh:      func(t testing.TB) string { return pgtest.NewDatabase(t) },
 		Open:       func(ctx context.Context, at string) (*Store, error) { return Open(ctx, at) },
-		Migrations: 8,
+		Migrations: 9,
 		Analyze: func(ctx context.Context, s *Store) error {
 			_, err := s.pool.Exec(ctx, "VACUUM ANALYZE")
 			return err

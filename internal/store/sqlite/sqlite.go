@@ -34,6 +34,7 @@ type Store struct {
 	write      *sql.DB
 	read       *sql.DB
 	stmts      *stmtCache
+	writeStmts *stmtCache
 	migrations *goose.Provider
 	d          sqlstore.Dialect
 }
@@ -59,7 +60,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.Join(err, write.Close(), read.Close())
 	}
 	stmts := newStmtCache(read)
-	s := &Store{write: write, read: read, stmts: stmts, migrations: provider, d: d,
+	s := &Store{write: write, read: read, stmts: stmts, writeStmts: newStmtCache(write), migrations: provider, d: d,
 		Schema: sqlstore.NewSchema(provider, sqlstore.DatabaseSQL(read), d, tableExists)}
 	s.Store = sqlstore.New(sqlstore.DatabaseSQL(stmts), d, backend{s})
 	return s, nil
@@ -139,23 +140,26 @@ type backend struct{ s *Store }
 // InWriteTx runs fn in a transaction on the writer connection. A failed
 // statement leaves an SQLite transaction usable, so it explains itself.
 func (b backend) InWriteTx(ctx context.Context, fn func(tx, explain sqlstore.Conn) error) error {
-	return b.inTx(ctx, b.s.write, func(tx sqlstore.Conn) error { return fn(tx, tx) })
+	return b.inTx(ctx, b.s.writeStmts, func(tx sqlstore.Conn) error { return fn(tx, tx) })
 }
 
 // InReadTx runs fn in a read transaction: WAL gives it a snapshot, so no
 // write can slip in between its queries.
 func (b backend) InReadTx(ctx context.Context, fn func(tx sqlstore.Conn) error) error {
-	return b.inTx(ctx, b.s.read, fn)
+	return b.inTx(ctx, b.s.stmts, fn)
 }
 
-func (b backend) inTx(ctx context.Context, db *sql.DB, fn func(tx sqlstore.Conn) error) error {
-	sqlTx, err := db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction on the pool of stmts, through its prepared
+// statements.
+func (b backend) inTx(ctx context.Context, stmts *stmtCache, fn func(tx sqlstore.Conn) error) error {
+	stmts.prepareWanted(ctx)
+	sqlTx, err := stmts.db.BeginTx(ctx, nil)
 	if err != nil {
 		return b.s.d.Classify(err, "begin transaction")
 	}
 	// After a commit this is a no-op; it matters when fn fails or panics.
 	defer func() { _ = sqlTx.Rollback() }()
-	if err := fn(sqlstore.DatabaseSQL(sqlTx)); err != nil {
+	if err := fn(sqlstore.DatabaseSQL(stmts.inTx(sqlTx))); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {

@@ -22,7 +22,7 @@ func engine() storetest.Engine[*Store] {
 	return storetest.Engine[*Store]{
 		Fresh:      func(t testing.TB) string { return filepath.Join(t.TempDir(), "fireflow.db") },
 		Open:       Open,
-		Migrations: 8,
+		Migrations: 9,
 		Analyze: func(ctx context.Context, s *Store) error {
 			_, err := s.write.ExecContext(ctx, "ANALYZE")
 			return err

@@ -119,28 +119,37 @@ func decodeList[T any](text string, parse func(string) (T, error)) ([]T, error) 
 // for anything else (an escape, a control character, invalid UTF-8, other
 // JSON), which the caller hands to encoding/json.
 func splitList(text string) ([]string, bool) {
-	s := trimJSONSpace(text)
-	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+	out, ok := appendList(nil, text)
+	if !ok {
 		return nil, false
 	}
+	return out, true
+}
+
+// appendList is splitList appending the strings to out, so that a reader
+// of many lists can reuse one buffer.
+func appendList(out []string, text string) ([]string, bool) {
+	s := trimJSONSpace(text)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return out, false
+	}
 	s = trimJSONSpace(s[1 : len(s)-1])
-	var out []string
 	for s != "" {
 		if s[0] != '"' {
-			return nil, false
+			return out, false
 		}
 		end := strings.IndexByte(s[1:], '"')
 		if end < 0 {
-			return nil, false
+			return out, false
 		}
 		item := s[1 : 1+end]
 		for i := 0; i < len(item); i++ {
 			if item[i] < 0x20 || item[i] == '\\' {
-				return nil, false
+				return out, false
 			}
 		}
 		if !utf8.ValidString(item) {
-			return nil, false
+			return out, false
 		}
 		out = append(out, item)
 		s = trimJSONSpace(s[2+end:])
@@ -148,10 +157,10 @@ func splitList(text string) ([]string, bool) {
 			break
 		}
 		if s[0] != ',' {
-			return nil, false
+			return out, false
 		}
 		if s = trimJSONSpace(s[1:]); s == "" {
-			return nil, false // a trailing comma
+			return out, false // a trailing comma
 		}
 	}
 	return out, true

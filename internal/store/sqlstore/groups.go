@@ -397,6 +397,7 @@ func (t *Tx) createGroup(ctx context.Context, gt groupTables, g groupRow) error 
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{g.meta.ID, g.name, firewall.NameKey(g.name), g.descr, labels,
 		g.members, int64(g.count), g.meta.ETag, t.q.d.Time(g.meta.CreatedAt), t.q.d.Time(g.meta.UpdatedAt)}}},
 		childStatements(gt, g)...)
+	stmts = append(stmts, t.groupVersionStatements(gt, g, labels)...)
 	return t.groupWriteError(ctx, t.q.run(ctx, stmts), gt, g, "create")
 }
 
@@ -419,6 +420,7 @@ func (t *Tx) updateGroup(ctx context.Context, gt groupTables, g groupRow) error 
 		{`DELETE FROM ` + gt.nesting + ` WHERE group_id = ?`, []any{g.meta.ID}},
 		{`DELETE FROM address_group_ranges WHERE group_id = ?`, []any{g.meta.ID}},
 	}, childStatements(gt, g)...)
+	stmts = append(stmts, t.groupVersionStatements(gt, g, labels)...)
 	return t.groupWriteError(ctx, t.q.run(ctx, stmts), gt, g, "update")
 }
 
@@ -458,7 +460,7 @@ func (t *Tx) deleteGroup(ctx context.Context, gt groupTables, id string) error {
 	if n == 0 {
 		return firewall.NotFound(gt.kind.String(), id)
 	}
-	return nil
+	return t.classify(t.q.run(ctx, forgetGroupStatements(gt, id)), "delete versions of %s %s", gt.kind, id)
 }
 
 // CreateAddressGroup inserts g with its nesting; references are by id.
@@ -528,10 +530,7 @@ func (r Reader) fillRuleGroups(ctx context.Context, rules []*firewall.Rule, wher
 	if len(rules) == 0 {
 		return nil
 	}
-	byID := make(map[string]*firewall.Rule, len(rules))
-	for _, rule := range rules {
-		byID[rule.ID] = rule
-	}
+	var byID map[string]*firewall.Rule // built at the first row: most trees have no references
 	rows, err := r.q.query(ctx, ruleGroupsQuery(where), append(append([]any{}, args...), args...)...)
 	if err != nil {
 		return r.classify(err, "read group references of rules")
@@ -543,6 +542,12 @@ func (r Reader) fillRuleGroups(ctx context.Context, rules []*firewall.Rule, wher
 		var ref firewall.GroupRef
 		if err := rows.Scan(&ruleID, &side, &ref.ID, &ref.Name, &pos); err != nil {
 			return r.classify(err, "read group references of rules")
+		}
+		if byID == nil {
+			byID = make(map[string]*firewall.Rule, len(rules))
+			for _, rule := range rules {
+				byID[rule.ID] = rule
+			}
 		}
 		rule := byID[ruleID]
 		if rule == nil {

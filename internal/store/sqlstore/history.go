@@ -46,6 +46,7 @@ type history struct {
 	wholePolicies map[string]string
 	deleted       map[string]bool
 	retention     firewall.Retention
+	groups        groupHistory
 }
 
 type ruleMark struct{ firewallID, policyID string }
@@ -241,7 +242,7 @@ func (t *Tx) flushFirewall(ctx context.Context, fw string, p *pendingRevision) e
 		}
 	}
 	const ruleVersionColumns = `firewall_id, policy_id, name, description, order_key, action, protocol,
-		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`
+		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at, group_refs`
 	stmts = append(stmts, t.batchedVersions(p, "rule_versions", "rule_id", "rules", ruleVersionColumns, rules)...)
 	stmts = append(stmts, t.batchedVersions(p.forNew(), "rule_versions", "rule_id", "rules", ruleVersionColumns, created)...)
 	for pol, f := range h.wholePolicies {
@@ -250,6 +251,11 @@ func (t *Tx) flushFirewall(ctx context.Context, fw string, p *pendingRevision) e
 				"rule_id IN (SELECT id FROM rules WHERE policy_id = ?)", []any{pol})...)
 		}
 	}
+	groupStmts, err := t.firewallGroupStatements(ctx, fw, p, rules)
+	if err != nil {
+		return err
+	}
+	stmts = append(stmts, groupStmts...)
 	stmts = append(stmts, Statement{`INSERT INTO firewall_revisions (firewall_id, revision, created_at, actor, request_id, summary)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (firewall_id, revision) DO UPDATE SET created_at = excluded.created_at, actor = excluded.actor,
@@ -342,6 +348,9 @@ func (t *Tx) prune(ctx context.Context, fw string, p *pendingRevision) error {
 	if oldest >= keepFrom {
 		return nil
 	}
+	if err := t.dropGroupVersions(ctx, fw, &keepFrom); err != nil {
+		return err
+	}
 	return t.q.run(ctx, []Statement{
 		{`DELETE FROM firewall_revisions WHERE firewall_id = ? AND revision < ?`, []any{fw, keepFrom}},
 		{`DELETE FROM firewall_versions WHERE firewall_id = ? AND valid_to <= ?`, []any{fw, keepFrom}},
@@ -354,6 +363,9 @@ func (t *Tx) prune(ctx context.Context, fw string, p *pendingRevision) error {
 // its before-image, and nothing can read a tree whose firewall is gone.
 func (t *Tx) deleteHistory(ctx context.Context, fw string) error {
 	t.hist.deleted[fw] = true
+	if err := t.dropGroupVersions(ctx, fw, nil); err != nil {
+		return t.classify(err, "delete history of firewall %s", fw)
+	}
 	stmts := []Statement{
 		{`DELETE FROM firewall_revisions WHERE firewall_id = ?`, []any{fw}},
 		{`DELETE FROM firewall_versions WHERE firewall_id = ?`, []any{fw}},

@@ -1,12 +1,9 @@
 package sqlstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
@@ -54,37 +51,22 @@ func (r Reader) treeAt(ctx context.Context, firewallID string, revision int64) (
 		ORDER BY priority, policy_id`, args...); err != nil {
 		return t, r.classify(err, "read policies of firewall %s at revision %d", firewallID, revision)
 	}
-	// The live rule count sizes the result: most revisions are near it.
-	var hint int
-	if err := r.q.queryRow(ctx, `SELECT COALESCE(SUM(rule_count), 0) FROM policies WHERE firewall_id = ?`,
-		firewallID).Scan(&hint); err != nil {
+	hint, err := r.ruleCountHint(ctx, firewallID)
+	if err != nil {
 		return t, r.classify(err, "count rules of firewall %s", firewallID)
 	}
-	rules := make([]keyedRule, 0, hint+hint/8)
-	// Sorted here rather than by the database, whose sorter would copy
-	// every column of every row once more.
-	rows, err := r.q.query(ctx, valid(`rule_id, firewall_id, policy_id, name, description, order_key, action, protocol,
-		sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at`,
-		"rule_versions"), args...)
-	if err != nil {
+	// Most revisions are near the live rule count. The rules are sorted
+	// here rather than by the database, whose sorter would copy every
+	// column of every row once more.
+	var refs string
+	how := treeRead{hint: hint + hint/8, extra: []any{&refs},
+		then: func(rule *firewall.Rule) error { return setGroupRefIDs(rule, refs) }}
+	if t.Rules, err = r.readTreeRules(ctx, firewallID, how,
+		valid(treeRuleColumns("rule_id")+", group_refs", "rule_versions"), args...); err != nil {
 		return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		kr, err := scanRule(rows)
-		if err != nil {
-			return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
-		}
-		rules = append(rules, kr)
-	}
-	if err := rows.Err(); err != nil {
-		return t, r.classify(err, "read rules of firewall %s at revision %d", firewallID, revision)
-	}
-	slices.SortFunc(rules, func(a, b keyedRule) int {
-		return cmp.Or(strings.Compare(a.PolicyID, b.PolicyID), cmp.Compare(a.key, b.key))
-	})
-	t.Rules = numberGroups(rules)
-	return t, nil
+	t.Groups, err = r.groupsAt(ctx, firewallID, revision, t.Rules)
+	return t, err
 }
 
 // checkKept answers whether revision of the firewall can be read: a

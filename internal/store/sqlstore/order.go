@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fireflow/fireflow/internal/firewall"
-
 	"github.com/fireflow/fireflow/internal/store"
 )
 
@@ -523,19 +521,4 @@ func positionStatement(arms int) string {
 			WHERE policy_id = ` + textArg + ` AND bucket >= arm.bucket_lo AND bucket < arm.bucket_hi),
 		(SELECT COUNT(*) FROM rules WHERE policy_id = ` + textArg + ` AND order_key > arm.key_lo AND order_key <= arm.key_hi)
 		FROM arm`
-}
-
-// numberGroups sets the positions of rules read in (policy, key) order.
-func numberGroups(rules []keyedRule) []firewall.Rule {
-	out := make([]firewall.Rule, len(rules))
-	pos := 0
-	for i, kr := range rules {
-		if i == 0 || kr.PolicyID != rules[i-1].PolicyID {
-			pos = 0
-		}
-		pos++
-		out[i] = kr.Rule
-		out[i].Position = pos
-	}
-	return out
 }

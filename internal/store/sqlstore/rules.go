@@ -180,11 +180,11 @@ func (t *Tx) LoadRules(ctx context.Context, rules []firewall.Rule) error {
 func (t *Tx) insertStatements(r *firewall.Rule, at int64) []Statement {
 	return append([]Statement{{SQL: `INSERT INTO rules
 		(id, firewall_id, policy_id, name, name_key, description, order_key, action, protocol,
-		 sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{
+		 sources, destinations, source_ports, destination_ports, enabled, expires_at, etag, created_at, updated_at, group_refs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Args: []any{
 		r.ID, r.FirewallID, r.PolicyID, r.Name, nullKey(r.Name), r.Description, at, r.Action, r.Protocol,
 		encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.SourcePorts), encodeList(r.DestinationPorts),
-		r.Enabled, t.q.d.nullTime(r.ExpiresAt), r.ETag, t.q.d.Time(r.CreatedAt), t.q.d.Time(r.UpdatedAt)}}},
+		r.Enabled, t.q.d.nullTime(r.ExpiresAt), r.ETag, t.q.d.Time(r.CreatedAt), t.q.d.Time(r.UpdatedAt), t.groupRefs(r)}}},
 		append(t.indexStatements(r), ruleGroupStatements(r)...)...)
 }
 
@@ -211,11 +211,11 @@ func (t *Tx) UpdateRule(ctx context.Context, r *firewall.Rule) error {
 	n, err := t.q.exec(ctx, `UPDATE rules
 		SET name = ?, name_key = ?, description = ?, action = ?, protocol = ?,
 		    sources = ?, destinations = ?, source_ports = ?, destination_ports = ?,
-		    enabled = ?, expires_at = ?, etag = ?, updated_at = ?
+		    enabled = ?, expires_at = ?, etag = ?, updated_at = ?, group_refs = ?
 		WHERE id = ? AND policy_id = ? AND firewall_id = ?`,
 		r.Name, nullKey(r.Name), r.Description, r.Action, r.Protocol,
 		encodeList(r.Sources), encodeList(r.Destinations), encodeList(r.SourcePorts), encodeList(r.DestinationPorts),
-		r.Enabled, t.q.d.nullTime(r.ExpiresAt), r.ETag, t.q.d.Time(r.UpdatedAt),
+		r.Enabled, t.q.d.nullTime(r.ExpiresAt), r.ETag, t.q.d.Time(r.UpdatedAt), t.groupRefs(r),
 		r.ID, r.PolicyID, r.FirewallID)
 	if err != nil {
 		return t.ruleWriteError(ctx, err, r, "update")

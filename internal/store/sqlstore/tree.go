@@ -18,14 +18,15 @@ func (r Reader) loadTree(ctx context.Context, firewallID string) (store.Tree, er
 		WHERE firewall_id = ? ORDER BY priority, id`, firewallID); err != nil {
 		return store.Tree{}, r.classify(err, "load policies of firewall %s", firewallID)
 	}
-	rules, err := queryAll(ctx, r.q, func(row Row) (keyedRule, error) { return scanRule(row) },
-		`SELECT `+ruleColumns+` FROM rules
-		WHERE policy_id IN (SELECT id FROM policies WHERE firewall_id = ?)
-		ORDER BY policy_id, order_key`, firewallID)
+	hint, err := r.ruleCountHint(ctx, firewallID)
 	if err != nil {
+		return store.Tree{}, r.classify(err, "count rules of firewall %s", firewallID)
+	}
+	if t.Rules, err = r.readTreeRules(ctx, firewallID, treeRead{hint: hint, sorted: true}, `SELECT `+treeRuleColumns("id")+` FROM rules
+		WHERE policy_id IN (SELECT id FROM policies WHERE firewall_id = ?)
+		ORDER BY policy_id, order_key`, firewallID); err != nil {
 		return store.Tree{}, r.classify(err, "load rules of firewall %s", firewallID)
 	}
-	t.Rules = numberGroups(rules)
 	ptrs := make([]*firewall.Rule, len(t.Rules))
 	for i := range t.Rules {
 		ptrs[i] = &t.Rules[i]

@@ -128,15 +128,22 @@ func insertRule(ctx context.Context, tx store.Tx, p firewall.Policy, position in
 	return bumpAndAudit(ctx, tx, p, firewall.AuditCreate, r)
 }
 
-// timed runs op b.N times and reports the median and 99th percentile.
+// timed runs op b.N times and reports the median and 99th percentile,
+// and the process's CPU time per op: on a loaded machine the wall time
+// swings with the load, the CPU time much less (run with GOMAXPROCS=1
+// for it to be the op's own, its garbage collection included).
 func timed(b *testing.B, op func() error) {
 	var times []time.Duration
+	cpu0, cpuKnown := processCPU()
 	for b.Loop() {
 		start := time.Now()
 		if err := op(); err != nil {
 			b.Fatal(err)
 		}
 		times = append(times, time.Since(start))
+	}
+	if cpu1, ok := processCPU(); ok && cpuKnown && len(times) > 0 {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(time.Millisecond)/float64(len(times)), "cpu-ms/op")
 	}
 	slices.Sort(times)
 	pct := func(p float64) float64 { return float64(times[int(float64(len(times)-1)*p)].Microseconds()) / 1000 }

@@ -32,7 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	var all []testCase
 	for _, group := range [][]testCase{
 		firewallCases(), policyCases(), ruleCases(), pagingCases(), txCases(), idempotencyCases(), auditCases(), treeCases(),
-		changeRequestCases(), storeCases(), historyCases(), historyListCases(), groupCases(),
+		changeRequestCases(), storeCases(), historyCases(), historyGroupCases(), historyListCases(), groupCases(),
 		filterCases(),
 	} {
 		all = append(all, group...)
