@@ -17,10 +17,13 @@ type effectCase [4]firewall.Tree
 // randomEffectCase draws a base and a change, a concurrent move of the
 // firewall (sometimes none), and the change re-applied: mostly the same
 // edit drawn again on the moved tree, sometimes another one, so that both
-// verdicts come up.
+// verdicts come up. A quarter of the bases have rules that name groups.
 func randomEffectCase(r *rand.Rand) effectCase {
 	g := fwgen.NewAdversarial(r, false)
 	base := g.Tree(3, 1+r.IntN(5))
+	if r.IntN(4) == 0 {
+		fwgen.AddGroups(r, &base, 2+r.IntN(3)) // rules that name groups
+	}
 	extra := g.Tree(1, 3)
 	edit := r.Uint64()
 	changed := mutate(rand.New(rand.NewPCG(edit, 1)), base, extra)

@@ -125,6 +125,7 @@ func fuzzFilter(f *testing.F, s store.Store) {
 			"policies":  func() error { _, err := s.ListPolicies(ctx, r.FirewallID, q); return err },
 			"rules":     func() error { _, err := s.ListRules(ctx, r.FirewallID, r.PolicyID, q); return err },
 			"audit":     func() error { _, err := s.ListAuditEvents(ctx, q); return err },
+			"revisions": func() error { _, err := s.ListRevisions(ctx, r.FirewallID, q); return err },
 		}
 		for name, list := range lists {
 			if err := list(); err != nil && firewall.CodeOf(err) != firewall.CodeInvalid {
