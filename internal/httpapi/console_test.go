@@ -872,6 +872,19 @@ func TestConsoleFirewallList(t *testing.T) {
 	s.screenshot(t, "firewalls-filtered")
 	s.axe(t, "firewalls (filtered)")
 
+	// The keyboard: the first Tab reaches the skip link, and a focused
+	// control shows a focus ring.
+	s.do(t, "load the list afresh", chromedp.Navigate(s.base+"/healthz"), chromedp.Navigate(s.base+"/ui/#/firewalls"), uiVisible(`[data-test="fw-table"]`))
+	s.do(t, "press Tab", chromedp.KeyEvent("\t"))
+	type focus struct {
+		ID      string `json:"id"`
+		Outline string `json:"outline"`
+	}
+	f := consoleEval[focus](t, s, "read the focus", `({id: document.activeElement.id || document.activeElement.tagName + " " + document.activeElement.textContent.slice(0, 40), outline: getComputedStyle(document.activeElement).outlineStyle})`)
+	if f.ID != "skip-link" || f.Outline == "none" {
+		t.Fatalf("after one Tab: focus on %q with outline %q, want the skip link with a visible outline", f.ID, f.Outline)
+	}
+
 	// A bad filter says what is wrong, from the API's problem details.
 	s.fill(t, `[data-test="fw-filter"]`, `nonsense ==`)
 	s.click(t, `[data-test="fw-filter-apply"]`)
