@@ -223,6 +223,19 @@ func (s *consoleSession) waitText(t *testing.T, selector, text string) {
 	}
 }
 
+// waitCount waits until exactly n elements match selector.
+func (s *consoleSession) waitCount(t *testing.T, selector string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, consoleStep)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.PollFunction[bool](`(sel, n) => document.querySelectorAll(sel).length === n`,
+		chromedp.WithPollingArgs(selector, n), chromedp.WithPollingTimeout(consoleStep), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		got := consoleEval[int](t, s, "count "+selector, `document.querySelectorAll(`+js(selector)+`).length`)
+		t.Fatalf("wait for %d of %s: %v (there are %d)", n, selector, err, got)
+	}
+}
+
 // click clicks the first element matching selector, once it is visible.
 func (s *consoleSession) click(t *testing.T, selector string) {
 	t.Helper()
@@ -824,4 +837,92 @@ func TestConsoleServedByTheAPI(t *testing.T) {
 	if !slices.Equal(statuses, []int{200, 200, 429}) {
 		t.Fatalf("API calls with the console's token: %v, want [200 200 429]", statuses)
 	}
+}
+
+// TestConsoleFirewallList pages through 30 firewalls 25 at a time, there
+// and back, and narrows the list with an AIP-160 filter.
+func TestConsoleFirewallList(t *testing.T) {
+	s := newConsoleSession(t)
+	for i := range 30 {
+		labels := map[string]string{"env": "prod"}
+		if i%3 == 0 {
+			labels["env"] = "lab"
+		}
+		s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls", map[string]any{"name": fmt.Sprintf("edge-%02d", i), "labels": labels})
+	}
+	s.signIn(t, s.tokens["viewer"])
+	s.waitText(t, `[data-test="fw-table"]`, "edge-24")
+	if n := consoleEval[int](t, s, "count rows", `document.querySelectorAll('[data-test="fw-link"]').length`); n != 25 {
+		t.Fatalf("first page: %d firewalls, want 25", n)
+	}
+	s.click(t, `[data-test="pager-next"]`)
+	s.waitText(t, `[data-test="fw-table"]`, "edge-29")
+	s.waitText(t, ".pager", "Page 2")
+	s.screenshot(t, "firewalls-page-2")
+	s.click(t, `[data-test="pager-prev"]`)
+	s.waitText(t, `[data-test="fw-table"]`, "edge-00")
+	s.waitText(t, ".pager", "Page 1")
+
+	s.fill(t, `[data-test="fw-filter"]`, `labels.env = "lab" AND name = "edge-1*"`)
+	s.click(t, `[data-test="fw-filter-apply"]`)
+	s.waitCount(t, `[data-test="fw-link"]`, 3)
+	names := consoleEval[[]string](t, s, "read names", `[...document.querySelectorAll('[data-test="fw-link"]')].map((a) => a.textContent)`)
+	if strings.Join(names, ",") != "edge-12,edge-15,edge-18" {
+		t.Fatalf("filtered list: %v, want edge-12, edge-15, edge-18", names)
+	}
+	s.screenshot(t, "firewalls-filtered")
+	s.axe(t, "firewalls (filtered)")
+
+	// The keyboard: the first Tab reaches the skip link, and a focused
+	// control shows a focus ring.
+	s.do(t, "load the list afresh", chromedp.Navigate(s.base+"/healthz"), chromedp.Navigate(s.base+"/ui/#/firewalls"), uiVisible(`[data-test="fw-table"]`))
+	s.do(t, "press Tab", chromedp.KeyEvent("\t"))
+	type focus struct {
+		ID      string `json:"id"`
+		Outline string `json:"outline"`
+	}
+	f := consoleEval[focus](t, s, "read the focus", `({id: document.activeElement.id || document.activeElement.tagName + " " + document.activeElement.textContent.slice(0, 40), outline: getComputedStyle(document.activeElement).outlineStyle})`)
+	if f.ID != "skip-link" || f.Outline == "none" {
+		t.Fatalf("after one Tab: focus on %q with outline %q, want the skip link with a visible outline", f.ID, f.Outline)
+	}
+
+	// A bad filter says what is wrong, from the API's problem details.
+	s.fill(t, `[data-test="fw-filter"]`, `nonsense ==`)
+	s.click(t, `[data-test="fw-filter-apply"]`)
+	s.waitText(t, `[data-test="error"]`, "filter")
+}
+
+// TestConsoleRulePages shows a policy's 120 rules 50 at a time, and opens
+// a link to rule 110, which starts the list a little before it and marks
+// it.
+func TestConsoleRulePages(t *testing.T) {
+	s := newConsoleSession(t)
+	fwID := s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls", map[string]any{"name": "edge-paged"})["id"].(string)
+	rulesPath := "/api/v1/firewalls/" + fwID + "/filtering-policies/" +
+		s.apiJSON(t, s.tokens["admin"], "POST", "/api/v1/firewalls/"+fwID+"/filtering-policies", map[string]any{"name": "big", "priority": 1})["id"].(string) + "/rules"
+	var ids []string
+	for i := range 120 {
+		r := s.apiJSON(t, s.tokens["admin"], "POST", rulesPath, map[string]any{"name": fmt.Sprintf("r-%03d", i+1), "action": "allow",
+			"protocol": "tcp", "destination_ports": []string{strconv.Itoa(1000 + i)}})
+		ids = append(ids, r["id"].(string))
+	}
+	s.signIn(t, s.tokens["viewer"])
+	s.open(t, "/firewalls/"+fwID)
+	s.waitCount(t, `tr[data-test="rule"]`, 50)
+	s.waitText(t, `tr[data-position="50"]`, "r-050")
+	s.click(t, `[data-test="policy"] [data-test="pager-next"]`)
+	s.waitText(t, `tr[data-position="100"]`, "r-100")
+	s.waitCount(t, `tr[data-test="rule"]`, 50)
+	s.click(t, `[data-test="policy"] [data-test="pager-next"]`)
+	s.waitCount(t, `tr[data-test="rule"]`, 20)
+	s.click(t, `[data-test="policy"] [data-test="pager-prev"]`)
+	s.waitText(t, `tr[data-position="51"]`, "r-051")
+
+	s.open(t, "/firewalls/"+fwID+"?rule="+ids[109])
+	s.waitText(t, "#rule-"+ids[109]+".highlight", "r-110")
+	first := consoleEval[string](t, s, "first row", `document.querySelector('tr[data-test="rule"]').dataset.position`)
+	if first != "105" {
+		t.Fatalf("the list around rule 110 starts at %s, want 105", first)
+	}
+	s.screenshot(t, "rule-deep-link")
 }
