@@ -244,4 +244,17 @@ func testImportCreatesGroups(t *testing.T, s *testServer) {
 	checkDecisions(fw5)
 
 	assertProblem(t, s.do("POST", importURL(fw5, "format=nftables&groups=maybe"), body), http.StatusBadRequest, "query.groups", "")
+
+	// An IPv4-mapped IPv6 address, which FireFlow could not read back once
+	// stored, is refused before anything is written, in a rule or a set.
+	fw6 := s.newFirewall("imp-6")
+	for _, mapped := range []string{
+		nftJSON(t, "drop", nil, []any{nftMatch("ip6", "saddr", "::ffff:10.0.0.1"), nftAccept}),
+		nftJSON(t, "drop", []nftSet{{"m", "ipv6_addr", []string{"::ffff:10.0.0.1"}}}, []any{nftMatch("ip6", "saddr", "@m"), nftAccept}),
+	} {
+		assertProblem(t, s.do("POST", importURL(fw6, "format=nftables&apply=true"), mapped), http.StatusBadRequest, "body", "IPv4-mapped")
+	}
+	if items := s.must(http.StatusOK, "GET", "/api/v1/firewalls/"+fw6+"/filtering-policies", nil)["items"].([]any); len(items) != 0 {
+		t.Errorf("a refused import created policies: %v", items)
+	}
 }

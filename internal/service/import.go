@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/fireflow/fireflow/internal/export"
@@ -130,8 +131,12 @@ func (s *Service) Import(ctx context.Context, firewallID string, req ImportReque
 }
 
 // checkImportable validates what the importer made, so that a bug there
-// answers an error, never a partial write.
+// answers an error, never a partial write, and refuses addresses the
+// store could not read back.
 func checkImportable(r ImportResult) error {
+	if err := checkStorableAddresses(r); err != nil {
+		return err
+	}
 	for _, p := range r.Policies {
 		if err := p.Policy.Validate(); err != nil {
 			return fmt.Errorf("imported policy %q: %w", p.Policy.Name, err)
@@ -273,4 +278,31 @@ func importInputError(err error) error {
 		ps.Add("", nil, "%s", err)
 	}
 	return ps.Err("the ruleset cannot be imported")
+}
+
+// checkStorableAddresses refuses the import when a rule or a set holds an
+// address the domain does not accept as input, such as an IPv4-mapped
+// IPv6 address (::ffff:10.0.0.1): stored, it could not be read back, and
+// the whole firewall would fail to load.
+func checkStorableAddresses(r ImportResult) error {
+	var ps firewall.Problems
+	check := func(what string, list []netip.Prefix) {
+		for _, p := range list {
+			if _, err := firewall.ParsePrefix(p.String()); err != nil {
+				ps.Add("", p.String(), "%s: %v; FireFlow cannot hold it, so the import is refused (change the statement, or leave it out of the ruleset)", what, err)
+				return
+			}
+		}
+	}
+	for _, p := range r.Policies {
+		for _, rule := range p.Rules {
+			what := fmt.Sprintf("rule %d of policy %q (%s)", rule.Position, p.Policy.Name, rule.Description)
+			check(what, rule.Sources)
+			check(what, rule.Destinations)
+		}
+	}
+	for _, g := range r.sets {
+		check(fmt.Sprintf("set @%s", g.Name), g.Addresses)
+	}
+	return ps.Err("the ruleset holds addresses FireFlow cannot hold")
 }
