@@ -61,18 +61,10 @@ func TestImportGroupsKernel(t *testing.T) {
 		if err != nil {
 			t.Fatalf("firewall %d: probe: %v", i, err)
 		}
-		body := make([]any, len(flows))
-		for j, f := range flows {
-			fb := map[string]any{"protocol": string(f.Protocol), "source_ip": f.Source.String(), "destination_ip": f.Destination.String()}
-			if f.Protocol.HasPorts() {
-				fb["source_port"], fb["destination_port"] = f.SourcePort, f.DestinationPort
-			}
-			body[j] = fb
-		}
-		decisions := s.must(http.StatusOK, http.MethodPost, "/api/v1/firewalls/"+fwID+"/evaluate", map[string]any{"flows": body})["decisions"].([]any)
+		decisions := evaluateAll(t, s, fwID, flows)
 		var bad []string
 		for j, f := range flows {
-			action := firewall.Action(decisions[j].(map[string]any)["action"].(string))
+			action := decisions[j]
 			counts[verdicts[j]]++
 			if want := kerneltest.Expect(f, action); verdicts[j] != want {
 				bad = append(bad, fmt.Sprintf("%s %s:%d -> %s:%d: the API says %s, the kernel %s", f.Protocol, f.Source, f.SourcePort, f.Destination, f.DestinationPort, action, verdicts[j]))
