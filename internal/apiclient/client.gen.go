@@ -4861,7 +4861,7 @@ type ClientInterface interface {
 
 	// ExportFirewall Export as nftables or iptables
 	//
-	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 	//
 	// Needs the **viewer** role.
 	//
@@ -5930,7 +5930,7 @@ func (c *Client) EvaluateFlows(ctx context.Context, firewallId string, body Eval
 
 // ExportFirewall Export as nftables or iptables
 //
-// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 //
 // Needs the **viewer** role.
 //
@@ -10460,7 +10460,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportFirewallWithResponse Export as nftables or iptables
 	//
-	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 	//
 	// Needs the **viewer** role.
 	//
@@ -19604,7 +19604,7 @@ func (c *ClientWithResponses) EvaluateFlowsWithResponse(ctx context.Context, fir
 
 // ExportFirewallWithResponse Export as nftables or iptables
 //
-// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 //
 // Needs the **viewer** role.
 //

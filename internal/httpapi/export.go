@@ -48,7 +48,8 @@ func (a *api) exportFirewall() endpoint {
 		Description: "Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, " +
 			"replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to " +
 			"in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). " +
-			"The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.",
+			"The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. " +
+			"With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.",
 	}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity),
 		func(ctx context.Context, in *struct {
 			FirewallParams
