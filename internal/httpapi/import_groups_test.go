@@ -257,4 +257,26 @@ func testImportCreatesGroups(t *testing.T, s *testServer) {
 	if items := s.must(http.StatusOK, "GET", "/api/v1/firewalls/"+fw6+"/filtering-policies", nil)["items"].([]any); len(items) != 0 {
 		t.Errorf("a refused import created policies: %v", items)
 	}
+
+	// Group names are unique case-insensitively, nft set names are not:
+	// two sets of one import whose names differ in case clash unless
+	// their members are equal.
+	cased := func(other string) string {
+		return nftJSON(t, "drop", []nftSet{{"Case", "ipv4_addr", []string{"198.18.0.0/24"}}, {"case", "ipv4_addr", []string{other}}},
+			[]any{nftMatch("ip", "saddr", "@Case"), nftAccept},
+			[]any{nftMatch("ip", "daddr", "@case"), nftAccept})
+	}
+	assertProblem(t, s.do("POST", importURL(fw6, "format=nftables"), cased("198.18.1.0/24")), http.StatusConflict, "query.groups", "another set of the import")
+	g = groupsOf(s.must(http.StatusOK, "POST", importURL(fw6, "format=nftables&groups=rename"), cased("198.18.1.0/24")))
+	if g["Case"]["action"] != "create" || g["case"]["action"] != "rename" || g["case"]["name"] != "case-2" {
+		t.Fatalf("rename of sets differing in case: %v", g)
+	}
+	applied = s.must(http.StatusOK, "POST", importURL(fw6, "format=nftables&apply=true"), cased("198.18.0.0/24"))
+	g = groupsOf(applied)
+	if g["case"]["action"] != "reuse" || g["case"]["id"] == nil || g["case"]["id"] != g["Case"]["id"] {
+		t.Fatalf("sets differing in case with equal members must share one group: %v", applied["groups"])
+	}
+	if got := decide(fw6, "tcp", "192.0.2.1", "198.18.0.7", 80); got != "allow" {
+		t.Errorf("through the shared group: %s, want allow", got)
+	}
 }

@@ -187,9 +187,13 @@ func expandAddressGroup(ctx context.Context, rd store.Reader, g firewall.Address
 }
 
 func clash(set firewall.AddressGroup, other firewall.AddressGroup) firewall.Problem {
-	return firewall.Problem{Location: "groups", Value: set.Name,
-		Message: fmt.Sprintf("address group %q (%s) exists with other members than set @%s of the import (%s)",
-			other.Name, other.ID, set.Name, describePrefixes(set.Addresses))}
+	msg := fmt.Sprintf("address group %q (%s) exists with other members than set @%s of the import (%s)",
+		other.Name, other.ID, set.Name, describePrefixes(set.Addresses))
+	if other.ID == "" { // another set of this import, whose name differs only in case
+		msg = fmt.Sprintf("set @%s of the import (%s) would make address group %q, which another set of the import with other members makes",
+			set.Name, describePrefixes(set.Addresses), other.Name)
+	}
+	return firewall.Problem{Location: "groups", Value: set.Name, Message: msg}
 }
 
 // describePrefixes lists a few prefixes for a message.
