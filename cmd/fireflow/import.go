@@ -28,18 +28,40 @@ type importAnswer struct {
 		Priority      int    `json:"priority"`
 		DefaultAction string `json:"default_action"`
 		Rules         []struct {
-			Position         int      `json:"position"`
-			Action           string   `json:"action"`
-			Protocol         string   `json:"protocol"`
-			Sources          []string `json:"sources"`
-			Destinations     []string `json:"destinations"`
-			SourcePorts      []string `json:"source_ports"`
-			DestinationPorts []string `json:"destination_ports"`
-			Description      string   `json:"description"`
+			Position          int        `json:"position"`
+			Action            string     `json:"action"`
+			Protocol          string     `json:"protocol"`
+			Sources           []string   `json:"sources"`
+			Destinations      []string   `json:"destinations"`
+			SourcePorts       []string   `json:"source_ports"`
+			DestinationPorts  []string   `json:"destination_ports"`
+			SourceGroups      []namedRef `json:"source_groups"`
+			DestinationGroups []namedRef `json:"destination_groups"`
+			Description       string     `json:"description"`
 		} `json:"rules"`
 	} `json:"policies"`
+	Groups []struct {
+		Set           string   `json:"set"`
+		Action        string   `json:"action"`
+		ID            string   `json:"id"`
+		Name          string   `json:"name"`
+		Addresses     []string `json:"addresses"`
+		MembersDiffer bool     `json:"members_differ"`
+	} `json:"groups"`
 	Skipped []importStatement `json:"skipped"`
 	Ignored []importStatement `json:"ignored"`
+}
+
+type namedRef struct {
+	Name string `json:"name"`
+}
+
+func refNames(refs []namedRef) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = "@" + r.Name
+	}
+	return out
 }
 
 type importStatement struct {
@@ -71,11 +93,12 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	file := fs.String("f", "", "the ruleset: iptables-save output, or nft -j list ruleset JSON; - reads stdin (required)")
 	apply := fs.Bool("apply", false, "create the policies and rules; without it the import is a dry run")
 	partial := fs.Bool("partial", false, "with --apply, import even when some statements cannot be imported faithfully")
+	groups := fs.String("groups", "", "nftables: when an address group has a named set's name but other members: fail (default), reuse, rename, or inline (make no groups)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *srv.firewallID == "" || *format == "" || *file == "" || fs.NArg() > 0 {
-		return errors.New("usage: fireflow import --url URL --firewall ID --format iptables|ip6tables|nftables [--chain NAME] [--apply [--partial]] -f FILE")
+		return errors.New("usage: fireflow import --url URL --firewall ID --format iptables|ip6tables|nftables [--chain NAME] [--groups fail|reuse|rename|inline] [--apply [--partial]] -f FILE")
 	}
 	contentType := "text/plain"
 	switch *format {
@@ -92,6 +115,9 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	q := url.Values{"format": {*format}, "apply": {fmt.Sprint(*apply)}, "partial": {fmt.Sprint(*partial)}}
 	if *chain != "" {
 		q.Set("chain", *chain)
+	}
+	if *groups != "" {
+		q.Set("groups", *groups)
 	}
 	answer, err := srv.call(ctx, http.MethodPost, "import", q, contentType, body)
 	if err != nil {
@@ -133,6 +159,16 @@ func printImport(w io.Writer, out *importAnswer) {
 	if out.DefaultAction != "" {
 		fmt.Fprintf(w, "firewall default: %s\n", out.DefaultAction)
 	}
+	for _, g := range out.Groups {
+		fmt.Fprintf(w, "address group %q for set @%s: %s", g.Name, g.Set, g.Action)
+		if g.ID != "" {
+			fmt.Fprintf(w, " (%s)", g.ID)
+		}
+		if g.MembersDiffer {
+			fmt.Fprint(w, ", ITS MEMBERS DIFFER FROM THE SET'S")
+		}
+		fmt.Fprintf(w, ": %s\n", strings.Join(g.Addresses, ","))
+	}
 	for _, p := range out.Policies {
 		fmt.Fprintf(w, "policy %q priority %d default %s", p.Name, p.Priority, p.DefaultAction)
 		if p.ID != "" {
@@ -144,7 +180,8 @@ func printImport(w io.Writer, out *importAnswer) {
 			for _, f := range []struct {
 				name string
 				vals []string
-			}{{"from", r.Sources}, {"to", r.Destinations}, {"sport", r.SourcePorts}, {"dport", r.DestinationPorts}} {
+			}{{"from", append(r.Sources, refNames(r.SourceGroups)...)}, {"to", append(r.Destinations, refNames(r.DestinationGroups)...)},
+				{"sport", r.SourcePorts}, {"dport", r.DestinationPorts}} {
 				if len(f.vals) > 0 {
 					fmt.Fprintf(w, " %s %s", f.name, strings.Join(f.vals, ","))
 				}

@@ -74,22 +74,22 @@ func (e AnalysisFindingSeverity) Valid() bool {
 
 // Defines values for AuditEventAction.
 const (
-	Create AuditEventAction = "create"
-	Delete AuditEventAction = "delete"
-	Move   AuditEventAction = "move"
-	Update AuditEventAction = "update"
+	AuditEventActionCreate AuditEventAction = "create"
+	AuditEventActionDelete AuditEventAction = "delete"
+	AuditEventActionMove   AuditEventAction = "move"
+	AuditEventActionUpdate AuditEventAction = "update"
 )
 
 // Valid indicates whether the value is a known member of the AuditEventAction enum.
 func (e AuditEventAction) Valid() bool {
 	switch e {
-	case Create:
+	case AuditEventActionCreate:
 		return true
-	case Delete:
+	case AuditEventActionDelete:
 		return true
-	case Move:
+	case AuditEventActionMove:
 		return true
-	case Update:
+	case AuditEventActionUpdate:
 		return true
 	default:
 		return false
@@ -210,6 +210,45 @@ func (e DecisionDecidedBy) Valid() bool {
 	case DecisionDecidedByPolicyDefault:
 		return true
 	case DecisionDecidedByRule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportWithIPSetsFormat.
+const (
+	ExportWithIPSetsFormatIp6tables ExportWithIPSetsFormat = "ip6tables"
+	ExportWithIPSetsFormatIptables  ExportWithIPSetsFormat = "iptables"
+)
+
+// Valid indicates whether the value is a known member of the ExportWithIPSetsFormat enum.
+func (e ExportWithIPSetsFormat) Valid() bool {
+	switch e {
+	case ExportWithIPSetsFormatIp6tables:
+		return true
+	case ExportWithIPSetsFormatIptables:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FindingGroupField.
+const (
+	Destination FindingGroupField = "destination"
+	Service     FindingGroupField = "service"
+	Source      FindingGroupField = "source"
+)
+
+// Valid indicates whether the value is a known member of the FindingGroupField enum.
+func (e FindingGroupField) Valid() bool {
+	switch e {
+	case Destination:
+		return true
+	case Service:
+		return true
+	case Source:
 		return true
 	default:
 		return false
@@ -351,6 +390,27 @@ func (e ImportOutputDefaultAction) Valid() bool {
 	case ImportOutputDefaultActionAllow:
 		return true
 	case ImportOutputDefaultActionDeny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportedGroupAction.
+const (
+	ImportedGroupActionCreate ImportedGroupAction = "create"
+	ImportedGroupActionRename ImportedGroupAction = "rename"
+	ImportedGroupActionReuse  ImportedGroupAction = "reuse"
+)
+
+// Valid indicates whether the value is a known member of the ImportedGroupAction enum.
+func (e ImportedGroupAction) Valid() bool {
+	switch e {
+	case ImportedGroupActionCreate:
+		return true
+	case ImportedGroupActionRename:
+		return true
+	case ImportedGroupActionReuse:
 		return true
 	default:
 		return false
@@ -956,19 +1016,43 @@ func (e UsedRuleField) Valid() bool {
 
 // Defines values for ImportRulesetParamsFormat.
 const (
-	Ip6tables ImportRulesetParamsFormat = "ip6tables"
-	Iptables  ImportRulesetParamsFormat = "iptables"
-	Nftables  ImportRulesetParamsFormat = "nftables"
+	ImportRulesetParamsFormatIp6tables ImportRulesetParamsFormat = "ip6tables"
+	ImportRulesetParamsFormatIptables  ImportRulesetParamsFormat = "iptables"
+	ImportRulesetParamsFormatNftables  ImportRulesetParamsFormat = "nftables"
 )
 
 // Valid indicates whether the value is a known member of the ImportRulesetParamsFormat enum.
 func (e ImportRulesetParamsFormat) Valid() bool {
 	switch e {
-	case Ip6tables:
+	case ImportRulesetParamsFormatIp6tables:
 		return true
-	case Iptables:
+	case ImportRulesetParamsFormatIptables:
 		return true
-	case Nftables:
+	case ImportRulesetParamsFormatNftables:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportRulesetParamsGroups.
+const (
+	ImportRulesetParamsGroupsFail   ImportRulesetParamsGroups = "fail"
+	ImportRulesetParamsGroupsInline ImportRulesetParamsGroups = "inline"
+	ImportRulesetParamsGroupsRename ImportRulesetParamsGroups = "rename"
+	ImportRulesetParamsGroupsReuse  ImportRulesetParamsGroups = "reuse"
+)
+
+// Valid indicates whether the value is a known member of the ImportRulesetParamsGroups enum.
+func (e ImportRulesetParamsGroups) Valid() bool {
+	switch e {
+	case ImportRulesetParamsGroupsFail:
+		return true
+	case ImportRulesetParamsGroupsInline:
+		return true
+	case ImportRulesetParamsGroupsRename:
+		return true
+	case ImportRulesetParamsGroupsReuse:
 		return true
 	default:
 		return false
@@ -1123,6 +1207,9 @@ type AnalysisFinding struct {
 	//
 	// Example: 2026-01-15T09:30:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Groups For a rule finding, the groups the rule refers to, in field order: the finding is about their members as they are now.
+	Groups nullable.Nullable[[]FindingGroup] `json:"groups,omitempty"`
 
 	// Kind What the finding is about.
 	//
@@ -1497,6 +1584,30 @@ type EvaluateOutput struct {
 	Revision int64 `json:"revision"`
 }
 
+// ExportWithIPSets defines model for ExportWithIPSets.
+type ExportWithIPSets struct {
+	// Format The ruleset's format.
+	//
+	// Example: iptables
+	Format ExportWithIPSetsFormat `json:"format"`
+
+	// Ipsets ipset restore input defining the sets the ruleset matches on (create -exist, flush, add): load it first, e.g. jq -r .ipsets | ipset restore. Empty when no rule uses an address group.
+	Ipsets string `json:"ipsets"`
+
+	// Revision The firewall revision both were rendered from.
+	//
+	// Example: 1
+	Revision int64 `json:"revision"`
+
+	// Ruleset iptables-restore (or ip6tables-restore) input, e.g. jq -r .ruleset | iptables-restore.
+	Ruleset string `json:"ruleset"`
+}
+
+// ExportWithIPSetsFormat The ruleset's format.
+//
+// Example: iptables
+type ExportWithIPSetsFormat string
+
 // FieldChange defines model for FieldChange.
 type FieldChange struct {
 	// Field The field's name.
@@ -1572,6 +1683,29 @@ type FindingChange struct {
 	// Severity The finding's severity.
 	Severity string `json:"severity"`
 }
+
+// FindingGroup defines model for FindingGroup.
+type FindingGroup struct {
+	// Field The rule field that refers: source (source_groups), destination (destination_groups) or service (service_groups).
+	//
+	// Example: source
+	Field FindingGroupField `json:"field"`
+
+	// Id The group's id.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
+	Id string `json:"id"`
+
+	// Name The group's name.
+	//
+	// Example: web-servers
+	Name string `json:"name"`
+}
+
+// FindingGroupField The rule field that refers: source (source_groups), destination (destination_groups) or service (service_groups).
+//
+// Example: source
+type FindingGroupField string
 
 // Firewall defines model for Firewall.
 type Firewall struct {
@@ -1762,16 +1896,19 @@ type GroupRef struct {
 
 // GroupUsage defines model for GroupUsage.
 type GroupUsage struct {
-	// Firewalls The firewalls whose rules use the group.
+	// Firewalls The firewalls of this page's rules.
 	Firewalls nullable.Nullable[[]UsedFirewall] `json:"firewalls"`
 
-	// Groups The groups that nest the group, directly or through others.
+	// Groups The groups that nest the group, directly or through others, by name: all of them on the first page (without page_token), none on later pages.
 	Groups nullable.Nullable[[]GroupRef] `json:"groups"`
 
-	// Policies The filtering policies whose rules use the group.
+	// NextPageToken Pass it as page_token to get the next page of rules; empty on the last page.
+	NextPageToken string `json:"next_page_token"`
+
+	// Policies The filtering policies of this page's rules.
 	Policies nullable.Nullable[[]UsedPolicy] `json:"policies"`
 
-	// Rules The rules that use the group, directly (via is the group itself) or through a group that nests it.
+	// Rules One page of the rules that use the group, directly (via is the group itself) or through a group that nests it, ordered by firewall id, policy id, rule id, then field (source, destination, service) and place in it. A rule that refers in two fields, or through two groups, is listed once for each.
 	Rules nullable.Nullable[[]UsedRule] `json:"rules"`
 }
 
@@ -1848,6 +1985,9 @@ type ImportOutput struct {
 	// Example: allow
 	DefaultAction *ImportOutputDefaultAction `json:"default_action,omitempty"`
 
+	// Groups The address groups made of nftables named sets, in order of first use: created, or reused.
+	Groups nullable.Nullable[[]ImportedGroup] `json:"groups"`
+
 	// Ignored Statements that decide no new flow (counters, logging, the stateful established/related accept) and tables or chains the start chain never reaches.
 	Ignored nullable.Nullable[[]ImportStatement] `json:"ignored"`
 
@@ -1906,6 +2046,55 @@ type ImportStatement struct {
 	Text string `json:"text"`
 }
 
+// ImportedGroup defines model for ImportedGroup.
+type ImportedGroup struct {
+	// Action create: a new group named as the set; reuse: an existing group of that name (with the same members unless members_differ); rename: a new group under another name, as groups=rename asked.
+	//
+	// Example: create
+	Action ImportedGroupAction `json:"action"`
+
+	// Addresses The set's elements as CIDRs (ranges split into prefixes).
+	Addresses nullable.Nullable[[]string] `json:"addresses"`
+
+	// Id The group's id: once applied, or for a reused group.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
+	Id *string `json:"id,omitempty"`
+
+	// MembersDiffer With groups=reuse: the reused group's members are not the set's, so the firewall decides by the group's.
+	//
+	// Example: true
+	MembersDiffer *bool `json:"members_differ,omitempty"`
+
+	// Name The group's name, which the rules refer to.
+	//
+	// Example: baseline
+	Name string `json:"name"`
+
+	// Set The named set's name in the ruleset.
+	//
+	// Example: web-servers
+	Set string `json:"set"`
+}
+
+// ImportedGroupAction create: a new group named as the set; reuse: an existing group of that name (with the same members unless members_differ); rename: a new group under another name, as groups=rename asked.
+//
+// Example: create
+type ImportedGroupAction string
+
+// ImportedGroupRef defines model for ImportedGroupRef.
+type ImportedGroupRef struct {
+	// Id The group's id; absent in a dry run for a group still to create.
+	//
+	// Example: 01936f8e-7c1a-7b3e-9d2f-5a6b7c8d9e0f
+	Id *string `json:"id,omitempty"`
+
+	// Name The group's name.
+	//
+	// Example: web-servers
+	Name string `json:"name"`
+}
+
 // ImportedPolicy defines model for ImportedPolicy.
 type ImportedPolicy struct {
 	// DefaultAction The chain's final unconditional accept or drop; next when it returns or falls off its end.
@@ -1954,6 +2143,9 @@ type ImportedRule struct {
 	// Example: Resolvers of the Paris site
 	Description string `json:"description"`
 
+	// DestinationGroups Address groups whose members join the destinations.
+	DestinationGroups nullable.Nullable[[]ImportedGroupRef] `json:"destination_groups,omitempty"`
+
 	// DestinationPorts Destination ports and ranges; empty means any.
 	//
 	// Example: ["443"]
@@ -1978,6 +2170,9 @@ type ImportedRule struct {
 	//
 	// Example: tcp
 	Protocol ImportedRuleProtocol `json:"protocol"`
+
+	// SourceGroups Address groups (made of nftables named sets) whose members join the sources.
+	SourceGroups nullable.Nullable[[]ImportedGroupRef] `json:"source_groups,omitempty"`
 
 	// SourcePorts Source ports and ranges; empty means any.
 	//
@@ -3325,6 +3520,15 @@ type UpdateAddressGroupParams struct {
 	IfMatch *string `json:"If-Match,omitempty"`
 }
 
+// GetAddressGroupUsageParams defines parameters for GetAddressGroupUsage.
+type GetAddressGroupUsageParams struct {
+	// PageSize How many rules to return, 1 to 1000.
+	PageSize *int64 `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The next_page_token of the previous page; leave it out for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+}
+
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {
 	// PageSize How many items to return, 1 to 1000.
@@ -3443,6 +3647,9 @@ type ExportFirewallParams struct {
 
 	// Merge nftables only: true joins consecutive rules of the same shape and action into one statement with a set or concatenation, keeping first-match order exactly, so that the kernel walks fewer rules. Default false.
 	Merge *string `form:"merge,omitempty" json:"merge,omitempty"`
+
+	// Ipset iptables and ip6tables only: true renders each address group the rules use as an ipset (g_<name>_v4 / _v6, hash:net) matched with -m set, instead of expanding its members into the rules. The answer is then JSON holding both files: ipsets (ipset restore input, to load first) and ruleset (iptables-restore input). Default false.
+	Ipset *string `form:"ipset,omitempty" json:"ipset,omitempty"`
 }
 
 // ListFilteringPoliciesParams defines parameters for ListFilteringPolicies.
@@ -3540,12 +3747,18 @@ type ImportRulesetParams struct {
 	// Partial With apply: go ahead even though some statements cannot be imported faithfully (they are listed in skipped). Without it such an apply answers 400.
 	Partial *bool `form:"partial,omitempty" json:"partial,omitempty"`
 
+	// Groups nftables: named sets that rules match addresses on become address groups, reused when a group of the same name has the same members. This says what to do when a group of the set's name has other members: fail (409 naming each such group, the dry run too), reuse (refer to the existing group as it is), rename (create the set as <set>-2, <set>-3 ...), inline (make no groups: the elements go into the rules).
+	Groups *ImportRulesetParamsGroups `form:"groups,omitempty" json:"groups,omitempty"`
+
 	// ContentType text/plain for iptables and ip6tables, application/json for nftables.
 	ContentType *string `json:"Content-Type,omitempty"`
 }
 
 // ImportRulesetParamsFormat defines parameters for ImportRuleset.
 type ImportRulesetParamsFormat string
+
+// ImportRulesetParamsGroups defines parameters for ImportRuleset.
+type ImportRulesetParamsGroups string
 
 // ListRevisionsParams defines parameters for ListRevisions.
 type ListRevisionsParams struct {
@@ -3617,6 +3830,15 @@ type DeleteServiceGroupParams struct {
 type UpdateServiceGroupParams struct {
 	// IfMatch Make the write conditional: the etag the client last saw, or *. A stale etag answers 412.
 	IfMatch *string `json:"If-Match,omitempty"`
+}
+
+// GetServiceGroupUsageParams defines parameters for GetServiceGroupUsage.
+type GetServiceGroupUsageParams struct {
+	// PageSize How many rules to return, 1 to 1000.
+	PageSize *int64 `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// PageToken The next_page_token of the previous page; leave it out for the first page.
+	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
 }
 
 // CreateAddressGroupJSONRequestBody defines body for CreateAddressGroup for application/json ContentType.
@@ -4429,12 +4651,12 @@ type ClientInterface interface {
 
 	// GetAddressGroupUsage List what uses an address group
 	//
-	// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+	// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 	//
 	// Needs the **viewer** role.
 	//
 	// Corresponds with GET /api/v1/address-groups/{group_id}/usage (the `GetAddressGroupUsage` operationId).
-	GetAddressGroupUsage(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetAddressGroupUsage(ctx context.Context, groupId string, params *GetAddressGroupUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAuditEvents List audit events
 	//
@@ -4695,7 +4917,7 @@ type ClientInterface interface {
 
 	// ExportFirewall Export as nftables or iptables
 	//
-	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 	//
 	// Needs the **viewer** role.
 	//
@@ -5068,12 +5290,12 @@ type ClientInterface interface {
 
 	// GetServiceGroupUsage List what uses a service group
 	//
-	// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+	// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 	//
 	// Needs the **viewer** role.
 	//
 	// Corresponds with GET /api/v1/service-groups/{group_id}/usage (the `GetServiceGroupUsage` operationId).
-	GetServiceGroupUsage(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetServiceGroupUsage(ctx context.Context, groupId string, params *GetServiceGroupUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HealthCheck Report the version
 	//
@@ -5238,13 +5460,13 @@ func (c *Client) UpdateAddressGroupWithApplicationMergePatchPlusJSONBody(ctx con
 
 // GetAddressGroupUsage List what uses an address group
 //
-// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 //
 // Needs the **viewer** role.
 //
 // Corresponds with GET /api/v1/address-groups/{group_id}/usage (the `GetAddressGroupUsage` operationId).
-func (c *Client) GetAddressGroupUsage(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetAddressGroupUsageRequest(c.Server, groupId)
+func (c *Client) GetAddressGroupUsage(ctx context.Context, groupId string, params *GetAddressGroupUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAddressGroupUsageRequest(c.Server, groupId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5764,7 +5986,7 @@ func (c *Client) EvaluateFlows(ctx context.Context, firewallId string, body Eval
 
 // ExportFirewall Export as nftables or iptables
 //
-// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 //
 // Needs the **viewer** role.
 //
@@ -6507,13 +6729,13 @@ func (c *Client) UpdateServiceGroupWithApplicationMergePatchPlusJSONBody(ctx con
 
 // GetServiceGroupUsage List what uses a service group
 //
-// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 //
 // Needs the **viewer** role.
 //
 // Corresponds with GET /api/v1/service-groups/{group_id}/usage (the `GetServiceGroupUsage` operationId).
-func (c *Client) GetServiceGroupUsage(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetServiceGroupUsageRequest(c.Server, groupId)
+func (c *Client) GetServiceGroupUsage(ctx context.Context, groupId string, params *GetServiceGroupUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServiceGroupUsageRequest(c.Server, groupId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6866,7 +7088,7 @@ func NewUpdateAddressGroupRequestWithBody(server string, groupId string, params 
 }
 
 // NewGetAddressGroupUsageRequest constructs an http.Request for the GetAddressGroupUsage method
-func NewGetAddressGroupUsageRequest(server string, groupId string) (*http.Request, error) {
+func NewGetAddressGroupUsageRequest(server string, groupId string, params *GetAddressGroupUsageParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6889,6 +7111,45 @@ func NewGetAddressGroupUsageRequest(server string, groupId string) (*http.Reques
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -8028,6 +8289,18 @@ func NewExportFirewallRequest(server string, firewallId string, params *ExportFi
 
 		}
 
+		if params.Ipset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "ipset", *params.Ipset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -8931,6 +9204,18 @@ func NewImportRulesetRequestWithBody(server string, firewallId string, params *I
 
 		}
 
+		if params.Groups != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "groups", *params.Groups, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -9699,7 +9984,7 @@ func NewUpdateServiceGroupRequestWithBody(server string, groupId string, params 
 }
 
 // NewGetServiceGroupUsageRequest constructs an http.Request for the GetServiceGroupUsage method
-func NewGetServiceGroupUsageRequest(server string, groupId string) (*http.Request, error) {
+func NewGetServiceGroupUsageRequest(server string, groupId string, params *GetServiceGroupUsageParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -9722,6 +10007,45 @@ func NewGetServiceGroupUsageRequest(server string, groupId string) (*http.Reques
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PageSize != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "page_size", *params.PageSize, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PageToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -9934,14 +10258,14 @@ type ClientWithResponsesInterface interface {
 
 	// GetAddressGroupUsageWithResponse List what uses an address group
 	//
-	// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+	// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 	//
 	// Needs the **viewer** role.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/address-groups/{group_id}/usage (the `GetAddressGroupUsage` operationId).
-	GetAddressGroupUsageWithResponse(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*GetAddressGroupUsageResponse, error)
+	GetAddressGroupUsageWithResponse(ctx context.Context, groupId string, params *GetAddressGroupUsageParams, reqEditors ...RequestEditorFn) (*GetAddressGroupUsageResponse, error)
 
 	// ListAuditEventsWithResponse List audit events
 	//
@@ -10216,7 +10540,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExportFirewallWithResponse Export as nftables or iptables
 	//
-	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+	// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 	//
 	// Needs the **viewer** role.
 	//
@@ -10617,14 +10941,14 @@ type ClientWithResponsesInterface interface {
 
 	// GetServiceGroupUsageWithResponse List what uses a service group
 	//
-	// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+	// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 	//
 	// Needs the **viewer** role.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/service-groups/{group_id}/usage (the `GetServiceGroupUsage` operationId).
-	GetServiceGroupUsageWithResponse(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*GetServiceGroupUsageResponse, error)
+	GetServiceGroupUsageWithResponse(ctx context.Context, groupId string, params *GetServiceGroupUsageParams, reqEditors ...RequestEditorFn) (*GetServiceGroupUsageResponse, error)
 
 	// HealthCheckWithResponse Report the version
 	//
@@ -14350,6 +14674,8 @@ type ExportFirewallResponse429Headers struct {
 type ExportFirewallResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExportWithIPSets
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -14380,6 +14706,11 @@ type ExportFirewallResponse struct {
 	Headers422 *ExportFirewallResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ExportFirewallResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExportFirewallResponse) GetJSON200() *ExportWithIPSets {
+	return r.JSON200
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -18915,15 +19246,15 @@ func (c *ClientWithResponses) UpdateAddressGroupWithApplicationMergePatchPlusJSO
 
 // GetAddressGroupUsageWithResponse List what uses an address group
 //
-// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 //
 // Needs the **viewer** role.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/address-groups/{group_id}/usage (the `GetAddressGroupUsage` operationId).
-func (c *ClientWithResponses) GetAddressGroupUsageWithResponse(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*GetAddressGroupUsageResponse, error) {
-	rsp, err := c.GetAddressGroupUsage(ctx, groupId, reqEditors...)
+func (c *ClientWithResponses) GetAddressGroupUsageWithResponse(ctx context.Context, groupId string, params *GetAddressGroupUsageParams, reqEditors ...RequestEditorFn) (*GetAddressGroupUsageResponse, error) {
+	rsp, err := c.GetAddressGroupUsage(ctx, groupId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -19353,7 +19684,7 @@ func (c *ClientWithResponses) EvaluateFlowsWithResponse(ctx context.Context, fir
 
 // ExportFirewallWithResponse Export as nftables or iptables
 //
-// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why.
+// Renders the firewall's current tree as a ruleset Linux loads: `nft -f` (one `table inet` named after the firewall, replaced atomically) or `iptables-restore`/`ip6tables-restore` input for the filter table. Policies become chains jumped to in priority order, rules keep their order, disabled and expired rules are left out with a comment (expiry judged now). The header comment and the ETag name the revision. A tree that cannot be rendered faithfully answers 422 listing each rule and why. With ipset=true (iptables, ip6tables) address groups become ipsets and the answer is JSON holding the ipset restore input beside the ruleset.
 //
 // Needs the **viewer** role.
 //
@@ -19976,15 +20307,15 @@ func (c *ClientWithResponses) UpdateServiceGroupWithApplicationMergePatchPlusJSO
 
 // GetServiceGroupUsageWithResponse List what uses a service group
 //
-// Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.
+// Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.
 //
 // Needs the **viewer** role.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/service-groups/{group_id}/usage (the `GetServiceGroupUsage` operationId).
-func (c *ClientWithResponses) GetServiceGroupUsageWithResponse(ctx context.Context, groupId string, reqEditors ...RequestEditorFn) (*GetServiceGroupUsageResponse, error) {
-	rsp, err := c.GetServiceGroupUsage(ctx, groupId, reqEditors...)
+func (c *ClientWithResponses) GetServiceGroupUsageWithResponse(ctx context.Context, groupId string, params *GetServiceGroupUsageParams, reqEditors ...RequestEditorFn) (*GetServiceGroupUsageResponse, error) {
+	rsp, err := c.GetServiceGroupUsage(ctx, groupId, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -25225,6 +25556,13 @@ func ParseExportFirewallResponse(rsp *http.Response) (*ExportFirewallResponse, e
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExportWithIPSets
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -25280,6 +25618,9 @@ func ParseExportFirewallResponse(rsp *http.Response) (*ExportFirewallResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/plain) unsupported
 
 	}
 

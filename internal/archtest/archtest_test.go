@@ -82,6 +82,7 @@ var testAlso = map[string][]string{
 	"internal/export":            {"internal/engine"},
 	"internal/export/kerneltest": {"internal/engine"},
 	"internal/apiclient":         {"internal/httpapi", "internal/service", "internal/auth"},
+	"internal/httpapi":           {"internal/export"}, // the import kernel test renders what it loads
 }
 
 type goPackage struct {

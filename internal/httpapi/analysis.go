@@ -34,17 +34,25 @@ type AnalysisOutput struct {
 
 // AnalysisFinding is one finding.
 type AnalysisFinding struct {
-	Kind            string       `json:"kind" enum:"unreachable,redundant,unreachable_policy,conflict,expiring,disabled,expired" doc:"What the finding is about."`
-	Severity        string       `json:"severity" enum:"error,warning,info" doc:"How much it matters: error (policy that cannot work as written), warning, info."`
-	PolicyID        string       `json:"policy_id" doc:"The policy concerned, or holding the rule concerned."`
-	RuleID          string       `json:"rule_id,omitempty" doc:"The rule concerned, for a rule finding."`
-	Message         string       `json:"message" doc:"The finding in words."`
-	Example         *FlowExample `json:"example,omitempty" doc:"A flow that shows the finding, with the decision the firewall makes on it: for redundant, a flow the rule decides; for conflict, a flow both rules match."`
-	CoveredBy       []Taker      `json:"covered_by,omitempty" doc:"For unreachable rules and policies, the earlier rules and defaults that decide all of their flows; for redundant rules, the later ones that would decide their flows without them. At most 10."`
-	CoveredByTotal  int          `json:"covered_by_total,omitempty" doc:"How many rules and defaults covered_by would list without its cap."`
-	DifferentAction bool         `json:"different_action,omitempty" doc:"For an unreachable rule: some of the rules and defaults that take its flows act differently from it."`
-	ConflictsWith   string       `json:"conflicts_with,omitempty" doc:"For a conflict: the later rule, whose action differs."`
-	ExpiresAt       *time.Time   `json:"expires_at,omitempty" doc:"For expiring and expired rules: the expiry."`
+	Kind            string         `json:"kind" enum:"unreachable,redundant,unreachable_policy,conflict,expiring,disabled,expired" doc:"What the finding is about."`
+	Severity        string         `json:"severity" enum:"error,warning,info" doc:"How much it matters: error (policy that cannot work as written), warning, info."`
+	PolicyID        string         `json:"policy_id" doc:"The policy concerned, or holding the rule concerned."`
+	RuleID          string         `json:"rule_id,omitempty" doc:"The rule concerned, for a rule finding."`
+	Message         string         `json:"message" doc:"The finding in words."`
+	Example         *FlowExample   `json:"example,omitempty" doc:"A flow that shows the finding, with the decision the firewall makes on it: for redundant, a flow the rule decides; for conflict, a flow both rules match."`
+	CoveredBy       []Taker        `json:"covered_by,omitempty" doc:"For unreachable rules and policies, the earlier rules and defaults that decide all of their flows; for redundant rules, the later ones that would decide their flows without them. At most 10."`
+	CoveredByTotal  int            `json:"covered_by_total,omitempty" doc:"How many rules and defaults covered_by would list without its cap."`
+	DifferentAction bool           `json:"different_action,omitempty" doc:"For an unreachable rule: some of the rules and defaults that take its flows act differently from it."`
+	ConflictsWith   string         `json:"conflicts_with,omitempty" doc:"For a conflict: the later rule, whose action differs."`
+	ExpiresAt       *time.Time     `json:"expires_at,omitempty" doc:"For expiring and expired rules: the expiry."`
+	Groups          []FindingGroup `json:"groups,omitempty" doc:"For a rule finding, the groups the rule refers to, in field order: the finding is about their members as they are now."`
+}
+
+// FindingGroup is a group a finding's rule refers to.
+type FindingGroup struct {
+	Field string `json:"field" enum:"source,destination,service" doc:"The rule field that refers: source (source_groups), destination (destination_groups) or service (service_groups)."`
+	ID    string `json:"id" doc:"The group's id."`
+	Name  string `json:"name" doc:"The group's name." example:"web-servers"`
 }
 
 // Taker is a rule or default that decides flows of a finding's rule.
@@ -291,6 +299,9 @@ func AnalysisOutputOf(firewallID string, rep service.AnalysisReport) AnalysisOut
 			CoveredByTotal: f.CoveredByTotal, DifferentAction: f.DifferentAction, ConflictsWith: f.ConflictsWith, ExpiresAt: f.ExpiresAt}
 		if f.Example != nil {
 			af.Example = &FlowExample{Flow: flowOut(f.Example.Flow), Decision: decisionOut(f.Example.Decision)}
+		}
+		for _, g := range f.Groups {
+			af.Groups = append(af.Groups, FindingGroup{Field: g.Field, ID: g.ID, Name: g.Name})
 		}
 		for _, t := range f.CoveredBy {
 			af.CoveredBy = append(af.CoveredBy, Taker{DecidedBy: string(t.DecidedBy), PolicyID: t.PolicyID, RuleID: t.RuleID, Action: string(t.Action)})

@@ -161,12 +161,20 @@ func serviceGroupOut(g firewall.ServiceGroup) ServiceGroup {
 		Services: svcs, Groups: refsOut(g.Groups)}
 }
 
-// GroupUsage lists what uses a group, directly or through nesting.
+// GroupUsage lists what uses a group, directly or through nesting, one
+// page of rules at a time.
 type GroupUsage struct {
-	Firewalls []UsedFirewall `json:"firewalls" doc:"The firewalls whose rules use the group."`
-	Policies  []UsedPolicy   `json:"policies" doc:"The filtering policies whose rules use the group."`
-	Rules     []UsedRule     `json:"rules" doc:"The rules that use the group, directly (via is the group itself) or through a group that nests it."`
-	Groups    []GroupRef     `json:"groups" doc:"The groups that nest the group, directly or through others."`
+	Firewalls     []UsedFirewall `json:"firewalls" doc:"The firewalls of this page's rules."`
+	Policies      []UsedPolicy   `json:"policies" doc:"The filtering policies of this page's rules."`
+	Rules         []UsedRule     `json:"rules" doc:"One page of the rules that use the group, directly (via is the group itself) or through a group that nests it, ordered by firewall id, policy id, rule id, then field (source, destination, service) and place in it. A rule that refers in two fields, or through two groups, is listed once for each."`
+	Groups        []GroupRef     `json:"groups" doc:"The groups that nest the group, directly or through others, by name: all of them on the first page (without page_token), none on later pages."`
+	NextPageToken string         `json:"next_page_token" doc:"Pass it as page_token to get the next page of rules; empty on the last page."`
+}
+
+// UsageParams page the rules of a group's usage.
+type UsageParams struct {
+	PageSize  int    `query:"page_size" minimum:"1" maximum:"1000" default:"50" doc:"How many rules to return, 1 to 1000."`
+	PageToken string `query:"page_token" maxLength:"2048" doc:"The next_page_token of the previous page; leave it out for the first page."`
 }
 
 // UsedFirewall is a firewall that uses a group.
@@ -192,8 +200,9 @@ type UsedRule struct {
 	Via        GroupRef `json:"via" doc:"The group the rule names: the group itself, or one that nests it."`
 }
 
-func usageOut(u service.GroupUsage) GroupUsage {
-	out := GroupUsage{Firewalls: []UsedFirewall{}, Policies: []UsedPolicy{}, Rules: []UsedRule{}, Groups: refsOut(u.Groups)}
+func usageOut(u service.GroupUsagePage) GroupUsage {
+	out := GroupUsage{Firewalls: []UsedFirewall{}, Policies: []UsedPolicy{}, Rules: []UsedRule{}, Groups: refsOut(u.Groups),
+		NextPageToken: u.NextPageToken}
 	seenFW, seenPol := map[string]bool{}, map[string]bool{}
 	for _, r := range u.Rules {
 		if !seenFW[r.FirewallID] {
@@ -314,9 +323,12 @@ func (a *api) addressGroupUsage() endpoint {
 	return handle(huma.Operation{
 		OperationID: "get-address-group-usage", Tags: groupTags,
 		Summary:     "List what uses an address group",
-		Description: "Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.",
-	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *GroupParams) (*struct{ Body GroupUsage }, error) {
-		u, err := a.svc.AddressGroupUsage(ctx, in.GroupID)
+		Description: "Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.",
+	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+		GroupParams
+		UsageParams
+	}) (*struct{ Body GroupUsage }, error) {
+		u, err := a.svc.AddressGroupUsage(ctx, in.GroupID, firewall.Query{PageSize: in.PageSize, PageToken: in.PageToken})
 		if err != nil {
 			return nil, err
 		}
@@ -414,9 +426,12 @@ func (a *api) serviceGroupUsage() endpoint {
 	return handle(huma.Operation{
 		OperationID: "get-service-group-usage", Tags: groupTags,
 		Summary:     "List what uses a service group",
-		Description: "Lists the firewalls, policies and rules that use the group, directly and through nesting, and the groups that nest it.",
-	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *GroupParams) (*struct{ Body GroupUsage }, error) {
-		u, err := a.svc.ServiceGroupUsage(ctx, in.GroupID)
+		Description: "Lists, one page at a time, the rules that use the group, directly and through nesting, with their firewalls and policies, and on the first page the groups that nest it.",
+	}, errs(http.StatusBadRequest, http.StatusNotFound), func(ctx context.Context, in *struct {
+		GroupParams
+		UsageParams
+	}) (*struct{ Body GroupUsage }, error) {
+		u, err := a.svc.ServiceGroupUsage(ctx, in.GroupID, firewall.Query{PageSize: in.PageSize, PageToken: in.PageToken})
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/service"
 )
 
@@ -22,6 +23,7 @@ type ImportParams struct {
 	Chain   string `query:"chain" maxLength:"512" doc:"The chain to start from. iptables: a chain name, FORWARD by default. nftables: \"chain\", \"table/chain\" or \"family/table/chain\"; by default the one filter base chain on the forward hook." example:"FORWARD"`
 	Apply   bool   `query:"apply" default:"false" doc:"Create the policies and rules, in one transaction with audit events. Without it the import is a dry run that writes nothing."`
 	Partial bool   `query:"partial" default:"false" doc:"With apply: go ahead even though some statements cannot be imported faithfully (they are listed in skipped). Without it such an apply answers 400."`
+	Groups  string `query:"groups" enum:"fail,reuse,rename,inline" default:"fail" doc:"nftables: named sets that rules match addresses on become address groups, reused when a group of the same name has the same members. This says what to do when a group of the set's name has other members: fail (409 naming each such group, the dry run too), reuse (refer to the existing group as it is), rename (create the set as <set>-2, <set>-3 ...), inline (make no groups: the elements go into the rules)."`
 }
 
 // ImportStatement is a statement of the ruleset that was not imported.
@@ -36,15 +38,34 @@ type ImportStatement struct {
 
 // ImportedRule is a rule an import creates.
 type ImportedRule struct {
-	ID               string   `json:"id,omitempty" doc:"The rule's id, once applied."`
-	Position         int      `json:"position" doc:"1-based place in the policy."`
-	Description      string   `json:"description" doc:"The statement's comment, or where it came from."`
-	Action           string   `json:"action" enum:"allow,deny,reject" doc:"accept is allow, drop deny, reject reject."`
-	Protocol         string   `json:"protocol" enum:"any,tcp,udp,icmp,icmpv6" doc:"The protocol matched."`
-	Sources          []string `json:"sources" doc:"Source CIDRs; empty means any. A rule from a one-family table without addresses gets that whole family (0.0.0.0/0 or ::/0)."`
-	Destinations     []string `json:"destinations" doc:"Destination CIDRs; empty means any."`
-	SourcePorts      []string `json:"source_ports" doc:"Source ports and ranges; empty means any."`
-	DestinationPorts []string `json:"destination_ports" doc:"Destination ports and ranges; empty means any."`
+	ID                string             `json:"id,omitempty" doc:"The rule's id, once applied."`
+	Position          int                `json:"position" doc:"1-based place in the policy."`
+	Description       string             `json:"description" doc:"The statement's comment, or where it came from."`
+	Action            string             `json:"action" enum:"allow,deny,reject" doc:"accept is allow, drop deny, reject reject."`
+	Protocol          string             `json:"protocol" enum:"any,tcp,udp,icmp,icmpv6" doc:"The protocol matched."`
+	Sources           []string           `json:"sources" doc:"Source CIDRs; empty means any. A rule from a one-family table without addresses gets that whole family (0.0.0.0/0 or ::/0)."`
+	Destinations      []string           `json:"destinations" doc:"Destination CIDRs; empty means any."`
+	SourcePorts       []string           `json:"source_ports" doc:"Source ports and ranges; empty means any."`
+	DestinationPorts  []string           `json:"destination_ports" doc:"Destination ports and ranges; empty means any."`
+	SourceGroups      []ImportedGroupRef `json:"source_groups,omitempty" doc:"Address groups (made of nftables named sets) whose members join the sources."`
+	DestinationGroups []ImportedGroupRef `json:"destination_groups,omitempty" doc:"Address groups whose members join the destinations."`
+}
+
+// ImportedGroupRef names a group an imported rule refers to.
+type ImportedGroupRef struct {
+	ID   string `json:"id,omitempty" doc:"The group's id; absent in a dry run for a group still to create."`
+	Name string `json:"name" doc:"The group's name." example:"web-servers"`
+}
+
+// ImportedGroup is an address group an import creates or reuses for an
+// nftables named set.
+type ImportedGroup struct {
+	Set           string   `json:"set" doc:"The named set's name in the ruleset." example:"web-servers"`
+	Action        string   `json:"action" enum:"create,reuse,rename" doc:"create: a new group named as the set; reuse: an existing group of that name (with the same members unless members_differ); rename: a new group under another name, as groups=rename asked."`
+	ID            string   `json:"id,omitempty" doc:"The group's id: once applied, or for a reused group."`
+	Name          string   `json:"name" doc:"The group's name, which the rules refer to."`
+	Addresses     []string `json:"addresses" doc:"The set's elements as CIDRs (ranges split into prefixes)."`
+	MembersDiffer bool     `json:"members_differ,omitempty" doc:"With groups=reuse: the reused group's members are not the set's, so the firewall decides by the group's."`
 }
 
 // ImportedPolicy is a filtering policy an import creates.
@@ -68,6 +89,7 @@ type ImportOutput struct {
 	Policies      []ImportedPolicy  `json:"policies" doc:"The policies in evaluation order, each with its rules."`
 	Skipped       []ImportStatement `json:"skipped" doc:"Statements of the imported chains that cannot be imported faithfully (interfaces, marks, NAT, goto, unknown matches ...): the imported firewall decides as the ruleset would without them."`
 	Ignored       []ImportStatement `json:"ignored" doc:"Statements that decide no new flow (counters, logging, the stateful established/related accept) and tables or chains the start chain never reaches."`
+	Groups        []ImportedGroup   `json:"groups" doc:"The address groups made of nftables named sets, in order of first use: created, or reused."`
 }
 
 func (a *api) importRuleset() endpoint {
@@ -102,9 +124,10 @@ func (a *api) importRuleset() endpoint {
 			}
 			res, err := a.svc.Import(ctx, in.FirewallID, service.ImportRequest{
 				Format: in.Format, Chain: in.Chain, Input: in.RawBody, Apply: in.Apply, Partial: in.Partial,
+				Groups: service.ImportGroupsMode(in.Groups),
 			})
 			if err != nil {
-				return nil, inQuery(err, "format", "chain", "partial", "apply")
+				return nil, inQuery(err, "format", "chain", "partial", "apply", "groups")
 			}
 			return &struct{ Body ImportOutput }{Body: importOut(res)}, nil
 		}).with(func(op *huma.Operation) {
@@ -149,9 +172,26 @@ func importOut(r service.ImportResult) ImportOutput {
 			ip.Rules[i] = ImportedRule{ID: rule.ID, Position: rule.Position, Description: rule.Description,
 				Action: string(rule.Action), Protocol: string(rule.Protocol),
 				Sources: texts(rule.Sources), Destinations: texts(rule.Destinations),
-				SourcePorts: texts(rule.SourcePorts), DestinationPorts: texts(rule.DestinationPorts)}
+				SourcePorts: texts(rule.SourcePorts), DestinationPorts: texts(rule.DestinationPorts),
+				SourceGroups: importedRefs(rule.SourceGroups), DestinationGroups: importedRefs(rule.DestinationGroups)}
 		}
 		out.Policies = append(out.Policies, ip)
+	}
+	out.Groups = make([]ImportedGroup, len(r.Groups))
+	for i, g := range r.Groups {
+		out.Groups[i] = ImportedGroup{Set: g.Set, Action: g.Action, ID: g.Group.ID, Name: g.Group.Name,
+			Addresses: texts(g.Addresses), MembersDiffer: g.Differs}
+	}
+	return out
+}
+
+func importedRefs(refs []firewall.GroupRef) []ImportedGroupRef {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]ImportedGroupRef, len(refs))
+	for i, r := range refs {
+		out[i] = ImportedGroupRef{ID: r.ID, Name: r.Name}
 	}
 	return out
 }

@@ -17,6 +17,13 @@ func ParseExportOptions(format, hook, stateful, merge string) (export.Options, e
 	return export.ParseOptions(format, hook, stateful, merge)
 }
 
+// ParseExportIPSet reads the ipset option ("" for false) into opt, which
+// must hold the format already. Bad values are a firewall.CodeInvalid
+// error naming ipset.
+func ParseExportIPSet(opt *export.Options, ipset string) error {
+	return export.ParseIPSet(opt, ipset)
+}
+
 // Export renders the firewall's current tree as a ruleset, with expiry
 // judged at the service's clock, and returns it with the revision it was
 // rendered from. A tree that cannot be rendered faithfully is a

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,18 +35,32 @@ func (s *Service) GetServiceGroup(ctx context.Context, id string) (firewall.Serv
 	return s.store.GetServiceGroup(ctx, id)
 }
 
-// AddressGroupUsage lists the groups, firewalls, policies and rules that
-// use an address group, directly or through nesting.
-func (s *Service) AddressGroupUsage(ctx context.Context, id string) (GroupUsage, error) {
-	return s.usage(ctx, store.AddressGroupKind, id)
+// GroupUsagePage is one page of what uses a group.
+type GroupUsagePage struct {
+	// Groups nest the group, directly or through others, by name; the
+	// first page holds them all, later pages none.
+	Groups []firewall.GroupRef
+	// Rules are this page's rules that refer to the group or to one of
+	// Groups, ordered by firewall, policy and rule id, then field and
+	// position.
+	Rules []store.RuleUse
+	// NextPageToken continues the listing; empty on the last page.
+	NextPageToken string
+}
+
+// AddressGroupUsage lists, one page at a time, the rules that use an
+// address group, directly or through nesting, and the groups nesting it.
+func (s *Service) AddressGroupUsage(ctx context.Context, id string, q firewall.Query) (GroupUsagePage, error) {
+	return s.usage(ctx, store.AddressGroupKind, id, q)
 }
 
 // ServiceGroupUsage is AddressGroupUsage for service groups.
-func (s *Service) ServiceGroupUsage(ctx context.Context, id string) (GroupUsage, error) {
-	return s.usage(ctx, store.ServiceGroupKind, id)
+func (s *Service) ServiceGroupUsage(ctx context.Context, id string, q firewall.Query) (GroupUsagePage, error) {
+	return s.usage(ctx, store.ServiceGroupKind, id, q)
 }
 
-func (s *Service) usage(ctx context.Context, kind store.GroupKind, id string) (GroupUsage, error) {
+func (s *Service) usage(ctx context.Context, kind store.GroupKind, id string, q firewall.Query) (GroupUsagePage, error) {
+	q = clampPage(q)
 	var err error
 	if kind == store.AddressGroupKind {
 		_, err = s.store.GetAddressGroup(ctx, id)
@@ -52,9 +68,65 @@ func (s *Service) usage(ctx context.Context, kind store.GroupKind, id string) (G
 		_, err = s.store.GetServiceGroup(ctx, id)
 	}
 	if err != nil {
-		return GroupUsage{}, err
+		return GroupUsagePage{}, err
 	}
-	return s.store.GroupUsage(ctx, kind, id)
+	binding := "usage/" + kind.String() + "/" + id
+	var after *store.RuleUseKey
+	if q.PageToken != "" {
+		k, err := decodeUsageToken(q.PageToken, binding)
+		if err != nil {
+			return GroupUsagePage{}, err
+		}
+		after = &k
+	}
+	var out GroupUsagePage
+	if out.Rules, err = s.store.GroupRuleUses(ctx, kind, id, after, q.PageSize+1); err != nil {
+		return GroupUsagePage{}, err
+	}
+	if len(out.Rules) > q.PageSize {
+		out.Rules = out.Rules[:q.PageSize]
+		k := out.Rules[q.PageSize-1].Key()
+		out.NextPageToken = store.EncodeCursor(store.NewCursor(binding, []any{k.FirewallID, k.PolicyID, k.RuleID, k.Side, k.Position}))
+	}
+	if after == nil {
+		graph, err := s.store.GroupGraph(ctx, kind)
+		if err != nil {
+			return GroupUsagePage{}, err
+		}
+		for _, g := range nesters(graph, id)[1:] {
+			out.Groups = append(out.Groups, firewall.GroupRef{ID: g, Name: graph[g].Name})
+		}
+		slices.SortFunc(out.Groups, func(a, b firewall.GroupRef) int {
+			if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+	}
+	return out, nil
+}
+
+// decodeUsageToken reads the key of the last use of the previous page.
+func decodeUsageToken(token, binding string) (store.RuleUseKey, error) {
+	c, err := store.DecodeCursor(token, binding)
+	if err != nil {
+		return store.RuleUseKey{}, err
+	}
+	var k store.RuleUseKey
+	var errs []error
+	if len(c.Keys) != 5 {
+		errs = append(errs, fmt.Errorf("%d keys", len(c.Keys)))
+	} else {
+		for i, dst := range []any{&k.FirewallID, &k.PolicyID, &k.RuleID, &k.Side, &k.Position} {
+			errs = append(errs, json.Unmarshal(c.Keys[i], dst))
+		}
+	}
+	if errors.Join(errs...) != nil {
+		var ps firewall.Problems
+		ps.Add("page_token", nil, "the page token is not one this service issued; pass the next_page_token of the previous page unchanged")
+		return k, ps.Err("the page token is not valid")
+	}
+	return k, nil
 }
 
 // CreateAddressGroup validates and stores a new address group, resolving

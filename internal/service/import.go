@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 
 	"github.com/fireflow/fireflow/internal/export"
 	"github.com/fireflow/fireflow/internal/firewall"
@@ -22,6 +24,9 @@ type ImportRequest struct {
 	Apply bool
 	// Partial lets Apply go ahead when some statements cannot be imported.
 	Partial bool
+	// Groups says what to do with nftables named sets whose name an
+	// address group with other members has; "" is ImportGroupsFail.
+	Groups ImportGroupsMode
 }
 
 // ImportResult is what an import creates, or would create.
@@ -38,6 +43,11 @@ type ImportResult struct {
 	Rules         int
 	Skipped       []ImportStatement
 	Ignored       []ImportStatement
+	// Groups are the address groups made of nftables named sets, in order
+	// of first use, created or reused.
+	Groups []ImportedGroup
+	// sets are the importer's groups, named as the sets.
+	sets []firewall.AddressGroup
 }
 
 // ImportedPolicy is a policy with its rules; ids are set once applied.
@@ -69,7 +79,12 @@ func (s *Service) Import(ctx context.Context, firewallID string, req ImportReque
 		ps.Add("format", req.Format, "format must be one of iptables, ip6tables, nftables")
 		return ImportResult{}, ps.Err("the import is not valid")
 	}
-	parsed, err := export.Import(export.ImportFormat(req.Format), req.Input, export.ImportOptions{Chain: req.Chain})
+	mode, err := checkImportGroupsMode(req.Groups)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	parsed, err := export.Import(export.ImportFormat(req.Format), req.Input,
+		export.ImportOptions{Chain: req.Chain, Groups: mode != ImportGroupsInline})
 	if err != nil {
 		return ImportResult{}, importInputError(err)
 	}
@@ -85,6 +100,12 @@ func (s *Service) Import(ctx context.Context, firewallID string, req ImportReque
 		if err := s.checkEmpty(ctx, s.store, firewallID); err != nil {
 			return ImportResult{}, err
 		}
+		if out.Groups, err = planImportGroups(ctx, s.store, out.sets, mode); err != nil {
+			return ImportResult{}, fmt.Errorf("import into firewall %s: %w", firewallID, err)
+		}
+		if err := bindImportRefs(out.Policies, plannedRefs(out.Groups)); err != nil {
+			return ImportResult{}, err
+		}
 		out.Revision = fw.Revision
 		return out, nil
 	}
@@ -96,7 +117,7 @@ func (s *Service) Import(ctx context.Context, firewallID string, req ImportReque
 	err = s.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		applied := out
 		applied.Policies = cloneImported(out.Policies)
-		if err := s.applyImport(ctx, tx, firewallID, &applied); err != nil {
+		if err := s.applyImport(ctx, tx, firewallID, mode, &applied); err != nil {
 			return err
 		}
 		out = applied
@@ -110,8 +131,12 @@ func (s *Service) Import(ctx context.Context, firewallID string, req ImportReque
 }
 
 // checkImportable validates what the importer made, so that a bug there
-// answers an error, never a partial write.
+// answers an error, never a partial write, and refuses addresses the
+// store could not read back.
 func checkImportable(r ImportResult) error {
+	if err := checkStorableAddresses(r); err != nil {
+		return err
+	}
 	for _, p := range r.Policies {
 		if err := p.Policy.Validate(); err != nil {
 			return fmt.Errorf("imported policy %q: %w", p.Policy.Name, err)
@@ -141,12 +166,22 @@ func (s *Service) checkEmpty(ctx context.Context, r policyLister, firewallID str
 }
 
 // applyImport writes the import in tx, filling in ids and the revision.
-func (s *Service) applyImport(ctx context.Context, tx store.Tx, firewallID string, out *ImportResult) error {
+func (s *Service) applyImport(ctx context.Context, tx store.Tx, firewallID string, mode ImportGroupsMode, out *ImportResult) error {
 	cur, err := tx.LockFirewall(ctx, firewallID)
 	if err != nil {
 		return err
 	}
 	if err := s.checkEmpty(ctx, tx, firewallID); err != nil {
+		return err
+	}
+	if out.Groups, err = planImportGroups(ctx, tx, out.sets, mode); err != nil {
+		return err
+	}
+	refs, err := s.createImportGroups(ctx, tx, out.Groups)
+	if err != nil {
+		return err
+	}
+	if err := bindImportRefs(out.Policies, refs); err != nil {
 		return err
 	}
 	if out.DefaultAction != "" && out.DefaultAction != cur.DefaultAction {
@@ -198,13 +233,18 @@ func (s *Service) applyImport(ctx context.Context, tx store.Tx, firewallID strin
 func cloneImported(ps []ImportedPolicy) []ImportedPolicy {
 	out := make([]ImportedPolicy, len(ps))
 	for i, p := range ps {
-		out[i] = ImportedPolicy{Policy: p.Policy, Rules: append([]firewall.Rule(nil), p.Rules...)}
+		rules := make([]firewall.Rule, len(p.Rules))
+		for j, r := range p.Rules {
+			r.SourceGroups, r.DestinationGroups = slices.Clone(r.SourceGroups), slices.Clone(r.DestinationGroups)
+			rules[j] = r
+		}
+		out[i] = ImportedPolicy{Policy: p.Policy, Rules: rules}
 	}
 	return out
 }
 
 func importResultOf(r *export.ImportResult) ImportResult {
-	out := ImportResult{StartChain: r.StartChain, DefaultAction: r.DefaultAction, Rules: r.Rules}
+	out := ImportResult{StartChain: r.StartChain, DefaultAction: r.DefaultAction, Rules: r.Rules, sets: r.Groups}
 	for _, p := range r.Policies {
 		out.Policies = append(out.Policies, ImportedPolicy{Policy: p.Policy, Rules: p.Rules})
 	}
@@ -238,4 +278,31 @@ func importInputError(err error) error {
 		ps.Add("", nil, "%s", err)
 	}
 	return ps.Err("the ruleset cannot be imported")
+}
+
+// checkStorableAddresses refuses the import when a rule or a set holds an
+// address the domain does not accept as input, such as an IPv4-mapped
+// IPv6 address (::ffff:10.0.0.1): stored, it could not be read back, and
+// the whole firewall would fail to load.
+func checkStorableAddresses(r ImportResult) error {
+	var ps firewall.Problems
+	check := func(what string, list []netip.Prefix) {
+		for _, p := range list {
+			if _, err := firewall.ParsePrefix(p.String()); err != nil {
+				ps.Add("", p.String(), "%s: %v; FireFlow cannot hold it, so the import is refused (change the statement, or leave it out of the ruleset)", what, err)
+				return
+			}
+		}
+	}
+	for _, p := range r.Policies {
+		for _, rule := range p.Rules {
+			what := fmt.Sprintf("rule %d of policy %q (%s)", rule.Position, p.Policy.Name, rule.Description)
+			check(what, rule.Sources)
+			check(what, rule.Destinations)
+		}
+	}
+	for _, g := range r.sets {
+		check(fmt.Sprintf("set @%s", g.Name), g.Addresses)
+	}
+	return ps.Err("the ruleset holds addresses FireFlow cannot hold")
 }

@@ -42,6 +42,21 @@ type RuleUse struct {
 	// Via is the group the rule refers to: the group asked about, or a
 	// group that nests it.
 	Via firewall.GroupRef
+	// Side and Position place the reference in the rule (1 source, 2
+	// destination, 3 service; 0-based in its list): with the ids they
+	// key the order of uses, which pages by.
+	Side, Position int
+}
+
+// RuleUseKey is the place of a rule use in the order of GroupRuleUses.
+type RuleUseKey struct {
+	FirewallID, PolicyID, RuleID string
+	Side, Position               int
+}
+
+// Key returns u's place in the order of uses.
+func (u RuleUse) Key() RuleUseKey {
+	return RuleUseKey{u.FirewallID, u.PolicyID, u.RuleID, u.Side, u.Position}
 }
 
 // GroupUsage is everything that uses a group, directly or through nesting.
@@ -49,7 +64,7 @@ type GroupUsage struct {
 	// Groups nest the group, directly or through others.
 	Groups []firewall.GroupRef
 	// Rules refer to the group or to one of Groups, ordered by firewall,
-	// policy and rule id.
+	// policy and rule id, then side and position.
 	Rules []RuleUse
 }
 
@@ -69,6 +84,9 @@ type GroupReader interface {
 	// GroupUsage lists the groups and rules that use group id of kind,
 	// directly or through nesting.
 	GroupUsage(ctx context.Context, kind GroupKind, id string) (GroupUsage, error)
+	// GroupRuleUses returns at most limit of the rules GroupUsage lists,
+	// in its order, starting after the use after (nil: from the first).
+	GroupRuleUses(ctx context.Context, kind GroupKind, id string, after *RuleUseKey, limit int) ([]RuleUse, error)
 }
 
 // GroupWriter writes groups. It is part of Tx. References are by id; the

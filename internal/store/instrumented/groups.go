@@ -49,6 +49,12 @@ func (r reader) GroupUsage(ctx context.Context, kind store.GroupKind, id string)
 	return v, end(span, err)
 }
 
+func (r reader) GroupRuleUses(ctx context.Context, kind store.GroupKind, id string, after *store.RuleUseKey, limit int) ([]store.RuleUse, error) {
+	ctx, span := r.t.start(ctx, "GroupRuleUses")
+	v, err := r.next.GroupRuleUses(ctx, kind, id, after, limit)
+	return v, end(span, err)
+}
+
 func (x *txWrapper) LockAddressGroup(ctx context.Context, id string) (firewall.AddressGroup, error) {
 	ctx, span := x.t.start(ctx, "LockAddressGroup")
 	v, err := x.next.LockAddressGroup(ctx, id)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fireflow/fireflow/internal/filter"
@@ -303,25 +304,48 @@ func (r Reader) GroupUsage(ctx context.Context, kind store.GroupKind, id string)
 	if err != nil {
 		return u, r.classify(err, "read the groups nesting %s %s", kind, id)
 	}
-	u.Rules, err = queryAll(ctx, r.q, func(row Row) (store.RuleUse, error) {
-		var ru store.RuleUse
-		var side int
-		err := row.Scan(&ru.FirewallID, &ru.FirewallName, &ru.PolicyID, &ru.PolicyName, &ru.RuleID, &ru.RuleName,
-			&side, &ru.Via.ID, &ru.Via.Name)
-		ru.Field = sideField(side)
-		return ru, err
-	}, ancestors(t)+`SELECT r.firewall_id, f.name, r.policy_id, p.name, r.id, r.name, `+t.refSide+`, g.id, g.name
-		FROM `+t.refs+` x
+	u.Rules, err = r.GroupRuleUses(ctx, kind, id, nil, 0)
+	return u, err
+}
+
+// GroupRuleUses returns one page of the rules using group id, directly or
+// through nesting, by keyset on (firewall, policy, rule, side, position).
+func (r Reader) GroupRuleUses(ctx context.Context, kind store.GroupKind, id string, after *store.RuleUseKey, limit int) ([]store.RuleUse, error) {
+	t := tablesOf(kind)
+	args := []any{id}
+	where := ""
+	if after != nil {
+		// Spelled out, not a row-value comparison: the side of service
+		// references is a constant, not a column.
+		where = ` AND (r.firewall_id > ? OR r.firewall_id = ? AND (r.policy_id > ? OR r.policy_id = ? AND (r.id > ? OR r.id = ? AND (` +
+			t.refSide + ` > ? OR ` + t.refSide + ` = ? AND x.position > ?))))`
+		args = append(args, after.FirewallID, after.FirewallID, after.PolicyID, after.PolicyID, after.RuleID, after.RuleID,
+			int64(after.Side), int64(after.Side), int64(after.Position))
+	}
+	q := ancestors(t) + `SELECT r.firewall_id, f.name, r.policy_id, p.name, r.id, r.name, ` + t.refSide + `, x.position, g.id, g.name
+		FROM ` + t.refs + ` x
 		JOIN rules r ON r.id = x.rule_id
 		JOIN policies p ON p.id = r.policy_id
 		JOIN firewalls f ON f.id = r.firewall_id
-		JOIN `+t.table+` g ON g.id = x.group_id
-		WHERE x.group_id IN (SELECT id FROM anc)
-		ORDER BY r.firewall_id, r.policy_id, r.id, x.position`, id)
-	if err != nil {
-		return u, r.classify(err, "read the rules using %s %s", kind, id)
+		JOIN ` + t.table + ` g ON g.id = x.group_id
+		WHERE x.group_id IN (SELECT id FROM anc)` + where + `
+		ORDER BY r.firewall_id, r.policy_id, r.id, ` + t.refSide + `, x.position`
+	if limit > 0 {
+		q += ` LIMIT ` + strconv.Itoa(limit)
 	}
-	return u, nil
+	uses, err := queryAll(ctx, r.q, func(row Row) (store.RuleUse, error) {
+		var ru store.RuleUse
+		var side, pos int64
+		err := row.Scan(&ru.FirewallID, &ru.FirewallName, &ru.PolicyID, &ru.PolicyName, &ru.RuleID, &ru.RuleName,
+			&side, &pos, &ru.Via.ID, &ru.Via.Name)
+		ru.Side, ru.Position = int(side), int(pos)
+		ru.Field = sideField(ru.Side)
+		return ru, err
+	}, q, args...)
+	if err != nil {
+		return nil, r.classify(err, "read the rules using %s %s", kind, id)
+	}
+	return uses, nil
 }
 
 func sideField(side int) string {
