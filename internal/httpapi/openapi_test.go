@@ -15,6 +15,7 @@ import (
 var documentationRoutes = []string{
 	"GET /openapi.json", "GET /openapi.yaml", "GET /openapi-3.0.json", "GET /openapi-3.0.yaml",
 	"GET /docs/swagger-ui/", "GET /docs/swagger-ui",
+	"GET /ui/", "GET /ui", // the web console, a client of the documented API
 }
 
 func operations(doc *huma.OpenAPI) map[string]*huma.Operation {
