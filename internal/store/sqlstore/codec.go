@@ -85,6 +85,9 @@ func encodeLabels(labels map[string]string) (string, error) {
 // decodeLabels always returns a non-nil map, like firewall.NewFirewall.
 func decodeLabels(text string) (map[string]string, error) {
 	labels := map[string]string{}
+	if text == "{}" {
+		return labels, nil // most rows have none: skip encoding/json
+	}
 	if err := json.Unmarshal([]byte(text), &labels); err != nil {
 		return nil, fmt.Errorf("decode labels: %w", err)
 	}
