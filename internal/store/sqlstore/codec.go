@@ -170,9 +170,19 @@ func appendList(out []string, text string) ([]string, bool) {
 }
 
 // trimJSONSpace trims the four characters JSON counts as whitespace.
+// strings.Trim would build its set of four on every call, of which a tree
+// read makes several per rule.
 func trimJSONSpace(s string) string {
-	return strings.Trim(s, " \t\n\r")
+	for len(s) > 0 && isJSONSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isJSONSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func decodePrefixes(text string) ([]netip.Prefix, error) {
 	return decodeList(text, firewall.ParsePrefix)
