@@ -85,6 +85,9 @@ func encodeLabels(labels map[string]string) (string, error) {
 // decodeLabels always returns a non-nil map, like firewall.NewFirewall.
 func decodeLabels(text string) (map[string]string, error) {
 	labels := map[string]string{}
+	if text == "{}" {
+		return labels, nil // most rows have none: skip encoding/json
+	}
 	if err := json.Unmarshal([]byte(text), &labels); err != nil {
 		return nil, fmt.Errorf("decode labels: %w", err)
 	}
@@ -167,9 +170,19 @@ func appendList(out []string, text string) ([]string, bool) {
 }
 
 // trimJSONSpace trims the four characters JSON counts as whitespace.
+// strings.Trim would build its set of four on every call, of which a tree
+// read makes several per rule.
 func trimJSONSpace(s string) string {
-	return strings.Trim(s, " \t\n\r")
+	for len(s) > 0 && isJSONSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isJSONSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func decodePrefixes(text string) ([]netip.Prefix, error) {
 	return decodeList(text, firewall.ParsePrefix)

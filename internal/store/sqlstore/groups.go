@@ -93,6 +93,9 @@ func encodeServices(list []firewall.Service) string {
 }
 
 func decodeServices(text string) ([]firewall.Service, error) {
+	if text == "[]" {
+		return []firewall.Service{}, nil // as encoding/json gives it, without it
+	}
 	var stored []storedService
 	if err := json.Unmarshal([]byte(text), &stored); err != nil {
 		return nil, err
@@ -607,57 +610,126 @@ func (r Reader) fillRuleGroupsByID(ctx context.Context, rules []*firewall.Rule) 
 // treeRulesWhere selects, over x.rule_id, the rules of the firewall bound to its ?.
 const treeRulesWhere = `x.rule_id IN (SELECT id FROM rules WHERE policy_id IN (SELECT id FROM policies WHERE firewall_id = ?))`
 
-// loadTreeGroups reads the groups the firewall's rules use, nesting included.
-func (r Reader) loadTreeGroups(ctx context.Context, firewallID string) (firewall.Groups, error) {
-	used := func(t groupTables) string {
-		return `WITH RECURSIVE used(id) AS (SELECT x.group_id FROM ` + t.refs + ` x WHERE ` + treeRulesWhere + `
-			UNION SELECT n.member_id FROM ` + t.nesting + ` n JOIN used u ON n.group_id = u.id)
-			SELECT ` + groupColumns + ` FROM ` + t.table + ` WHERE id IN (SELECT id FROM used)`
+// loadTreeGroups reads the groups the rules use, nesting included, and
+// names the rules' references, which the rules carry by id (from
+// group_refs). Starting from the ids rather than from the link tables
+// saves probing those once per rule of the firewall.
+func (r Reader) loadTreeGroups(ctx context.Context, rules []firewall.Rule) (firewall.Groups, error) {
+	var addrIDs, svcIDs []string
+	seen := map[groupKey]bool{}
+	add := func(ids *[]string, kind store.GroupKind, refs []firewall.GroupRef) {
+		for _, ref := range refs {
+			if k := (groupKey{int64(kind), ref.ID}); !seen[k] {
+				seen[k] = true
+				*ids = append(*ids, ref.ID)
+			}
+		}
+	}
+	for i := range rules {
+		add(&addrIDs, store.AddressGroupKind, rules[i].SourceGroups)
+		add(&addrIDs, store.AddressGroupKind, rules[i].DestinationGroups)
+		add(&svcIDs, store.ServiceGroupKind, rules[i].ServiceGroups)
 	}
 	var g firewall.Groups
-	addr, err := queryAll(ctx, r.q, scanAddressGroup, used(addressTables), firewallID)
+	addr, err := groupClosure(ctx, r, addressTables, addrIDs, scanAddressGroup, addressHead)
 	if err != nil {
-		return g, r.classify(err, "load address groups of firewall %s", firewallID)
+		return g, err
 	}
-	svc, err := queryAll(ctx, r.q, scanServiceGroup, used(serviceTables), firewallID)
+	svc, err := groupClosure(ctx, r, serviceTables, svcIDs, scanServiceGroup, serviceHead)
 	if err != nil {
-		return g, r.classify(err, "load service groups of firewall %s", firewallID)
+		return g, err
 	}
 	if len(addr) > 0 {
 		g.Address = make(map[string]firewall.AddressGroup, len(addr))
-		if err := fillNested(ctx, r, addressTables, addr, addressHead); err != nil {
-			return g, err
-		}
 		for _, a := range addr {
 			g.Address[a.ID] = a
 		}
 	}
 	if len(svc) > 0 {
 		g.Service = make(map[string]firewall.ServiceGroup, len(svc))
-		if err := fillNested(ctx, r, serviceTables, svc, serviceHead); err != nil {
-			return g, err
-		}
 		for _, s := range svc {
 			g.Service[s.ID] = s
 		}
 	}
-	return g, nil
+	return g, nameRuleRefs(g, rules)
 }
 
-func fillNested[G any](ctx context.Context, r Reader, t groupTables, groups []G, head func(*G) (string, *[]firewall.GroupRef)) error {
-	ids := make([]string, len(groups))
-	for i := range groups {
-		ids[i], _ = head(&groups[i])
+// nameRuleRefs names the group references of rules from g, which holds
+// every group they use.
+func nameRuleRefs(g firewall.Groups, rules []firewall.Rule) error {
+	name := func(rule *firewall.Rule, kind store.GroupKind, refs []firewall.GroupRef) error {
+		for i := range refs {
+			var ok bool
+			if kind == store.ServiceGroupKind {
+				var sg firewall.ServiceGroup
+				sg, ok = g.Service[refs[i].ID]
+				refs[i].Name = sg.Name
+			} else {
+				var ag firewall.AddressGroup
+				ag, ok = g.Address[refs[i].ID]
+				refs[i].Name = ag.Name
+			}
+			if !ok {
+				return fmt.Errorf("rule %s refers to %s %s, which does not exist", rule.ID, kind, refs[i].ID)
+			}
+		}
+		return nil
 	}
-	refs, err := r.nestedRefs(ctx, t, ids)
-	if err != nil {
-		return err
-	}
-	for i := range groups {
-		id, nest := head(&groups[i])
-		if len(refs[id]) > 0 {
-			*nest = refs[id]
+	for i := range rules {
+		rule := &rules[i]
+		for _, err := range []error{name(rule, store.AddressGroupKind, rule.SourceGroups),
+			name(rule, store.AddressGroupKind, rule.DestinationGroups), name(rule, store.ServiceGroupKind, rule.ServiceGroups)} {
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// groupClosure reads the groups ids (distinct) of t's kind and those they
+// nest, at any depth, a level at a time, with their nesting named.
+func groupClosure[G any](ctx context.Context, r Reader, t groupTables, ids []string, scan func(Row) (G, error), head func(*G) (string, *[]firewall.GroupRef)) ([]G, error) {
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		seen[id] = true
+	}
+	var out []G
+	for len(ids) > 0 {
+		from := len(out)
+		for start := 0; start < len(ids); start += inChunk {
+			chunk := ids[start:min(start+inChunk, len(ids))]
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			got, err := queryAll(ctx, r.q, scan, `SELECT `+groupColumns+` FROM `+t.table+`
+				WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+			if err != nil {
+				return nil, r.classify(err, "read %ss", t.kind)
+			}
+			out = append(out, got...)
+		}
+		nested, err := r.nestedRefs(ctx, t, ids)
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for i := from; i < len(out); i++ {
+			id, nest := head(&out[i])
+			refs := nested[id]
+			if len(refs) == 0 {
+				continue
+			}
+			*nest = refs
+			for _, ref := range refs {
+				if !seen[ref.ID] {
+					seen[ref.ID] = true
+					next = append(next, ref.ID)
+				}
+			}
+		}
+		ids = next
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/fireflow/fireflow/internal/firewall"
 	"github.com/fireflow/fireflow/internal/store"
@@ -87,12 +88,65 @@ func setGroupRefIDs(r *firewall.Rule, text string) error {
 	if text == "" {
 		return nil
 	}
-	var s storedGroupRefs
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return fmt.Errorf("decode group references of stored rule %s: %w", r.ID, err)
+	s, ok := splitGroupRefs(text)
+	if !ok {
+		s = storedGroupRefs{}
+		if err := json.Unmarshal([]byte(text), &s); err != nil {
+			return fmt.Errorf("decode group references of stored rule %s: %w", r.ID, err)
+		}
 	}
 	r.SourceGroups, r.DestinationGroups, r.ServiceGroups = refsOf(s.Source), refsOf(s.Destination), refsOf(s.Service)
 	return nil
+}
+
+// splitGroupRefs reads a group_refs column without encoding/json, as
+// splitList reads a list: reading a tree decodes one per rule. It reports
+// false for anything but an object of the three keys, each at most once,
+// with arrays of plain strings (whitespace allowed, as PostgreSQL's
+// json_build_object writes it), which the caller hands to encoding/json.
+func splitGroupRefs(text string) (storedGroupRefs, bool) {
+	var s storedGroupRefs
+	rest := trimJSONSpace(text)
+	if len(rest) < 2 || rest[0] != '{' || rest[len(rest)-1] != '}' {
+		return s, false
+	}
+	rest = trimJSONSpace(rest[1 : len(rest)-1])
+	var seen [3]bool
+	for rest != "" {
+		key := -1
+		for i, k := range [3]string{`"source"`, `"destination"`, `"service"`} {
+			if strings.HasPrefix(rest, k) {
+				key, rest = i, trimJSONSpace(rest[len(k):])
+				break
+			}
+		}
+		if key < 0 || seen[key] || rest == "" || rest[0] != ':' {
+			return s, false
+		}
+		seen[key] = true
+		rest = trimJSONSpace(rest[1:])
+		// A ']' inside an id cuts the list in an open string, which
+		// appendList refuses.
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return s, false
+		}
+		list, ok := appendList(nil, rest[:end+1])
+		if !ok {
+			return s, false
+		}
+		*[3]*[]string{&s.Source, &s.Destination, &s.Service}[key] = list
+		if rest = trimJSONSpace(rest[end+1:]); rest == "" {
+			break
+		}
+		if rest[0] != ',' {
+			return s, false
+		}
+		if rest = trimJSONSpace(rest[1:]); rest == "" {
+			return s, false // a trailing comma
+		}
+	}
+	return s, true
 }
 
 // groupVersionStatements append g, just written, as its kind's next
@@ -363,8 +417,8 @@ func (r Reader) groupsAt(ctx context.Context, firewallID string, revision int64,
 	}
 	nested := map[groupKey][]firewall.GroupRef{}
 	for _, v := range versions {
-		var ids []string
-		if err := json.Unmarshal([]byte(v.nested), &ids); err != nil {
+		ids, err := decodeList(v.nested, func(id string) (string, error) { return id, nil })
+		if err != nil {
 			return g, fmt.Errorf("decode nesting of stored group %s: %w", v.head.meta.ID, err)
 		}
 		nested[groupKey{v.kind, v.head.meta.ID}] = refsOf(ids)

@@ -22,20 +22,18 @@ func (r Reader) loadTree(ctx context.Context, firewallID string) (store.Tree, er
 	if err != nil {
 		return store.Tree{}, r.classify(err, "count rules of firewall %s", firewallID)
 	}
-	if t.Rules, err = r.readTreeRules(ctx, firewallID, treeRead{hint: hint, sorted: true}, `SELECT `+treeRuleColumns("id")+` FROM rules
+	// The rules carry their group references by id (group_refs, written
+	// with every rule); loadTreeGroups names them.
+	var refs string
+	how := treeRead{hint: hint, sorted: true, extra: []any{&refs},
+		then: func(rule *firewall.Rule) error { return setGroupRefIDs(rule, refs) }}
+	if t.Rules, err = r.readTreeRules(ctx, firewallID, how, `SELECT `+treeRuleColumns("id")+`, group_refs FROM rules
 		WHERE policy_id IN (SELECT id FROM policies WHERE firewall_id = ?)
 		ORDER BY policy_id, order_key`, firewallID); err != nil {
 		return store.Tree{}, r.classify(err, "load rules of firewall %s", firewallID)
 	}
-	ptrs := make([]*firewall.Rule, len(t.Rules))
-	for i := range t.Rules {
-		ptrs[i] = &t.Rules[i]
-	}
-	if err := r.fillRuleGroups(ctx, ptrs, treeRulesWhere, firewallID); err != nil {
-		return store.Tree{}, err
-	}
-	if t.Groups, err = r.loadTreeGroups(ctx, firewallID); err != nil {
-		return store.Tree{}, err
+	if t.Groups, err = r.loadTreeGroups(ctx, t.Rules); err != nil {
+		return store.Tree{}, r.classify(err, "load groups of firewall %s", firewallID)
 	}
 	return t, nil
 }

@@ -19,6 +19,7 @@ func groupCases() []testCase {
 		{"Group/RulesReferToGroups", groupRuleRefs},
 		{"Group/UsageAndDelete", groupUsageDelete},
 		{"Group/RuleFiltersThroughGroups", groupRuleFilters},
+		{"Group/TreeMatchesRules", groupTreeMatchesRules},
 	}
 }
 
