@@ -272,7 +272,9 @@ export function errorBox(err) {
   box.append(h('p', null, h('strong', null, p.title || 'Error ' + err.status), p.detail ? ': ' + p.detail : ''));
   if (err.status === 403) {
     const m = /needs the (\w+) role/.exec(p.detail || '');
-    box.append(h('p', { 'data-test': 'missing-role' }, m ? 'Missing role: ' + m[1] + '. Ask for a token that grants it.' : 'Your token lacks the role this needs.'));
+    // A 403 that names no role is a refusal of this user for this item
+    // (such as approving one's own change request): the detail says why.
+    if (m) box.append(h('p', { 'data-test': 'missing-role' }, 'Missing role: ' + m[1] + '. Ask for a token that grants it.'));
   } else if (err.status === 412) {
     box.append(h('p', null, 'This item changed since you read it. Look at its current values and try again.'));
   } else if (err.status === 429) {

@@ -426,10 +426,7 @@ function refusal(err) {
   const box = errorBox(err);
   const detail = (err && err.problem && err.problem.detail) || '';
   if (err && err.status === 403 && !/needs the \w+ role/.test(detail)) {
-    const note = box.querySelector('[data-test="missing-role"]');
-    const text = 'Four eyes: the author of a change request cannot approve or reject it. Another approver must.';
-    if (note) note.textContent = text;
-    else box.append(h('p', { 'data-test': 'four-eyes' }, text));
+    box.append(h('p', { 'data-test': 'four-eyes' }, 'Four eyes: the author of a change request cannot approve or reject it. Another approver must.'));
   }
   return box;
 }
